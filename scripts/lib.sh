@@ -1,0 +1,23 @@
+# Shared shell helpers for scripts/*: cache location, uv, logging. Source it, do not run it.
+# shellcheck shell=bash
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MICROSHOP_CACHE="${MICROSHOP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/microshop}"
+export REPO_ROOT MICROSHOP_CACHE
+
+log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Print the path of the pinned uv, installing it into the cache from hashed requirements.
+uv_bin() {
+  local version venv
+  version="$(sed -n 's/^uv==\([^ ]*\).*/\1/p' "$REPO_ROOT/scripts/requirements-bootstrap.txt")"
+  venv="$MICROSHOP_CACHE/tools/uv/$version"
+  if [[ ! -x "$venv/bin/uv" ]]; then
+    log "installing uv $version into $venv"
+    python3 -m venv "$venv" >&2
+    "$venv/bin/pip" install --quiet --require-hashes --no-deps \
+      -r "$REPO_ROOT/scripts/requirements-bootstrap.txt" >&2
+  fi
+  echo "$venv/bin/uv"
+}

@@ -1,0 +1,1 @@
+"""MicroShop pipeline code: gates, offline OSV service, supply chain, local pipeline."""

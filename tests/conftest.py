@@ -1,0 +1,84 @@
+"""Session fixtures that start real things: the FerretDB database (MongoDB wire protocol)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 30) -> None:
+    """Wait until something listens on 127.0.0.1:port, failing clearly if proc dies first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"{what} exited with code {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"{what} did not listen on 127.0.0.1:{port} within {timeout} s")
+
+
+def tool_path(name: str) -> str:
+    """Build (once, cached outside the clone) and return the path of a pinned tool."""
+    result = subprocess.run(
+        [str(REPO_ROOT / "scripts" / "tool"), name], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        pytest.fail(f"scripts/tool {name} failed:\n{result.stderr[-2000:]}")
+    return result.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A MongoDB connection string for a real database.
+
+    Uses MICROSHOP_TEST_MONGODB_URI when set (a real MongoDB 7, as in the PR workflow);
+    otherwise starts FerretDB on SQLite in a temporary folder for the whole session.
+    """
+    external = os.environ.get("MICROSHOP_TEST_MONGODB_URI")
+    if external:
+        yield external
+        return
+    binary = tool_path("ferretdb")
+    data = tmp_path_factory.mktemp("ferretdb")
+    port = free_port()
+    log = (data / "ferretdb.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--handler=sqlite",
+            f"--sqlite-url=file:{data}/",
+            "--telemetry=disable",
+            f"--listen-addr=127.0.0.1:{port}",
+            "--log-level=warn",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port, proc, "FerretDB")
+        yield f"mongodb://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
