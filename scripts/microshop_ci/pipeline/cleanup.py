@@ -1,0 +1,43 @@
+"""Leaves the machine as the run found it: no container of the run, no registry it started."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+RUN_LABEL = "org.microshop.pipeline-run"
+
+
+def registry_answers(address: str) -> bool:
+    """True when an OCI registry answers GET /v2/ at address (host:port)."""
+    try:
+        with urllib.request.urlopen(f"http://{address}/v2/", timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True  # 401 and friends: something that speaks the registry API is there
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def remove_run_containers(run_id: str) -> list[str]:
+    """Force-remove every container labelled with this run's id; return their ids."""
+    if shutil.which("docker") is None:
+        return []
+    found = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label={RUN_LABEL}={run_id}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    ids = found.stdout.split()
+    if ids:
+        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, check=False)
+    return ids
+
+
+def stop_registry(repo: Path) -> None:
+    """Stop the local registry through its own script."""
+    subprocess.run([str(repo / "scripts" / "registry"), "down"], capture_output=True, check=False)

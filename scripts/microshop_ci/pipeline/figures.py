@@ -1,0 +1,97 @@
+"""Key figures per stage, read from the files each stage's scripts write."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+
+def _json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def checks_figures(report_dir: Path, repo: Path) -> dict[str, Any]:
+    """Test counts from the JUnit XML and line coverage from coverage.xml."""
+    figures: dict[str, Any] = {}
+    try:
+        root = ET.parse(report_dir / "checks" / "junit.xml").getroot()  # noqa: S314
+        suite = root if root.tag == "testsuite" else root.find("testsuite")
+        if suite is not None:
+            total = int(suite.get("tests", 0))
+            failed = int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+            skipped = int(suite.get("skipped", 0))
+            figures["tests"] = {
+                "passed": total - failed - skipped,
+                "failed": failed,
+                "skipped": skipped,
+            }
+    except (OSError, ET.ParseError):
+        pass
+    try:
+        cov = ET.parse(repo / "reports" / "coverage.xml").getroot()  # noqa: S314
+        figures["coverage_percent"] = round(float(cov.get("line-rate", 0)) * 100, 1)
+    except (OSError, ET.ParseError, ValueError):
+        pass
+    return figures
+
+
+def gates_figures(summary_json: Path) -> dict[str, Any]:
+    """Per gate: verdict, findings by severity and excepted count, as the gates summary has them."""
+    data = _json(summary_json)
+    if not isinstance(data, dict):
+        return {}
+    gates = data.get("gates")
+    rows: list[dict[str, Any]] = []
+    if isinstance(gates, list):
+        for gate in gates:
+            if isinstance(gate, dict):
+                rows.append(
+                    {
+                        "gate": gate.get("name") or gate.get("gate"),
+                        "verdict": gate.get("verdict"),
+                        "by_severity": gate.get("by_severity") or gate.get("counts") or {},
+                        "excepted": gate.get("excepted", 0),
+                        "note": gate.get("note") or gate.get("reason") or "",
+                    }
+                )
+    return {"gates": rows} if rows else {}
+
+
+def images_figures(images_json: Path) -> dict[str, Any]:
+    """Image digests and sizes from images.json."""
+    data = _json(images_json)
+    if not isinstance(data, dict):
+        return {}
+    images = {}
+    for name, info in sorted(data.items()):
+        if isinstance(info, dict):
+            images[name] = {k: info[k] for k in ("ref", "size", "size_bytes") if k in info}
+    return {"images": images} if images else {}
+
+
+def json_figures(path: Path, key: str) -> dict[str, Any]:
+    """A whole small JSON result file under one key."""
+    data = _json(path)
+    return {key: data} if data is not None else {}
+
+
+def collect(stage: str, report_dir: Path, repo: Path) -> dict[str, Any]:
+    """The figures for one stage, from whatever its scripts wrote."""
+    readers = {
+        "checks": lambda: checks_figures(report_dir, repo),
+        "gates": lambda: gates_figures(report_dir / "gates" / "summary.json"),
+        "build": lambda: {
+            **images_figures(report_dir / "images.json"),
+            **gates_figures(report_dir / "image-gates" / "summary.json"),
+        },
+        "sign": lambda: json_figures(report_dir / "supply-chain" / "summary.json", "supply_chain"),
+        "admission": lambda: json_figures(report_dir / "admission" / "admission.json", "admission"),
+        "smoke": lambda: json_figures(report_dir / "smoke.json", "smoke"),
+    }
+    reader = readers.get(stage)
+    return reader() if reader else {}

@@ -1,0 +1,137 @@
+"""The pipeline's command line over stand-in stage scripts: verdicts, order, report, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from microshop_ci.pipeline.cli import main
+from tests.scripts.pipeline.conftest import FakeRepo
+
+
+def run(repo: FakeRepo, *args: str) -> tuple[int, Path]:
+    report = repo.root / "reports" / "pipeline"
+    code = main(["--repo", str(repo.root), "--report-dir", str(report), "--plain", *args])
+    return code, report
+
+
+def test_pipeline_passes_when_every_stage_passes(fake_repo: FakeRepo) -> None:
+    code, report = run(fake_repo)
+    summary = json.loads((report / "summary.json").read_text())
+    assert code == 0
+    assert summary["verdict"] == "passed"
+    assert [s["name"] for s in summary["stages"]] == [
+        "checks",
+        "gates",
+        "build",
+        "sign",
+        "admission",
+        "smoke",
+    ]
+    assert summary["failed_stage"] is None
+    assert (report / "report.html").read_text().count("<tr>") >= 7
+
+
+def test_pipeline_stops_at_the_failing_stage_and_says_why(fake_repo: FakeRepo) -> None:
+    fake_repo.script(
+        "gates", 'mkdir -p "$3"; echo "bandit: B602 shell=True" > "$3/summary.md"; exit 1'
+    )
+    code, report = run(fake_repo)
+    summary = json.loads((report / "summary.json").read_text())
+    markdown = (report / "summary.md").read_text()
+    assert code == 1
+    assert summary["failed_stage"] == "gates"
+    assert [s["verdict"] for s in summary["stages"]] == [
+        "passed",
+        "failed",
+        "not run",
+        "not run",
+        "not run",
+        "not run",
+    ]
+    first_lines = "\n".join(markdown.splitlines()[:8])
+    assert "stage `gates`" in first_lines
+    assert "B602 shell=True" in first_lines
+
+
+def test_failure_reason_falls_back_to_the_log_tail(fake_repo: FakeRepo) -> None:
+    fake_repo.script("smoke", 'echo "order was not placed: 502"; exit 3')
+    code, report = run(fake_repo)
+    summary = json.loads((report / "summary.json").read_text())
+    smoke = summary["stages"][-1]
+    assert code == 1
+    assert smoke["verdict"] == "failed"
+    assert "exit 3" in smoke["reason"]
+    assert "order was not placed: 502" in smoke["reason"]
+    log = report / "logs" / "smoke" / "smoke.log"
+    assert "order was not placed: 502" in log.read_text()
+
+
+def test_one_stage_runs_alone_with_stage(fake_repo: FakeRepo) -> None:
+    marker = fake_repo.root / "ran"
+    fake_repo.script("test", f'echo test >> "{marker}"')
+    fake_repo.script("kyverno-test", f'echo kyverno >> "{marker}"')
+    run(fake_repo, "--stage", "build")  # writes images.json for admission to read
+    code, report = run(fake_repo, "--stage", "admission")
+    summary = json.loads((report / "summary.json").read_text())
+    assert code == 0
+    assert [s["name"] for s in summary["stages"]] == ["admission"]
+    assert marker.read_text().split() == ["kyverno"]
+
+
+def test_a_stage_whose_inputs_are_missing_fails_naming_them(fake_repo: FakeRepo) -> None:
+    code, report = run(fake_repo, "--stage", "sign")
+    summary = json.loads((report / "summary.json").read_text())
+    assert code == 1
+    assert "images.json" in summary["stages"][0]["reason"]
+    assert "run the earlier stages first" in summary["stages"][0]["reason"]
+
+
+def test_offline_is_the_default_and_online_is_passed_on(fake_repo: FakeRepo) -> None:
+    seen = fake_repo.root / "args"
+    fake_repo.script("gates", f'echo "$1 $MICROSHOP_ADVISORY_SOURCE" >> "{seen}"')
+    run(fake_repo, "--stage", "gates")
+    run(fake_repo, "--stage", "gates", "--online")
+    assert seen.read_text().splitlines() == ["--offline offline", "--online online"]
+
+
+def test_ctrl_c_stops_the_running_step_and_its_children(fake_repo: FakeRepo) -> None:
+    child_pid = fake_repo.root / "child.pid"
+    fake_repo.script("test", f'sleep 300 & echo $! > "{child_pid}"; wait')
+    report = fake_repo.root / "reports" / "pipeline"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3] / "scripts")}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "microshop_ci.pipeline",
+            "--repo",
+            str(fake_repo.root),
+            "--report-dir",
+            str(report),
+            "--plain",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while not child_pid.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert child_pid.exists(), "the stand-in step never started"
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    pid = int(child_pid.read_text())
+    assert proc.returncode == 130, out.decode()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["verdict"] == "cancelled"
+    assert summary["stages"][0]["verdict"] == "cancelled"
