@@ -21,6 +21,7 @@ from microshop_ci.pipeline.progress import STYLE, Progress, fmt_seconds
 from microshop_ci.pipeline.runner import Runner
 from microshop_ci.pipeline.stages import STAGE_NAMES, Options, build_stages
 
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(
