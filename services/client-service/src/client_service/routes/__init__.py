@@ -1,0 +1,1 @@
+"""The storefront's routers, kept thin: parse, call the API client, render."""

@@ -1,0 +1,1 @@
+"""client-service tests: unit tests over MockTransport, integration against a real api-service."""
