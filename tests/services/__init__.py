@@ -1,1 +1,1 @@
-"""Tests of the services, mirroring services/."""
+"""Tests of the services (packages so test module names may repeat across services)."""

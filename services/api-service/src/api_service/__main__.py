@@ -1,0 +1,37 @@
+"""`python -m api_service`: check the settings, then serve with uvicorn on HOST:PORT."""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+from pydantic import ValidationError
+
+from api_service.config import ConfigurationError, describe_settings_error, get_settings
+from api_service.services.tokens import load_signing_key
+
+
+def main() -> int:
+    """Validate configuration up front (clear message, no traceback), then run the server."""
+    try:
+        settings = get_settings()
+        load_signing_key(settings.jwt_private_key_file)
+    except (ValidationError, ConfigurationError) as exc:
+        print(f"api-service: {describe_settings_error(exc)}", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        "api_service.main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        proxy_headers=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

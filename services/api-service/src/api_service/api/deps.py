@@ -1,0 +1,102 @@
+"""Shared dependencies: app services, the signed-in user, the admin, a product, a page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api_service.config import Settings
+from api_service.errors import Forbidden, Unauthorized
+from api_service.models import Product, Role, User
+from api_service.services import auth, products
+from api_service.services.ratelimit import LoginLimiter
+from api_service.services.tokens import TokenService
+
+MAX_PAGE = 100
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_app_settings(request: Request) -> Settings:
+    """The settings this app was built with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_tokens(request: Request) -> TokenService:
+    """The app's token service."""
+    tokens: TokenService = request.app.state.tokens
+    return tokens
+
+
+def get_login_limiter(request: Request) -> LoginLimiter:
+    """The app's (per-process) login failure limiter."""
+    limiter: LoginLimiter = request.app.state.login_limiter
+    return limiter
+
+
+async def get_current_user(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    tokens: Annotated[TokenService, Depends(get_tokens)],
+) -> User:
+    """The user named by a valid bearer token; 401 otherwise."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("a bearer token is required")
+    claims = tokens.verify(credentials.credentials)
+    return await auth.user_for_subject(claims.subject)
+
+
+async def get_admin(user: Annotated[User, Depends(get_current_user)]) -> User:
+    """The current user, if an admin (role read from the database, not the token); 403 otherwise."""
+    if user.role != Role.ADMIN:
+        raise Forbidden("this needs an admin account")
+    return user
+
+
+async def get_product(product_id: str) -> Product:
+    """The product named in the path; 404 when unknown or malformed."""
+    return await products.get_product(product_id)
+
+
+@dataclass(frozen=True)
+class PageParams:
+    """limit/offset from the query string, bounded."""
+
+    limit: int
+    offset: int
+
+    def headers(self, response: Response, request: Request, total: int) -> None:
+        """Set X-Total-Count and a Link header with next/prev pages."""
+        response.headers["X-Total-Count"] = str(total)
+        links = []
+        if self.offset + self.limit < total:
+            url = request.url.include_query_params(
+                limit=self.limit, offset=self.offset + self.limit
+            )
+            links.append(f'<{url}>; rel="next"')
+        if self.offset > 0:
+            prev = max(0, self.offset - self.limit)
+            url = request.url.include_query_params(limit=self.limit, offset=prev)
+            links.append(f'<{url}>; rel="prev"')
+        if links:
+            response.headers["Link"] = ", ".join(links)
+
+
+def get_page(
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> PageParams:
+    """Pagination parameters for list routes."""
+    return PageParams(limit, offset)
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+Admin = Annotated[User, Depends(get_admin)]
+ProductById = Annotated[Product, Depends(get_product)]
+Page = Annotated[PageParams, Depends(get_page)]
+Tokens = Annotated[TokenService, Depends(get_tokens)]
+AppSettings = Annotated[Settings, Depends(get_app_settings)]
+LoginLimit = Annotated[LoginLimiter, Depends(get_login_limiter)]

@@ -1,0 +1,33 @@
+"""Register and log in; both answer with a bearer token."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, status
+
+from api_service.api.deps import LoginLimit, Tokens
+from api_service.schemas.auth import Credentials, TokenOut, user_out
+from api_service.services import auth
+from api_service.services.auth import Session
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+def _token_out(session: Session, tokens: Tokens) -> TokenOut:
+    expires_in = int(tokens.ttl.total_seconds())
+    return TokenOut(token=session.token, expires_in=expires_in, user=user_out(session.user))
+
+
+@router.post("/register", status_code=status.HTTP_201_CREATED)
+async def register(body: Credentials, tokens: Tokens) -> TokenOut:
+    """Create an account (role "user") and sign it in."""
+    return _token_out(await auth.register(body.email, body.password, tokens), tokens)
+
+
+@router.post("/login")
+async def login(
+    body: Credentials, request: Request, tokens: Tokens, limiter: LoginLimit
+) -> TokenOut:
+    """Exchange email and password for a token."""
+    client_ip = request.client.host if request.client else "unknown"
+    session = await auth.login(body.email, body.password, client_ip, tokens, limiter)
+    return _token_out(session, tokens)

@@ -1,0 +1,36 @@
+"""Orders of the signed-in user."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from beanie import PydanticObjectId
+from fastapi import APIRouter, Request, Response, status
+
+from api_service.api.deps import CurrentUser, Page
+from api_service.models import User
+from api_service.schemas.orders import OrderIn, OrderOut, order_out
+from api_service.services import orders
+
+router = APIRouter(prefix="/orders", tags=["orders"])
+
+
+def _id(user: User) -> PydanticObjectId:
+    """A user loaded from the database always has an id."""
+    return cast(PydanticObjectId, user.id)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def place_order(body: OrderIn, user: CurrentUser) -> OrderOut:
+    """Place an order; prices and total come from the server."""
+    return order_out(await orders.place_order(_id(user), body.items))
+
+
+@router.get("/me")
+async def my_orders(
+    user: CurrentUser, page: Page, request: Request, response: Response
+) -> list[OrderOut]:
+    """The user's orders, newest first (JSON array; X-Total-Count and Link headers)."""
+    items, total = await orders.orders_of(_id(user), page.limit, page.offset)
+    page.headers(response, request, total)
+    return [order_out(order) for order in items]

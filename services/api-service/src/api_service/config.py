@@ -1,0 +1,99 @@
+"""Service settings: one Settings class read from the environment, built once by get_settings()."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import EmailStr, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PLACEHOLDER = re.compile(r"^\s*$|change[-_ ]?me|placeholder|replace[-_ ]?me|^<.*>$|^todo$", re.I)
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class Settings(BaseSettings):
+    """Everything the api-service reads from its environment; secrets have no defaults."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    mongodb_uri: SecretStr
+    mongodb_database: str = Field(default="microshop", pattern=r"^[A-Za-z0-9_-]{1,63}$")
+    jwt_private_key_file: Path
+    jwt_issuer: str = Field(default="microshop-api", min_length=1)
+    jwt_audience: str = Field(default="microshop", min_length=1)
+    jwt_ttl_minutes: int = Field(default=15, ge=1, le=1440)
+    cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    admin_email: EmailStr | None = None
+    admin_password_file: Path | None = None
+    log_level: LogLevel = "INFO"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    max_body_bytes: int = Field(default=65_536, ge=1_024, le=10_485_760)
+    login_max_failures_per_email: int = Field(default=5, ge=1)
+    login_max_failures_per_ip: int = Field(default=20, ge=1)
+    login_failure_window_seconds: int = Field(default=300, ge=1, le=86_400)
+
+    @field_validator("mongodb_uri")
+    @classmethod
+    def _uri_is_real(cls, value: SecretStr) -> SecretStr:
+        secret = value.get_secret_value()
+        if PLACEHOLDER.search(secret) or not secret.startswith(("mongodb://", "mongodb+srv://")):
+            raise ValueError("must be a mongodb:// or mongodb+srv:// URI, not a placeholder")
+        return value
+
+    @field_validator("jwt_private_key_file", "admin_password_file")
+    @classmethod
+    def _file_is_readable(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"file {value} does not exist or is not a regular file")
+        return value
+
+    @field_validator("cors_allow_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _origins_are_explicit(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", origin):
+                raise ValueError(f"{origin!r} is not an origin like https://shop.example.com")
+        return value
+
+    @model_validator(mode="after")
+    def _admin_bootstrap_is_complete(self) -> Settings:
+        if (self.admin_email is None) != (self.admin_password_file is None):
+            raise ValueError("ADMIN_EMAIL and ADMIN_PASSWORD_FILE must be set together")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Build the settings once per process (tests pass their own Settings to create_app)."""
+    return Settings()  # values come from the environment
+
+
+def describe_settings_error(error: Exception) -> str:
+    """Turn a settings ValidationError into one line per variable, naming the variable."""
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    if not isinstance(error, ValidationError):
+        return str(error)
+    lines = []
+    for item in error.errors(include_input=False, include_url=False):
+        name = "_".join(str(part) for part in item["loc"]).upper() or "settings"
+        message = "is required but not set" if item["type"] == "missing" else item["msg"]
+        lines.append(f"{name}: {message}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+class ConfigurationError(Exception):
+    """A setting is present but unusable (e.g. a key file that is not a key); names the variable."""

@@ -1,0 +1,136 @@
+"""Domain errors and the one handler that turns every error into the same JSON envelope."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api_service.logs import current_request_id
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+class DomainError(Exception):
+    """An error a client caused or can act on; carries its HTTP status and a stable code."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+
+    def __init__(self, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.headers = headers or {}
+
+
+class Unauthorized(DomainError):  # noqa: N818 - names from the HTTP vocabulary
+    """No credentials, or credentials that do not prove who the caller is."""
+
+    status = 401
+    code = "unauthorized"
+
+    def __init__(self, message: str = "missing or invalid credentials") -> None:
+        super().__init__(message, {"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(DomainError):  # noqa: N818 - names from the HTTP vocabulary
+    """The caller is known but may not do this."""
+
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(DomainError):  # noqa: N818 - names from the HTTP vocabulary
+    """The resource does not exist (or its id is malformed)."""
+
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):  # noqa: N818 - names from the HTTP vocabulary
+    """The request clashes with the current state (e.g. an email already registered)."""
+
+    status = 409
+    code = "conflict"
+
+
+class OutOfStock(Conflict):
+    """Not enough stock left for an order item."""
+
+    code = "out_of_stock"
+
+
+class TooManyRequests(DomainError):  # noqa: N818 - names from the HTTP vocabulary
+    """Too many attempts; retry after the given number of seconds."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, {"Retry-After": str(retry_after)})
+
+
+class ServiceUnavailable(DomainError):  # noqa: N818 - names from the HTTP vocabulary
+    """A dependency (the database) is not answering."""
+
+    status = 503
+    code = "service_unavailable"
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    """Build the envelope: {"error": {"code", "message", "request_id", ...}}."""
+    body: dict[str, Any] = {"code": code, "message": message, "request_id": current_request_id()}
+    body.update(extra)
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Where and why validation failed, without echoing the input (it may be a password)."""
+    return [
+        {
+            "loc": [str(part) for part in err.get("loc", ())],
+            "msg": err.get("msg", ""),
+            "type": err.get("type", ""),
+        }
+        for err in exc.errors()
+    ]
+
+
+async def handle_error(request: Request, exc: Exception) -> JSONResponse:
+    """The one handler: domain errors, HTTP errors (404/405/413) and validation errors."""
+    if isinstance(exc, DomainError):
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
+    if isinstance(exc, RequestValidationError):
+        return error_response(
+            422, "validation_error", "request validation failed", details=_validation_details(exc)
+        )
+    http_exc = exc if isinstance(exc, StarletteHTTPException) else StarletteHTTPException(500)
+    status = http_exc.status_code
+    message = http_exc.detail if isinstance(http_exc.detail, str) else HTTPStatus(status).phrase
+    code = HTTP_CODES.get(status, "error")
+    return error_response(status, code, message, dict(http_exc.headers or {}))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every error class through handle_error."""
+    for exc_class in (DomainError, RequestValidationError, StarletteHTTPException):
+        app.add_exception_handler(exc_class, handle_error)

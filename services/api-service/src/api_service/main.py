@@ -1,0 +1,83 @@
+"""The FastAPI app: lifespan (AsyncMongoClient + init_beanie), middleware, routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from beanie import init_beanie
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from pymongo import AsyncMongoClient
+
+from api_service.api.metrics import Metrics
+from api_service.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api_service.api.routes import auth, health, jwks, orders, products
+from api_service.bootstrap import bootstrap_admin
+from api_service.config import Settings, get_settings
+from api_service.errors import install_error_handlers
+from api_service.logs import configure_logging
+from api_service.models import DOCUMENT_MODELS
+from api_service.services.ratelimit import FailureLimiter, LoginLimiter
+from api_service.services.tokens import TokenService, load_signing_key
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Connect to MongoDB, create indexes, run the one-shot admin bootstrap; close on exit."""
+    settings: Settings = app.state.settings
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+        settings.mongodb_uri.get_secret_value(), serverSelectionTimeoutMS=5_000, tz_aware=True
+    )
+    app.state.mongo = client
+    try:
+        await init_beanie(
+            database=client[settings.mongodb_database], document_models=DOCUMENT_MODELS
+        )
+        if settings.admin_email and settings.admin_password_file:
+            await bootstrap_admin(
+                settings.admin_email, settings.admin_password_file, "ADMIN_PASSWORD_FILE"
+            )
+        yield
+    finally:
+        await client.close()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app from settings (the environment's when none are given)."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    window = settings.login_failure_window_seconds
+    app = FastAPI(
+        title="MicroShop API",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.tokens = TokenService(
+        load_signing_key(settings.jwt_private_key_file),
+        settings.jwt_issuer,
+        settings.jwt_audience,
+        settings.jwt_ttl_minutes,
+    )
+    app.state.login_limiter = LoginLimiter(
+        FailureLimiter(settings.login_max_failures_per_email, window),
+        FailureLimiter(settings.login_max_failures_per_ip, window),
+    )
+    app.state.metrics = Metrics()
+    install_error_handlers(app)
+    for router in (health.router, jwks.router, auth.router, products.router, orders.router):
+        app.include_router(router)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_allow_origins,
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        expose_headers=["X-Request-ID", "X-Total-Count", "Link"],
+        max_age=600,
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    return app

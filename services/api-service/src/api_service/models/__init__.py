@@ -1,0 +1,9 @@
+"""Beanie documents stored in MongoDB."""
+
+from api_service.models.order import Order, OrderLine
+from api_service.models.product import Product
+from api_service.models.user import Role, User
+
+DOCUMENT_MODELS = [User, Product, Order]
+
+__all__ = ["DOCUMENT_MODELS", "Order", "OrderLine", "Product", "Role", "User"]

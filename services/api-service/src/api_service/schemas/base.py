@@ -1,0 +1,29 @@
+"""Base models: camelCase on the wire, strict inputs that reject unknown fields."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+MAX_PRICE_CENTS = 100_000_000  # one million in the currency's main unit
+MAX_STOCK = 1_000_000
+MAX_QTY = 1_000
+
+Cents = Annotated[int, Field(strict=True, ge=0, le=MAX_PRICE_CENTS, description="integer cents")]
+ObjectIdStr = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{24}$", description="24 hex digits")]
+
+
+class InputModel(BaseModel):
+    """A request body: declared fields only, no type coercion surprises."""
+
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=False, str_strip_whitespace=True
+    )
+
+
+class OutputModel(BaseModel):
+    """A response body, serialised with camelCase names."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)

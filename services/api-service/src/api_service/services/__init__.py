@@ -1,0 +1,1 @@
+"""Business logic: routes call these; they raise domain errors from api_service.errors."""

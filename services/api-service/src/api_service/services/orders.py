@@ -1,0 +1,80 @@
+"""Placing orders without transactions: take stock per item atomically, put it back on failure."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from beanie import PydanticObjectId, SortDirection
+from pymongo import ReturnDocument
+
+from api_service.errors import NotFound, OutOfStock
+from api_service.models import Order, OrderLine, Product
+from api_service.schemas.orders import OrderItemIn
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Taken:
+    """Stock taken for one order line, remembered so it can be put back."""
+
+    product_id: PydanticObjectId
+    qty: int
+
+
+async def _take(product_id: PydanticObjectId, qty: int) -> OrderLine:
+    """Decrement stock only if enough is left; the returned document gives name and price."""
+    collection = Product.get_pymongo_collection()
+    raw = await collection.find_one_and_update(
+        {"_id": product_id, "stock": {"$gte": qty}},
+        {"$inc": {"stock": -qty}},
+        projection={"name": True, "price": True},
+        return_document=ReturnDocument.BEFORE,
+    )
+    if raw is None:
+        if await collection.count_documents({"_id": product_id}, limit=1) == 0:
+            raise NotFound(f"product {product_id} not found")
+        raise OutOfStock(f"not enough stock for product {product_id}")
+    price = int(raw["price"])
+    return OrderLine(
+        product_id=product_id,
+        name=str(raw["name"]),
+        qty=qty,
+        unit_price=price,
+        line_total=price * qty,
+    )
+
+
+async def _put_back(taken: list[Taken]) -> None:
+    """Compensate: return every unit taken so far (each an atomic $inc)."""
+    collection = Product.get_pymongo_collection()
+    for item in reversed(taken):
+        await collection.update_one({"_id": item.product_id}, {"$inc": {"stock": item.qty}})
+
+
+async def place_order(user_id: PydanticObjectId, items: list[OrderItemIn]) -> Order:
+    """Take stock item by item, then store the order; on any failure give the stock back."""
+    taken: list[Taken] = []
+    lines: list[OrderLine] = []
+    try:
+        for item in items:
+            product_id = PydanticObjectId(item.product_id)
+            lines.append(await _take(product_id, item.qty))
+            taken.append(Taken(product_id, item.qty))
+        order = Order(user_id=user_id, items=lines, total=sum(line.line_total for line in lines))
+        await order.insert()
+    except BaseException:
+        if taken:
+            logger.info("order failed part-way; returning stock", extra={"lines": len(taken)})
+            await _put_back(taken)
+        raise
+    return order
+
+
+async def orders_of(user_id: PydanticObjectId, limit: int, offset: int) -> tuple[list[Order], int]:
+    """One page of a user's orders, newest first, and how many they have in all."""
+    total = await Order.find(Order.user_id == user_id).count()
+    newest_first = [("created_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)]
+    query = Order.find(Order.user_id == user_id).sort(newest_first)
+    return await query.skip(offset).limit(limit).to_list(), total

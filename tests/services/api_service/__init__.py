@@ -1,0 +1,1 @@
+"""Tests of api-service against a real MongoDB-wire database (FerretDB locally)."""
