@@ -66,6 +66,8 @@ def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "--handler=sqlite",
             f"--sqlite-url=file:{data}/",
             "--telemetry=disable",
+            # No debug/metrics listener: its fixed port 8088 clashes between parallel sessions.
+            "--debug-addr=-",
             f"--listen-addr=127.0.0.1:{port}",
             "--log-level=warn",
         ],
