@@ -1,0 +1,1 @@
+"""Security gates: scanners under one policy with dated exceptions; SARIF and summaries."""

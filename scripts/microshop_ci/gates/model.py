@@ -1,0 +1,113 @@
+"""The one finding model every gate's output is normalised into, and a gate's raw outcome."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Severity(enum.IntEnum):
+    """Normalised severity; UNKNOWN is treated as meeting every threshold (fail safe)."""
+
+    UNKNOWN = 0
+    INFO = 1
+    LOW = 2
+    MEDIUM = 3
+    HIGH = 4
+    CRITICAL = 5
+
+    @classmethod
+    def parse(cls, text: str | None) -> Severity:
+        """Map a tool's severity word (bandit, trivy, zizmor, OSV) onto the scale."""
+        word = (text or "").strip().upper()
+        aliases = {"MODERATE": "MEDIUM", "INFORMATIONAL": "INFO", "NOTE": "INFO", "NONE": "INFO"}
+        word = aliases.get(word, word)
+        return cls.__members__.get(word, cls.UNKNOWN)
+
+    @property
+    def label(self) -> str:
+        """Lower-case name used in reports and config."""
+        return self.name.lower()
+
+
+class Confidence(enum.IntEnum):
+    """A scanner's confidence that a finding is real (bandit, zizmor)."""
+
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+
+    @classmethod
+    def parse(cls, text: str | None) -> Confidence | None:
+        """Map a tool's confidence word, or None when it gives none."""
+        return cls.__members__.get((text or "").strip().upper())
+
+
+class RunStatus(enum.StrEnum):
+    """Whether a gate's tool actually ran."""
+
+    RAN = "ran"
+    SKIPPED = "skipped"  # the gate's inputs are absent from the tree
+    NOT_RUN = "not-run"  # the inputs exist but the tool cannot run here (e.g. no Trivy DB)
+    ERROR = "error"  # the tool crashed or its output could not be read
+
+
+class Verdict(enum.StrEnum):
+    """A gate's verdict after the policy and exceptions are applied."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    NOT_RUN = "not-run"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One finding of one gate, whatever tool produced it."""
+
+    gate: str
+    rule_id: str
+    severity: Severity
+    target: str  # package name or repository-relative path the finding is about
+    message: str
+    path: str  # repository-relative file the finding is located in
+    line: int | None = None
+    confidence: Confidence | None = None
+    aliases: tuple[str, ...] = ()
+    fixed_version: str | None = None
+    help_uri: str | None = None
+
+    @property
+    def location(self) -> str:
+        """`path:line` for people."""
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule a tool reported, for SARIF's tool.driver.rules."""
+
+    id: str
+    description: str
+    help_uri: str | None = None
+
+
+@dataclass
+class GateRun:
+    """What running one gate's tool produced, before the policy is applied."""
+
+    status: RunStatus
+    tool: str
+    note: str = ""
+    tool_version: str = ""
+    findings: list[Finding] = field(default_factory=list)
+    rules: dict[str, Rule] = field(default_factory=dict)
+
+    def add(self, finding: Finding, description: str | None = None) -> None:
+        """Record a finding and its rule."""
+        self.findings.append(finding)
+        if finding.rule_id not in self.rules:
+            self.rules[finding.rule_id] = Rule(
+                finding.rule_id, description or finding.message, finding.help_uri
+            )

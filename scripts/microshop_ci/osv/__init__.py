@@ -1,0 +1,1 @@
+"""Offline OSV service: PyPI advisories from an OSV export zip, served over OSV's query API."""
