@@ -1,0 +1,1 @@
+"""GitHub Actions helpers: the workflow policy check and the small steps the workflows call."""

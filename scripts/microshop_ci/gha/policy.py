@@ -1,0 +1,292 @@
+"""The house rules for GitHub workflows and composite actions, checked without GitHub."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+PIN_RE = re.compile(r"([A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+)@([0-9a-f]{40})")
+USES_LINE_RE = re.compile(r"^\s*(?:-\s+)?uses:\s*(\S+)\s*(#.*)?$")
+SCRIPT_RE = re.compile(r'^(?:"\$\()?(scripts/[A-Za-z0-9_.-]+)')
+FORBIDDEN_VERSIONS = ("0.69.4",)  # trivy v0.69.4 was a malicious release
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One broken rule: the file, where in it, the rule's id and what to do."""
+
+    path: str
+    where: str
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.where}: [{self.rule}] {self.message}"
+
+
+def load_pins(pins_file: Path) -> set[str]:
+    """Return every `owner/repo[/path]@sha` listed in the shared pin list."""
+    return {f"{name}@{sha}" for name, sha in PIN_RE.findall(pins_file.read_text())}
+
+
+def _triggers(doc: Mapping[Any, Any]) -> dict[str, Any]:
+    # PyYAML reads the bare key `on` as the boolean True.
+    raw = doc.get("on", doc.get(True))
+    if isinstance(raw, str):
+        return {raw: None}
+    if isinstance(raw, list):
+        return {str(t): None for t in raw}
+    if isinstance(raw, dict):
+        return {str(k): v for k, v in raw.items()}
+    return {}
+
+
+@dataclass
+class Checker:
+    """Checks files against the rules; `repo` is where scripts/ and local actions live."""
+
+    repo: Path
+    pins: set[str]
+
+    def check_file(self, path: Path) -> list[Finding]:
+        """Every finding for one workflow (.github/workflows/*.yml) or action.yml."""
+        rel = self._rel(path)
+        try:
+            doc = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            return [Finding(rel, "file", "yaml", f"not valid YAML: {exc}")]
+        if not isinstance(doc, dict):
+            return [Finding(rel, "file", "yaml", "expected a mapping at the top level")]
+        findings = list(self._check_uses_comments(rel, path.read_text()))
+        findings += self._check_versions(rel, path.read_text())
+        if path.name in ("action.yml", "action.yaml"):
+            steps = doc.get("runs", {}).get("steps", []) or []
+            findings += self._check_steps(rel, "runs", steps)
+        else:
+            findings += self._check_workflow(rel, doc)
+        return sorted(findings)
+
+    def _rel(self, path: Path) -> str:
+        try:
+            return str(path.resolve().relative_to(self.repo.resolve()))
+        except ValueError:
+            return str(path)
+
+    def _check_workflow(self, rel: str, doc: Mapping[Any, Any]) -> Iterator[Finding]:
+        triggers = _triggers(doc)
+        if "pull_request_target" in triggers:
+            yield Finding(
+                rel,
+                "on",
+                "no-pull-request-target",
+                "pull_request_target runs untrusted code with secrets: use pull_request",
+            )
+        if "permissions" not in doc or doc["permissions"] != {}:
+            yield Finding(
+                rel,
+                "permissions",
+                "top-permissions-empty",
+                "set `permissions: {}` at the top and grant per job",
+            )
+        if "pull_request" in triggers:
+            conc = doc.get("concurrency")
+            if not isinstance(conc, dict) or conc.get("cancel-in-progress") in (None, False):
+                yield Finding(
+                    rel,
+                    "concurrency",
+                    "cancel-superseded",
+                    "pull request runs need `concurrency` with `cancel-in-progress`",
+                )
+        jobs = doc.get("jobs") or {}
+        if not isinstance(jobs, dict) or not jobs:
+            yield Finding(rel, "jobs", "jobs", "a workflow needs at least one job")
+            return
+        for name, job in jobs.items():
+            yield from self._check_job(rel, str(name), job)
+        if "pull_request" in triggers and len(jobs) > 1:
+            yield from self._check_required_job(rel, jobs)
+
+    def _check_job(self, rel: str, name: str, job: Any) -> Iterator[Finding]:
+        where = f"jobs.{name}"
+        if not isinstance(job, dict):
+            yield Finding(rel, where, "jobs", "a job must be a mapping")
+            return
+        if "permissions" not in job:
+            yield Finding(
+                rel,
+                where,
+                "job-permissions",
+                "grant this job's permissions explicitly (the least it needs)",
+            )
+        if "uses" in job:  # a reusable workflow call: no steps, no timeout of its own
+            yield from self._check_uses(rel, where, str(job["uses"]))
+            return
+        if "timeout-minutes" not in job:
+            yield Finding(rel, where, "timeout", "set `timeout-minutes` on every job")
+        for key in ("container",):
+            image = job.get(key)
+            image = image.get("image") if isinstance(image, dict) else image
+            if image is not None:
+                yield from self._check_image(rel, f"{where}.{key}", str(image))
+        for svc, spec in (job.get("services") or {}).items():
+            if isinstance(spec, dict):
+                yield from self._check_image(rel, f"{where}.services.{svc}", str(spec.get("image")))
+        yield from self._check_steps(rel, where, job.get("steps") or [])
+
+    def _check_required_job(self, rel: str, jobs: Mapping[str, Any]) -> Iterator[Finding]:
+        names = set(jobs)
+        for name, job in jobs.items():
+            needs = job.get("needs", []) if isinstance(job, dict) else []
+            needs = {needs} if isinstance(needs, str) else set(needs)
+            if needs == names - {name}:
+                cond = str(job.get("if", ""))
+                if "always()" not in cond:
+                    yield Finding(
+                        rel,
+                        f"jobs.{name}",
+                        "required-job",
+                        "the final job must run with `if: always()` to see failures",
+                    )
+                return
+        yield Finding(
+            rel,
+            "jobs",
+            "required-job",
+            "one final job must `needs` every other job (the single required check)",
+        )
+
+    def _check_steps(self, rel: str, where: str, steps: Sequence[Any]) -> Iterator[Finding]:
+        for i, step in enumerate(steps):
+            if not isinstance(step, dict):
+                continue
+            at = f"{where}.steps[{i}]" + (f" ({step['name']})" if "name" in step else "")
+            if "uses" in step:
+                uses = str(step["uses"])
+                yield from self._check_uses(rel, at, uses)
+                keeps_token = (step.get("with") or {}).get("persist-credentials") is not False
+                if uses.startswith("actions/checkout@") and keeps_token:
+                    yield Finding(
+                        rel,
+                        at,
+                        "persist-credentials",
+                        "actions/checkout needs `persist-credentials: false`",
+                    )
+            if "run" in step:
+                yield from self._check_run(rel, at, str(step["run"]))
+
+    def _check_run(self, rel: str, at: str, run: str) -> Iterator[Finding]:
+        if "${{" in run:
+            yield Finding(
+                rel,
+                at,
+                "no-expression-in-run",
+                "no `${{ }}` inside run: pass the value through `env:`",
+            )
+        lines = [line for line in run.strip().splitlines() if line.strip()]
+        if len(lines) != 1:
+            yield Finding(
+                rel, at, "one-line-run", "a run step is one line that calls a script from scripts/"
+            )
+            return
+        match = SCRIPT_RE.match(lines[0].strip())
+        if not match:
+            yield Finding(
+                rel,
+                at,
+                "run-calls-script",
+                f"`{lines[0].strip()}` does not call a script from scripts/",
+            )
+            return
+        script = self.repo / match.group(1)
+        if not script.is_file():
+            yield Finding(rel, at, "script-exists", f"{match.group(1)} does not exist in the repo")
+
+    def _check_uses(self, rel: str, at: str, uses: str) -> Iterator[Finding]:
+        if uses.startswith("./"):
+            target = self.repo / uses
+            if not (target.is_file() or (target / "action.yml").is_file()):
+                yield Finding(rel, at, "local-action", f"{uses} does not exist in the repo")
+            return
+        if uses.startswith("docker://"):
+            yield from self._check_image(rel, at, uses.removeprefix("docker://"))
+            return
+        name, _, ref = uses.partition("@")
+        if not SHA_RE.match(ref):
+            yield Finding(rel, at, "pinned-sha", f"{uses}: pin by a full 40-hex commit SHA")
+        elif uses not in self.pins:
+            yield Finding(
+                rel, at, "known-pin", f"{uses}: not in the shared pin list; never invent a SHA"
+            )
+        del name
+
+    def _check_image(self, rel: str, at: str, image: str) -> Iterator[Finding]:
+        if not re.search(r"@sha256:[0-9a-f]{64}$", image):
+            yield Finding(rel, at, "image-digest", f"{image}: pin the image by @sha256 digest")
+
+    def _check_uses_comments(self, rel: str, text: str) -> Iterator[Finding]:
+        for number, line in enumerate(text.splitlines(), start=1):
+            match = USES_LINE_RE.match(line)
+            if not match or match.group(1).startswith(("./", "docker://")):
+                continue
+            if not match.group(2) or not re.search(r"#\s*v?\d", match.group(2)):
+                yield Finding(
+                    rel,
+                    f"line {number}",
+                    "tag-comment",
+                    "keep the release tag as a trailing comment: `# vX.Y.Z`",
+                )
+
+    def _check_versions(self, rel: str, text: str) -> Iterator[Finding]:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if re.search(r"version:\s*['\"]?latest['\"]?\s*$", line):
+                yield Finding(rel, f"line {number}", "no-latest", "pin tool versions, never latest")
+            if any(v in line for v in FORBIDDEN_VERSIONS):
+                yield Finding(
+                    rel,
+                    f"line {number}",
+                    "forbidden-version",
+                    "trivy v0.69.4 was a malicious release",
+                )
+
+
+def default_files(repo: Path) -> list[Path]:
+    """The workflows and composite actions of a repository (never tests/fixtures)."""
+    gh = repo / ".github"
+    return sorted([*gh.glob("workflows/*.y*ml"), *gh.glob("actions/*/action.y*ml")])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Check the files (default: the repo's workflows and actions); exit 1 on any finding."""
+    parser = argparse.ArgumentParser(prog="workflow-policy", description=__doc__)
+    parser.add_argument("files", nargs="*", type=Path)
+    parser.add_argument("--repo", type=Path, default=Path.cwd())
+    parser.add_argument(
+        "--pins",
+        type=Path,
+        default=None,
+        help="default: <repo>/../shared/reference/github-actions-pins.md",
+    )
+    args = parser.parse_args(argv)
+    pins_file = args.pins or args.repo / ".." / "shared" / "reference" / "github-actions-pins.md"
+    if not pins_file.is_file():
+        print(f"workflow-policy: pin list not found: {pins_file}", file=sys.stderr)
+        return 2
+    checker = Checker(repo=args.repo, pins=load_pins(pins_file))
+    files = args.files or default_files(args.repo)
+    findings = [f for path in files for f in checker.check_file(path)]
+    for finding in findings:
+        print(finding)
+    print(f"workflow-policy: {len(files)} files, {len(findings)} findings")
+    return 1 if findings else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
