@@ -50,7 +50,7 @@ async def _api_rejected(request: Request, exc: Exception) -> Response:
     exc = cast(ApiRejectedError, exc)
     if isinstance(exc, NotFoundError):
         return error_page(request, 404, "We could not find that product.")
-    return error_page(request, 400 if exc.status >= 500 else exc.status, exc.message)
+    return error_page(request, exc.status, exc.message)
 
 
 async def _csrf(request: Request, exc: Exception) -> Response:
