@@ -208,3 +208,44 @@ async def sign_up(shop: httpx.AsyncClient, email: str, password: str) -> None:
         data={"email": email, "password": password, "csrf_token": csrf_of(page.text)},
     )
     assert response.status_code == 303, response.text
+
+
+@dataclass
+class RunningStorefront:
+    """A `python -m client_service` process: its URL, port and log file."""
+
+    base_url: str
+    port: int
+    log_path: Path
+
+
+@pytest.fixture(scope="session")
+def storefront_process(
+    api_service: RunningApi, session_secret_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningStorefront]:
+    """The storefront as it runs in its image: uvicorn in its own process, on a free port."""
+    port = free_port()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "API_BASE_URL": api_service.base_url,
+        "SESSION_SECRET_FILE": str(session_secret_file),
+        "COOKIE_SECURE": "false",  # plain HTTP on 127.0.0.1
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "LOG_LEVEL": "INFO",
+    }
+    log_path = tmp_path_factory.mktemp("client-service") / "client-service.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "client_service"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_for_port(port, proc, "client-service", timeout=60)
+        yield RunningStorefront(f"http://127.0.0.1:{port}", port, log_path)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

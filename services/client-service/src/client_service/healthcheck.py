@@ -5,6 +5,7 @@ Stdlib only, so it runs in a distroless image; it reads PORT (default 8080) like
 
 from __future__ import annotations
 
+import http.client
 import os
 import sys
 import urllib.error
@@ -16,7 +17,7 @@ def check(url: str, timeout: float = 3.0) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - fixed http URL
             return int(response.status) == 200
-    except (urllib.error.URLError, OSError, ValueError):
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError):
         return False
 
 
