@@ -1,0 +1,154 @@
+"""The house rules for workflows: the real tree obeys them, each bad fixture breaks one."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from microshop_ci.gha.policy import Checker, main
+from tests.conftest import REPO_ROOT
+from tests.workflows.conftest import FIXTURES, PINS_FILE, action_files, workflow_files
+
+USES_RE = re.compile(r"^\s*(?:-\s+)?uses:\s*([^\s#]+)", re.MULTILINE)
+
+# fixture file -> the one rule it breaks
+BAD_FIXTURES = {
+    "pull-request-target.yml": "no-pull-request-target",
+    "top-permissions.yml": "top-permissions-empty",
+    "job-permissions.yml": "job-permissions",
+    "timeout.yml": "timeout",
+    "unpinned-action.yml": "pinned-sha",
+    "unknown-sha.yml": "known-pin",
+    "tag-comment.yml": "tag-comment",
+    "expression-in-run.yml": "no-expression-in-run",
+    "multi-line-run.yml": "one-line-run",
+    "missing-script.yml": "script-exists",
+    "not-a-script.yml": "run-calls-script",
+    "persist-credentials.yml": "persist-credentials",
+    "no-concurrency.yml": "cancel-superseded",
+    "no-required-job.yml": "required-job",
+    "image-digest.yml": "image-digest",
+    "latest-version.yml": "no-latest",
+}
+
+
+@pytest.fixture(scope="module")
+def checker(pins: set[str]) -> Checker:
+    return Checker(repo=REPO_ROOT, pins=pins)
+
+
+def test_the_repository_has_the_three_workflows_and_the_setup_action() -> None:
+    names = {p.name for p in workflow_files()}
+    assert {"pr.yml", "release.yml", "kind-e2e.yml"} <= names
+    assert [p.parent.name for p in action_files()] == ["setup-tools"]
+
+
+@pytest.mark.parametrize("path", workflow_files() + action_files(), ids=lambda p: p.name)
+def test_every_workflow_and_action_obeys_the_house_rules(checker: Checker, path: Path) -> None:
+    findings = checker.check_file(path)
+    assert findings == [], "\n".join(map(str, findings))
+
+
+@pytest.mark.parametrize("path", workflow_files() + action_files(), ids=lambda p: p.name)
+def test_every_uses_is_a_full_sha_from_the_shared_pin_list(pins: set[str], path: Path) -> None:
+    for uses in USES_RE.findall(path.read_text()):
+        if uses.startswith("./"):
+            assert (REPO_ROOT / uses / "action.yml").is_file(), uses
+            continue
+        _, _, ref = uses.partition("@")
+        assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{path.name}: {uses} is not pinned by SHA"
+        assert uses in pins, f"{path.name}: {uses} is not in {PINS_FILE}"
+
+
+@pytest.mark.parametrize("path", workflow_files(), ids=lambda p: p.name)
+def test_every_job_has_a_timeout_and_explicit_permissions(path: Path) -> None:
+    doc = yaml.safe_load(path.read_text())
+    assert doc["permissions"] == {}
+    assert "pull_request_target" not in doc[True]
+    for name, job in doc["jobs"].items():
+        assert isinstance(job["timeout-minutes"], int), f"{path.name}: {name}"
+        assert isinstance(job["permissions"], dict), f"{path.name}: {name}"
+
+
+def test_id_token_write_is_granted_only_to_the_signing_job() -> None:
+    granted = [
+        f"{path.name}:{name}"
+        for path in workflow_files()
+        for name, job in yaml.safe_load(path.read_text())["jobs"].items()
+        if job["permissions"].get("id-token") == "write"
+    ]
+    assert granted == ["release.yml:sign"]
+
+
+def test_the_pr_workflow_has_one_required_job_fed_by_every_other_job() -> None:
+    jobs = yaml.safe_load((REPO_ROOT / ".github/workflows/pr.yml").read_text())["jobs"]
+    assert set(jobs["required"]["needs"]) == set(jobs) - {"required"}
+    assert jobs["required"]["if"] == "${{ always() }}"
+
+
+def test_the_good_fixture_passes(checker: Checker) -> None:
+    assert checker.check_file(FIXTURES / "good.yml") == []
+
+
+@pytest.mark.parametrize(("fixture", "rule"), sorted(BAD_FIXTURES.items()))
+def test_each_bad_fixture_breaks_exactly_its_rule(
+    checker: Checker, fixture: str, rule: str
+) -> None:
+    findings = checker.check_file(FIXTURES / fixture)
+    assert [f.rule for f in findings] == [rule], "\n".join(map(str, findings))
+
+
+def test_every_bad_fixture_is_listed() -> None:
+    on_disk = {p.name for p in FIXTURES.glob("*.yml")} - {"good.yml", "actionlint-broken.yml"}
+    assert on_disk == set(BAD_FIXTURES)
+
+
+def test_invalid_yaml_is_reported_not_raised(checker: Checker, tmp_path: Path) -> None:
+    bad = tmp_path / "broken.yml"
+    bad.write_text("jobs: [unclosed\n")
+    assert [f.rule for f in checker.check_file(bad)] == ["yaml"]
+
+
+def test_cli_exits_1_on_findings_and_names_the_file(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--repo", str(REPO_ROOT), str(FIXTURES / "timeout.yml")])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "timeout.yml: jobs.build: [timeout]" in out
+
+
+def test_cli_exits_0_on_a_clean_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--repo", str(REPO_ROOT), str(FIXTURES / "good.yml")]) == 0
+    assert "1 files, 0 findings" in capsys.readouterr().out
+
+
+def test_cli_refuses_a_missing_pin_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--repo", str(REPO_ROOT), "--pins", str(tmp_path / "nope.md")])
+    assert code == 2
+    assert "pin list not found" in capsys.readouterr().err
+
+
+def _callers_text() -> str:
+    """Everything that runs scripts here: the tests, the local pipeline, scripts/test, .ci/run."""
+    files = [
+        *(p for p in (REPO_ROOT / "tests").rglob("*.py") if "fixtures" not in p.parts),
+        *(REPO_ROOT / "scripts" / "microshop_ci" / "pipeline").glob("*.py"),
+        REPO_ROOT / "scripts" / "test",
+        REPO_ROOT / ".ci" / "run",
+    ]
+    return "\n".join(p.read_text() for p in files if p.is_file())
+
+
+def test_every_script_the_workflows_call_is_exercised_by_tests_or_the_local_pipeline() -> None:
+    called = {
+        name
+        for path in workflow_files() + action_files()
+        for name in re.findall(r"run:\s*(?:\"\$\()?scripts/([A-Za-z0-9_.-]+)", path.read_text())
+    }
+    text = _callers_text()
+    unexercised = sorted(
+        name for name in called if f'"{name}"' not in text and f"scripts/{name}" not in text
+    )
+    assert unexercised == [], f"called by workflows but run by no test or pipeline: {unexercised}"

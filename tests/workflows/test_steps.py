@@ -1,0 +1,251 @@
+"""The small steps the workflows call: the required check, image outputs, summaries, splitting."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from microshop_ci.gha.images import ImagesFileError, load_images
+from microshop_ci.gha.images import main as images_main
+from microshop_ci.gha.manifests import split_policies
+from microshop_ci.gha.needs import failed_jobs
+from tests.conftest import REPO_ROOT
+
+SCRIPTS = REPO_ROOT / "scripts"
+DIGEST = "sha256:" + "ab" * 32
+
+
+def _run(
+    script: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "NEEDS_"))}
+    full_env.update(env or {})
+    return subprocess.run(
+        [str(SCRIPTS / script), *args], capture_output=True, text=True, check=False, env=full_env
+    )
+
+
+# --- scripts/require-jobs: the single required check
+
+
+def test_required_check_passes_when_every_job_succeeded() -> None:
+    needs = {"checks": {"result": "success"}, "gates": {"result": "success"}}
+    result = _run("require-jobs", env={"NEEDS_JSON": json.dumps(needs)})
+    assert result.returncode == 0, result.stderr
+    assert "2/2 jobs succeeded" in result.stdout
+
+
+@pytest.mark.parametrize("outcome", ["failure", "cancelled", "skipped"])
+def test_required_check_fails_when_a_job_did_not_succeed(outcome: str) -> None:
+    needs = {"checks": {"result": "success"}, "images": {"result": outcome}}
+    result = _run("require-jobs", env={"NEEDS_JSON": json.dumps(needs)})
+    assert result.returncode == 1
+    assert f"images: {outcome}" in result.stderr
+
+
+def test_required_check_allows_only_the_named_skips() -> None:
+    needs = {"a": {"result": "skipped"}, "b": {"result": "skipped"}}
+    assert failed_jobs(needs, frozenset({"a"})) == ["b: skipped"]
+
+
+@pytest.mark.parametrize("raw", ["", "not json", "{}"])
+def test_required_check_refuses_missing_or_empty_needs(raw: str) -> None:
+    result = _run("require-jobs", env={"NEEDS_JSON": raw})
+    assert result.returncode == 2
+    assert "NEEDS_JSON" in result.stderr
+
+
+# --- scripts/images-output and the images file
+
+
+def _images_file(tmp_path: Path, data: object) -> Path:
+    path = tmp_path / "images.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_images_file_from_build_images_gives_name_and_digest(tmp_path: Path) -> None:
+    ref = f"ghcr.io/acme/api-service@{DIGEST}"
+    path = _images_file(tmp_path, {"api-service": {"ref": ref, "name": "x", "digest": DIGEST}})
+    image = load_images(path)["api-service"]
+    assert (image.name, image.digest, image.ref) == ("ghcr.io/acme/api-service", DIGEST, ref)
+
+
+def test_a_tag_is_dropped_but_a_registry_port_is_kept(tmp_path: Path) -> None:
+    path = _images_file(
+        tmp_path,
+        [{"service": "client-service", "ref": f"kind-registry:5000/client-service:ci@{DIGEST}"}],
+    )
+    assert load_images(path)["client-service"].name == "kind-registry:5000/client-service"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"api-service": {"ref": "ghcr.io/acme/api-service:latest"}}, "not a reference by sha256"),
+        ({}, "lists no image"),
+        ([{"ref": f"r/x@{DIGEST}"}], "no `service` or `name`"),
+        ("text", "expected a list or a mapping"),
+    ],
+)
+def test_a_bad_images_file_is_refused_with_its_reason(
+    tmp_path: Path, data: object, message: str
+) -> None:
+    with pytest.raises(ImagesFileError, match=message):
+        load_images(_images_file(tmp_path, data))
+
+
+def test_images_output_writes_services_and_images_for_later_jobs(tmp_path: Path) -> None:
+    path = _images_file(
+        tmp_path,
+        {
+            "client-service": {"ref": f"ghcr.io/acme/client-service@{DIGEST}"},
+            "api-service": {"ref": f"ghcr.io/acme/api-service@{DIGEST}"},
+        },
+    )
+    output = tmp_path / "github_output"
+    result = _run("images-output", str(path), env={"GITHUB_OUTPUT": str(output)})
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    assert json.loads(lines["services"]) == ["api-service", "client-service"]
+    assert json.loads(lines["images"])["api-service"] == {
+        "name": "ghcr.io/acme/api-service",
+        "digest": DIGEST,
+        "ref": f"ghcr.io/acme/api-service@{DIGEST}",
+    }
+
+
+def test_images_output_names_a_missing_file(tmp_path: Path) -> None:
+    result = _run("images-output", str(tmp_path / "nope.json"))
+    assert result.returncode == 2
+    assert "nope.json: not found" in result.stderr
+
+
+def test_ref_of_an_unknown_service_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _images_file(tmp_path, {"api-service": f"r/api-service@{DIGEST}"})
+    assert images_main(["ref", str(path), "api-service"]) == 0
+    assert capsys.readouterr().out.strip() == f"r/api-service@{DIGEST}"
+    assert images_main(["ref", str(path), "web"]) == 2
+    assert "has no image for 'web'" in capsys.readouterr().err
+
+
+# --- scripts/step-summary
+
+
+def test_step_summary_appends_the_report(tmp_path: Path) -> None:
+    summary, report = tmp_path / "summary.md", tmp_path / "report.md"
+    summary.write_text("# before\n")
+    report.write_text("| gate | verdict |\n")
+    result = _run("step-summary", str(report), env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert result.returncode == 0
+    assert summary.read_text() == "# before\n| gate | verdict |\n"
+
+
+def test_step_summary_says_plainly_when_the_report_is_missing(tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    result = _run(
+        "step-summary", str(tmp_path / "gone.md"), env={"GITHUB_STEP_SUMMARY": str(summary)}
+    )
+    assert result.returncode == 0
+    assert "gone.md was not written" in summary.read_text()
+
+
+# --- manifests split for scripts/kind-deploy
+
+
+def test_kyverno_policies_are_split_from_the_workloads() -> None:
+    docs = [
+        {"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "p"}},
+        None,
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api-service"}},
+        {"apiVersion": "other.io/v1", "kind": "Policy", "metadata": {"name": "not-kyverno"}},
+    ]
+    policies, rest = split_policies(docs)
+    assert [d["metadata"]["name"] for d in policies] == ["p"]
+    assert [d["metadata"]["name"] for d in rest] == ["api-service", "not-kyverno"]
+
+
+# --- bad input to the cluster and release scripts: a clear error, nothing changed
+
+
+def test_verify_release_names_the_missing_identity(tmp_path: Path) -> None:
+    path = _images_file(tmp_path, {"api-service": f"r/api-service@{DIGEST}"})
+    result = _run("verify-release", "--images", str(path), "--service", "api-service")
+    assert result.returncode == 1
+    assert "COSIGN_CERTIFICATE_IDENTITY is not set" in result.stderr
+
+
+def test_verify_release_refuses_an_identity_other_than_this_release_workflow(
+    tmp_path: Path,
+) -> None:
+    path = _images_file(tmp_path, {"api-service": f"r/api-service@{DIGEST}"})
+    env = {
+        "GITHUB_REPOSITORY": "acme/microshop",
+        "GITHUB_REF": "refs/tags/v1.0.0",
+        "COSIGN_CERTIFICATE_OIDC_ISSUER": "https://token.actions.githubusercontent.com",
+        "COSIGN_CERTIFICATE_IDENTITY": "https://github.com/acme/microshop/.github/workflows/pr.yml@refs/heads/main",
+    }
+    result = _run("verify-release", "--images", str(path), "--service", "api-service", env=env)
+    assert result.returncode == 1
+    assert (
+        "expected 'https://github.com/acme/microshop/.github/workflows/release.yml@refs/tags/v1.0.0'"
+        in result.stderr
+    )
+
+
+def test_kind_up_refuses_a_registry_without_a_port() -> None:
+    result = _run("kind-up", env={"MICROSHOP_REGISTRY": "kind-registry"})
+    assert result.returncode == 1
+    assert "MICROSHOP_REGISTRY must be HOST:PORT" in result.stderr
+
+
+def test_kind_deploy_needs_the_images_file(tmp_path: Path) -> None:
+    result = _run("kind-deploy", "--images", str(tmp_path / "none.json"))
+    assert result.returncode == 1
+    assert "usage: scripts/kind-deploy --images FILE" in result.stderr
+
+
+def test_scan_images_needs_the_images_file() -> None:
+    result = _run("scan-images", "--report-dir", "x")
+    assert result.returncode == 1
+    assert "usage: scripts/scan-images" in result.stderr
+
+
+def test_kind_diagnostics_writes_notes_and_succeeds_without_a_cluster(tmp_path: Path) -> None:
+    out = tmp_path / "diag"
+    result = _run("kind-diagnostics", str(out), env={"KUBECONFIG": str(tmp_path / "none")})
+    assert result.returncode == 0, result.stderr
+    assert (out / "events.txt").read_text().strip() != ""
+    assert (out / "kyverno.log").is_file()
+    assert (out / "istiod.log").is_file()
+
+
+def test_install_cluster_addons_stops_before_anything_without_a_cluster(tmp_path: Path) -> None:
+    fake = tmp_path / "kubectl"  # a kubectl whose cluster does not answer
+    fake.write_text("#!/bin/sh\nexit 1\n")
+    fake.chmod(0o755)
+    path = f"{tmp_path}:{os.environ['PATH']}"
+    result = _run("install-cluster-addons", env={"PATH": path})
+    assert result.returncode == 1
+    assert "no reachable cluster in the current kube-context" in result.stderr
+
+
+def test_kind_down_is_a_no_op_without_a_cluster(tmp_path: Path) -> None:
+    result = _run("kind-down", env={"KIND_CLUSTER_NAME": "microshop-test-absent"})
+    assert result.returncode == 0, result.stderr
+    assert "deleting kind cluster" not in result.stderr
+
+
+def test_ensure_tools_prints_each_pinned_tool_path() -> None:
+    result = _run("ensure-tools", "actionlint")
+    assert result.returncode == 0, result.stderr
+    name, path = result.stdout.split()
+    assert name == "actionlint"
+    assert Path(path).is_file()
+    assert "/actionlint/v" in path
