@@ -106,6 +106,9 @@ async def test_session_cookie_is_secure_with_host_prefix_by_default(
         async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as shop:
             form = await shop.get("/register")
             cookie = form.headers["set-cookie"]
+            assert (
+                form.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+            )
             flags = [part.strip().lower() for part in cookie.split(";")]
             assert cookie.startswith("__Host-session=")
             assert {"httponly", "samesite=strict", "secure", "path=/"} <= set(flags)
@@ -140,6 +143,7 @@ async def test_pages_carry_security_headers(shop: httpx.AsyncClient) -> None:
         assert response.headers["x-frame-options"] == "DENY"
         assert response.headers["referrer-policy"] == "no-referrer"
         assert response.headers["cache-control"] == "no-store"
+        assert "strict-transport-security" not in response.headers  # plain-HTTP local run
     assert "unsafe-inline" not in CONTENT_SECURITY_POLICY
     assert "script-src" not in CONTENT_SECURITY_POLICY  # default-src 'none' forbids scripts
     css = await shop.get("/static/style.css")

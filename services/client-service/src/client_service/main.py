@@ -50,7 +50,7 @@ def create_app(
         same_site="strict",
         https_only=settings.cookie_secure,
     )
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, hsts=settings.cookie_secure)
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
     for router in (health.router, products.router, account.router, orders.router):
         app.include_router(router)

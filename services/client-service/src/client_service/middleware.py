@@ -26,12 +26,16 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 
+# Sent only when cookies are Secure, i.e. the shop is served over HTTPS.
+HSTS = "max-age=31536000; includeSubDomains"
+
 
 class RequestContextMiddleware:
     """Give each request an id, log one line when it ends, and add the security headers."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
+        self.hsts = hsts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,6 +56,8 @@ class RequestContextMiddleware:
                 headers[REQUEST_ID_HEADER] = request_id
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
+                if self.hsts:
+                    headers.setdefault("Strict-Transport-Security", HSTS)
                 if not scope["path"].startswith("/static/"):
                     headers.setdefault("Cache-Control", "no-store")
             await send(message)
