@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -17,11 +18,12 @@ from pymongo import AsyncMongoClient
 
 from api_service.config import Settings
 from api_service.main import create_app
+from api_service.services import passwords
 from api_service.services.auth import ensure_admin
 
 ADMIN_EMAIL = "admin@example.com"
-ADMIN_PASSWORD = "admin-password-for-tests"  # noqa: S105 - test-only, made up
-USER_PASSWORD = "user-password-1"  # noqa: S105 - test-only, made up
+ADMIN_PASSWORD = "admin-password-for-tests"
+USER_PASSWORD = "user-password-1"
 
 
 def write_ec_key(path: Path) -> Path:
@@ -168,3 +170,14 @@ async def create_product(
     assert response.status_code == 201, response.text
     product: dict[str, Any] = response.json()
     return product
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real argon2id with small parameters, so tests that register users stay fast.
+
+    test_passwords.py checks the production parameters separately.
+    """
+    monkeypatch.setattr(
+        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )

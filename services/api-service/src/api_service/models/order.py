@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import ClassVar
 
 import pymongo
 from beanie import Document, PydanticObjectId
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
+
+from api_service.models.clock import utc_now
 
 
 class OrderLine(BaseModel):
@@ -27,7 +29,7 @@ class Order(Document):
     user_id: PydanticObjectId
     items: list[OrderLine]
     total: int  # cents
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    created_at: datetime = Field(default_factory=utc_now)
 
     class Settings:
         name = "orders"

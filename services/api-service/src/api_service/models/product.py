@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from beanie import Document
 from pydantic import Field
+
+from api_service.models.clock import utc_now
 
 
 class Product(Document):
@@ -15,8 +17,8 @@ class Product(Document):
     description: str = ""
     price: int  # cents
     stock: int
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    created_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
 
     class Settings:
         name = "products"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
 from beanie import Document, Indexed
 from pydantic import Field
+
+from api_service.models.clock import utc_now
 
 
 class Role(StrEnum):
@@ -23,7 +25,7 @@ class User(Document):
     email: Annotated[str, Indexed(unique=True)]
     password_hash: str
     role: Role = Role.USER
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    created_at: datetime = Field(default_factory=utc_now)
 
     class Settings:
         name = "users"

@@ -1,4 +1,9 @@
-"""Placing orders without transactions: take stock per item atomically, put it back on failure."""
+"""Placing orders without transactions: take stock per item atomically, put it back on failure.
+
+Each item: under the product's lease (services/stocklock.py), one conditional atomic update
+({"stock": {"$gte": qty}} + $inc). If a later item fails, or storing the order fails, the items
+already taken are given back with $inc (compensation), newest first.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from pymongo import ReturnDocument
 from api_service.errors import NotFound, OutOfStock
 from api_service.models import Order, OrderLine, Product
 from api_service.schemas.orders import OrderItemIn
+from api_service.services.stocklock import product_lock
 
 logger = logging.getLogger(__name__)
 
@@ -24,14 +30,17 @@ class Taken:
 
 
 async def _take(product_id: PydanticObjectId, qty: int) -> OrderLine:
-    """Decrement stock only if enough is left; the returned document gives name and price."""
+    """Decrement stock only if enough is left; the returned document gives name and price.
+
+    No projection: FerretDB 1.24 does not implement findAndModify "fields".
+    """
     collection = Product.get_pymongo_collection()
-    raw = await collection.find_one_and_update(
-        {"_id": product_id, "stock": {"$gte": qty}},
-        {"$inc": {"stock": -qty}},
-        projection={"name": True, "price": True},
-        return_document=ReturnDocument.BEFORE,
-    )
+    async with product_lock(product_id):
+        raw = await collection.find_one_and_update(
+            {"_id": product_id, "stock": {"$gte": qty}},
+            {"$inc": {"stock": -qty}},
+            return_document=ReturnDocument.BEFORE,
+        )
     if raw is None:
         if await collection.count_documents({"_id": product_id}, limit=1) == 0:
             raise NotFound(f"product {product_id} not found")
@@ -50,7 +59,8 @@ async def _put_back(taken: list[Taken]) -> None:
     """Compensate: return every unit taken so far (each an atomic $inc)."""
     collection = Product.get_pymongo_collection()
     for item in reversed(taken):
-        await collection.update_one({"_id": item.product_id}, {"$inc": {"stock": item.qty}})
+        async with product_lock(item.product_id):
+            await collection.update_one({"_id": item.product_id}, {"$inc": {"stock": item.qty}})
 
 
 async def place_order(user_id: PydanticObjectId, items: list[OrderItemIn]) -> Order:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from typing import cast
 
 from beanie import PydanticObjectId
 from bson.errors import InvalidId
@@ -11,7 +11,9 @@ from pymongo import ReturnDocument
 
 from api_service.errors import NotFound
 from api_service.models import Product
+from api_service.models.clock import utc_now
 from api_service.schemas.products import ProductIn
+from api_service.services.stocklock import product_lock
 
 
 @dataclass(frozen=True)
@@ -53,11 +55,12 @@ async def create_product(data: ProductIn) -> Product:
 
 
 async def replace_product(product: Product, data: ProductIn) -> Product:
-    """Replace every writable field of a product in one update."""
-    fields = {**data.model_dump(), "updated_at": datetime.now(UTC)}
-    raw = await Product.get_pymongo_collection().find_one_and_update(
-        {"_id": product.id}, {"$set": fields}, return_document=ReturnDocument.AFTER
-    )
+    """Replace every writable field of a product in one update, under the product's lease."""
+    fields = {**data.model_dump(), "updated_at": utc_now()}
+    async with product_lock(cast(PydanticObjectId, product.id)):
+        raw = await Product.get_pymongo_collection().find_one_and_update(
+            {"_id": product.id}, {"$set": fields}, return_document=ReturnDocument.AFTER
+        )
     if raw is None:
         raise NotFound("product not found")
     updated: Product = Product.model_validate(raw)

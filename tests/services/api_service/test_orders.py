@@ -1,0 +1,214 @@
+"""Orders: server-side prices, no oversell under concurrency, compensation, strict input."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from api_service.models import Order, Product
+from tests.services.api_service.conftest import bearer, create_product, register
+
+
+async def stock_of(product_id: str) -> int:
+    product = await Product.get(product_id)
+    assert product is not None
+    return product.stock
+
+
+async def test_order_is_priced_by_the_server(
+    client: httpx.AsyncClient, admin_token: str, user_token: str
+) -> None:
+    mug = await create_product(client, admin_token, price=1250, stock=10, name="Mug")
+    pot = await create_product(client, admin_token, price=2599, stock=5, name="Pot")
+    body = {"items": [{"productId": mug["id"], "qty": 2}, {"productId": pot["id"], "qty": 1}]}
+    response = await client.post("/orders", json=body, headers=bearer(user_token))
+    assert response.status_code == 201
+    order = response.json()
+    assert order["items"] == [
+        {"productId": mug["id"], "name": "Mug", "qty": 2, "unitPrice": 1250, "lineTotal": 2500},
+        {"productId": pot["id"], "name": "Pot", "qty": 1, "unitPrice": 2599, "lineTotal": 2599},
+    ]
+    assert order["total"] == 5099
+    assert response.headers["Cache-Control"] == "no-store"
+    assert await stock_of(mug["id"]) == 8
+    assert await stock_of(pot["id"]) == 4
+
+
+async def test_order_needs_a_token(client: httpx.AsyncClient, admin_token: str) -> None:
+    mug = await create_product(client, admin_token)
+    response = await client.post("/orders", json={"items": [{"productId": mug["id"], "qty": 1}]})
+    assert response.status_code == 401
+    assert await stock_of(mug["id"]) == 10
+
+
+async def test_unknown_product_is_404_and_takes_nothing(
+    client: httpx.AsyncClient, admin_token: str, user_token: str
+) -> None:
+    mug = await create_product(client, admin_token)
+    body = {
+        "items": [
+            {"productId": mug["id"], "qty": 1},
+            {"productId": "65f0c0ffee0000000000beef", "qty": 1},
+        ]
+    }
+    response = await client.post("/orders", json=body, headers=bearer(user_token))
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    assert await stock_of(mug["id"]) == 10
+    assert await Order.count() == 0
+
+
+async def test_not_enough_stock_is_409(
+    client: httpx.AsyncClient, admin_token: str, user_token: str
+) -> None:
+    mug = await create_product(client, admin_token, stock=2)
+    body = {"items": [{"productId": mug["id"], "qty": 3}]}
+    response = await client.post("/orders", json=body, headers=bearer(user_token))
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "out_of_stock"
+    assert await stock_of(mug["id"]) == 2
+
+
+async def test_order_failing_on_second_item_leaves_first_stock_unchanged(
+    client: httpx.AsyncClient, admin_token: str, user_token: str
+) -> None:
+    first = await create_product(client, admin_token, stock=10, name="First")
+    second = await create_product(client, admin_token, stock=1, name="Second")
+    body = {"items": [{"productId": first["id"], "qty": 4}, {"productId": second["id"], "qty": 2}]}
+    response = await client.post("/orders", json=body, headers=bearer(user_token))
+    assert response.status_code == 409
+    assert await stock_of(first["id"]) == 10
+    assert await stock_of(second["id"]) == 1
+    assert await Order.count() == 0
+
+
+async def test_hundred_concurrent_orders_on_stock_ten_sell_exactly_ten(
+    client: httpx.AsyncClient, admin_token: str, user_token: str
+) -> None:
+    mug = await create_product(client, admin_token, stock=10)
+    body = {"items": [{"productId": mug["id"], "qty": 1}]}
+
+    async def order() -> httpx.Response:
+        return await client.post("/orders", json=body, headers=bearer(user_token))
+
+    responses = await asyncio.gather(*(order() for _ in range(100)))
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(201) == 10
+    assert statuses.count(409) == 90
+    assert {r.json()["error"]["message"] for r in responses if r.status_code == 409} == {
+        f"not enough stock for product {mug['id']}"
+    }
+    assert await stock_of(mug["id"]) == 0
+    assert await Order.count() == 10
+
+
+async def test_concurrent_multi_item_orders_never_oversell_and_compensate(
+    client: httpx.AsyncClient, admin_token: str, user_token: str
+) -> None:
+    a = await create_product(client, admin_token, stock=30, name="A")
+    b = await create_product(client, admin_token, stock=5, name="B")
+    body = {"items": [{"productId": a["id"], "qty": 1}, {"productId": b["id"], "qty": 1}]}
+    responses = await asyncio.gather(
+        *(client.post("/orders", json=body, headers=bearer(user_token)) for _ in range(20))
+    )
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(201) == 5
+    assert statuses.count(409) == 15
+    assert await stock_of(b["id"]) == 0
+    assert await stock_of(a["id"]) == 25
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"items": []},
+        {"items": [{"productId": "not-an-id", "qty": 1}]},
+        {"items": [{"productId": "PID", "qty": 0}]},
+        {"items": [{"productId": "PID", "qty": -1}]},
+        {"items": [{"productId": "PID", "qty": 1.0}]},
+        {"items": [{"productId": "PID", "qty": "1"}]},
+        {"items": [{"productId": "PID", "qty": 10**20}]},
+        {"items": [{"productId": "PID", "qty": 1001}]},
+        {"items": [{"productId": "PID", "qty": 1, "price": 1}]},
+        {"items": [{"productId": "PID", "qty": 1}], "total": 1},
+        {"items": [{"productId": "PID", "qty": 1}, {"productId": "PID", "qty": 2}]},
+        {"items": [{"productId": "PID", "qty": 1}] * 51},
+        {"items": "PID"},
+        {},
+    ],
+    ids=[
+        "empty",
+        "malformed-id",
+        "zero",
+        "negative",
+        "float",
+        "string",
+        "huge",
+        "over-max",
+        "price-field",
+        "total-field",
+        "duplicate",
+        "too-many",
+        "not-a-list",
+        "missing",
+    ],
+)
+async def test_bad_order_body_is_422_and_takes_nothing(
+    client: httpx.AsyncClient, admin_token: str, user_token: str, body: dict[str, Any]
+) -> None:
+    mug = await create_product(client, admin_token, stock=10)
+    raw = httpx.Request("POST", "/", json=body).content.decode().replace("PID", mug["id"])
+    response = await client.post(
+        "/orders",
+        content=raw,
+        headers={**bearer(user_token), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert await stock_of(mug["id"]) == 10
+    assert await Order.count() == 0
+
+
+async def test_duplicate_product_ids_are_rejected_with_a_clear_message(
+    client: httpx.AsyncClient, admin_token: str, user_token: str
+) -> None:
+    mug = await create_product(client, admin_token)
+    item = {"productId": mug["id"], "qty": 1}
+    response = await client.post(
+        "/orders", json={"items": [item, item]}, headers=bearer(user_token)
+    )
+    assert response.status_code == 422
+    assert "each productId may appear only once" in response.text
+
+
+async def test_my_orders_newest_first_and_only_mine(
+    client: httpx.AsyncClient, admin_token: str, user_token: str
+) -> None:
+    mug = await create_product(client, admin_token, stock=10)
+    other = await register(client, "other@example.com")
+    placed = []
+    for qty in (1, 2, 3):
+        body = {"items": [{"productId": mug["id"], "qty": qty}]}
+        response = await client.post("/orders", json=body, headers=bearer(user_token))
+        placed.append(response.json()["id"])
+    await client.post(
+        "/orders", json={"items": [{"productId": mug["id"], "qty": 1}]}, headers=bearer(other)
+    )
+    mine = await client.get("/orders/me", headers=bearer(user_token))
+    assert mine.status_code == 200
+    assert [o["id"] for o in mine.json()] == list(reversed(placed))
+    assert mine.headers["X-Total-Count"] == "3"
+    page = await client.get(
+        "/orders/me", params={"limit": 1, "offset": 1}, headers=bearer(user_token)
+    )
+    assert [o["id"] for o in page.json()] == [placed[1]]
+    theirs = await client.get("/orders/me", headers=bearer(other))
+    assert len(theirs.json()) == 1
+
+
+async def test_my_orders_needs_a_token(client: httpx.AsyncClient) -> None:
+    response = await client.get("/orders/me")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"

@@ -1,0 +1,210 @@
+"""The catalogue: public reads with pagination, admin-only writes, strict input, 404s."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from api_service.models import Product
+from tests.services.api_service.conftest import bearer, create_product
+
+NEW = {"name": "Teapot", "description": "Glazed", "price": 2599, "stock": 3}
+
+
+async def test_list_is_a_json_array_with_pagination_headers(
+    client: httpx.AsyncClient, admin_token: str
+) -> None:
+    created = [await create_product(client, admin_token, name=f"P{n}") for n in range(5)]
+    first = await client.get("/products", params={"limit": 2})
+    assert first.status_code == 200
+    assert [p["name"] for p in first.json()] == ["P0", "P1"]
+    assert first.headers["X-Total-Count"] == "5"
+    assert first.headers["Link"] == ('<http://api.test/products?limit=2&offset=2>; rel="next"')
+    middle = await client.get("/products", params={"limit": 2, "offset": 2})
+    assert [p["id"] for p in middle.json()] == [created[2]["id"], created[3]["id"]]
+    assert 'rel="next"' in middle.headers["Link"]
+    assert '<http://api.test/products?limit=2&offset=0>; rel="prev"' in middle.headers["Link"]
+    last = await client.get("/products", params={"limit": 2, "offset": 4})
+    assert [p["name"] for p in last.json()] == ["P4"]
+    assert 'rel="next"' not in last.headers["Link"]
+
+
+async def test_empty_list_is_an_empty_array(client: httpx.AsyncClient) -> None:
+    response = await client.get("/products")
+    assert response.status_code == 200
+    assert response.json() == []
+    assert response.headers["X-Total-Count"] == "0"
+    assert "Link" not in response.headers
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 101}, {"offset": -1}, {"limit": "ten"}])
+async def test_pagination_bounds_are_enforced(
+    client: httpx.AsyncClient, params: dict[str, Any]
+) -> None:
+    response = await client.get("/products", params=params)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+async def test_get_product_by_id(client: httpx.AsyncClient, admin_token: str) -> None:
+    product = await create_product(client, admin_token, price=1250, stock=10)
+    response = await client.get(f"/products/{product['id']}")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["name"], body["price"], body["stock"]) == ("Mug", 1250, 10)
+    assert set(body) == {"id", "name", "description", "price", "stock", "createdAt", "updatedAt"}
+
+
+@pytest.mark.parametrize("product_id", ["65f0c0ffee0000000000beef", "not-an-id", "1234"])
+async def test_unknown_or_malformed_id_is_404(client: httpx.AsyncClient, product_id: str) -> None:
+    response = await client.get(f"/products/{product_id}")
+    assert response.status_code == 404
+    assert response.json()["error"] == {
+        "code": "not_found",
+        "message": "product not found",
+        "request_id": response.headers["X-Request-ID"],
+    }
+
+
+async def test_admin_creates_product(client: httpx.AsyncClient, admin_token: str) -> None:
+    response = await client.post("/products", json=NEW, headers=bearer(admin_token))
+    assert response.status_code == 201
+    assert {k: response.json()[k] for k in NEW} == NEW
+    stored = await Product.get(response.json()["id"])
+    assert stored is not None
+    assert (stored.price, stored.stock) == (2599, 3)
+
+
+async def test_create_without_token_is_401(client: httpx.AsyncClient) -> None:
+    response = await client.post("/products", json=NEW)
+    assert response.status_code == 401
+    assert await Product.count() == 0
+
+
+async def test_create_as_shopper_is_403(client: httpx.AsyncClient, user_token: str) -> None:
+    response = await client.post("/products", json=NEW, headers=bearer(user_token))
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "forbidden"
+    assert await Product.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("price", 12.5),
+        ("price", 12.0),
+        ("price", "1250"),
+        ("price", -1),
+        ("price", 10**30),
+        ("price", True),
+        ("stock", 1_000_001),
+        ("stock", -5),
+        ("stock", 2.5),
+        ("name", ""),
+        ("name", "x" * 201),
+        ("name", 7),
+        ("description", "d" * 2001),
+        ("id", "65f0c0ffee0000000000beef"),
+        ("createdAt", "2020-01-01T00:00:00Z"),
+        ("owner", "me"),
+    ],
+)
+async def test_create_rejects_bad_fields_and_writes_nothing(
+    client: httpx.AsyncClient, admin_token: str, field: str, value: object
+) -> None:
+    response = await client.post(
+        "/products", json={**NEW, field: value}, headers=bearer(admin_token)
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["loc"][:2] == ["body", field]
+    assert await Product.count() == 0
+
+
+async def test_huge_json_number_is_422(client: httpx.AsyncClient, admin_token: str) -> None:
+    body = b'{"name": "X", "price": 1e400, "stock": 1}'
+    response = await client.post(
+        "/products",
+        content=body,
+        headers={**bearer(admin_token), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert await Product.count() == 0
+
+
+async def test_admin_replaces_product(client: httpx.AsyncClient, admin_token: str) -> None:
+    product = await create_product(client, admin_token)
+    response = await client.put(f"/products/{product['id']}", json=NEW, headers=bearer(admin_token))
+    assert response.status_code == 200
+    body = response.json()
+    assert {k: body[k] for k in NEW} == NEW
+    assert body["id"] == product["id"]
+    assert body["createdAt"] == product["createdAt"]
+    assert body["updatedAt"] > product["updatedAt"]
+    assert (await client.get(f"/products/{product['id']}")).json()["price"] == 2599
+
+
+async def test_replace_with_bad_body_is_422_and_changes_nothing(
+    client: httpx.AsyncClient, admin_token: str
+) -> None:
+    product = await create_product(client, admin_token)
+    response = await client.put(
+        f"/products/{product['id']}", json={**NEW, "price": 9.99}, headers=bearer(admin_token)
+    )
+    assert response.status_code == 422
+    assert (await client.get(f"/products/{product['id']}")).json()["price"] == 1250
+
+
+async def test_replace_needs_admin(
+    client: httpx.AsyncClient, admin_token: str, user_token: str
+) -> None:
+    product = await create_product(client, admin_token)
+    url = f"/products/{product['id']}"
+    assert (await client.put(url, json=NEW)).status_code == 401
+    assert (await client.put(url, json=NEW, headers=bearer(user_token))).status_code == 403
+    assert (await client.get(url)).json()["name"] == "Mug"
+
+
+async def test_replace_unknown_is_404(client: httpx.AsyncClient, admin_token: str) -> None:
+    for product_id in ("65f0c0ffee0000000000beef", "zzz"):
+        response = await client.put(
+            f"/products/{product_id}", json=NEW, headers=bearer(admin_token)
+        )
+        assert response.status_code == 404
+
+
+async def test_replace_of_product_deleted_meanwhile_is_404(
+    client: httpx.AsyncClient, admin_token: str
+) -> None:
+    from api_service.schemas.products import ProductIn  # noqa: PLC0415
+    from api_service.services import products  # noqa: PLC0415
+
+    product = await create_product(client, admin_token)
+    stored = await Product.get(product["id"])
+    assert stored is not None
+    await stored.delete()
+    with pytest.raises(products.NotFound):
+        await products.replace_product(stored, ProductIn.model_validate(NEW))
+    with pytest.raises(products.NotFound):
+        await products.delete_product(stored)
+
+
+async def test_admin_deletes_product(client: httpx.AsyncClient, admin_token: str) -> None:
+    product = await create_product(client, admin_token)
+    url = f"/products/{product['id']}"
+    response = await client.delete(url, headers=bearer(admin_token))
+    assert response.status_code == 200
+    assert response.json() == {"id": product["id"], "deleted": True}
+    assert (await client.get(url)).status_code == 404
+    assert (await client.delete(url, headers=bearer(admin_token))).status_code == 404
+
+
+async def test_delete_needs_admin(
+    client: httpx.AsyncClient, admin_token: str, user_token: str
+) -> None:
+    product = await create_product(client, admin_token)
+    url = f"/products/{product['id']}"
+    assert (await client.delete(url)).status_code == 401
+    assert (await client.delete(url, headers=bearer(user_token))).status_code == 403
+    assert await Product.count() == 1
