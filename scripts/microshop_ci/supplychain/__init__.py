@@ -1,0 +1,1 @@
+"""Supply-chain helpers: Debian rootfs for base images, image archives, reports, SBOM checks."""

@@ -1,0 +1,93 @@
+"""Write a `docker load` archive for a single-layer image with a deterministic config.
+
+`docker import` stamps the current time into the image config, so the same rootfs gives a new
+image ID on every import. Writing the archive ourselves, with `created` taken from
+SOURCE_DATE_EPOCH, makes the image ID a pure function of the layer and the config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import tarfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+def _sha256(path: Path) -> str:
+    """Return the hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def image_config(
+    diff_id: str, epoch: int, env: list[str], user: str, entrypoint: list[str], comment: str
+) -> bytes:
+    """Return the canonical JSON of an image config for one layer."""
+    created = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    config: dict[str, object] = {
+        "architecture": "amd64",
+        "os": "linux",
+        "created": created,
+        "config": {
+            "Env": env,
+            "User": user,
+            "WorkingDir": "/home/nonroot" if user else "/",
+            "Entrypoint": entrypoint,
+        },
+        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff_id}"]},
+        "history": [{"created": created, "created_by": comment}],
+    }
+    return json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _add(archive: tarfile.TarFile, name: str, data: bytes, epoch: int) -> None:
+    """Add an in-memory file with fixed metadata."""
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = len(data), epoch, 0o644
+    archive.addfile(info, io.BytesIO(data))
+
+
+def write_archive(layer: Path, out: Path, tag: str, config: bytes, epoch: int) -> str:
+    """Write the docker-archive for layer+config to out and return the image ID (sha256:...)."""
+    config_id = hashlib.sha256(config).hexdigest()
+    layer_id = _sha256(layer)
+    manifest = [
+        {"Config": f"{config_id}.json", "RepoTags": [tag], "Layers": [f"{layer_id}/layer.tar"]}
+    ]
+    with tarfile.open(out, "w", format=tarfile.GNU_FORMAT) as archive:
+        _add(archive, f"{config_id}.json", config, epoch)
+        info = archive.gettarinfo(str(layer), arcname=f"{layer_id}/layer.tar")
+        info.mtime, info.uid, info.gid, info.uname, info.gname = epoch, 0, 0, "", ""
+        with layer.open("rb") as handle:
+            archive.addfile(info, handle)
+        _add(archive, "manifest.json", json.dumps(manifest).encode(), epoch)
+    return f"sha256:{config_id}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: write an archive for `docker load` and print the image ID."""
+    parser = argparse.ArgumentParser(description="Write a deterministic docker-archive.")
+    parser.add_argument("--layer", type=Path, required=True, help="uncompressed layer tar")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--tag", required=True, help="name:tag for docker load")
+    parser.add_argument("--epoch", type=int, required=True, help="SOURCE_DATE_EPOCH")
+    parser.add_argument("--env", action="append", default=[], help="KEY=VALUE (repeatable)")
+    parser.add_argument("--user", default="", help="numeric user:group, empty for root")
+    parser.add_argument("--entrypoint", action="append", default=[], help="argv item (repeatable)")
+    parser.add_argument("--comment", default="", help="history entry")
+    args = parser.parse_args(argv)
+    config = image_config(
+        _sha256(args.layer), args.epoch, args.env, args.user, args.entrypoint, args.comment
+    )
+    print(write_archive(args.layer, args.out, args.tag, config, args.epoch))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
