@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ def secret_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, secret_file: Path) -> pytest.MonkeyPatch:
+def env(monkeypatch: pytest.MonkeyPatch, secret_file: Path) -> Iterator[pytest.MonkeyPatch]:
     for name in ("API_BASE_URL", "SESSION_SECRET_FILE", "COOKIE_SECURE", "PORT", "HOST"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("API_BASE_URL", "http://api-service:8000/")
@@ -104,11 +106,22 @@ def test_cli_exits_2_naming_the_variable(
     assert "Traceback" not in err
 
 
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """cli.main() configures the root logger; put pytest's set-up back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("restore_logging")
 def test_cli_runs_uvicorn_on_host_and_port(env: pytest.MonkeyPatch) -> None:
     env.setenv("PORT", "9123")
     env.setenv("HOST", "127.0.0.1")
     calls: list[dict[str, Any]] = []
-    env.setattr(cli.uvicorn, "run", lambda app, **kwargs: calls.append(kwargs))
+    env.setattr("client_service.cli.uvicorn.run", lambda app, **kwargs: calls.append(kwargs))
     assert cli.main() == 0
     assert calls[0]["host"] == "127.0.0.1"
     assert calls[0]["port"] == 9123

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 
 from client_service.main import create_app
 from client_service.middleware import CONTENT_SECURITY_POLICY
@@ -49,10 +50,10 @@ async def test_order_without_the_session_csrf_token_is_refused(
 
 
 async def test_another_visitors_csrf_token_is_refused(
-    shop: httpx.AsyncClient, storefront_app: object, api_service: RunningApi
+    shop: httpx.AsyncClient, storefront_app: FastAPI, api_service: RunningApi
 ) -> None:
     product_id, email = await _order_page(shop, api_service)
-    transport = httpx.ASGITransport(app=storefront_app)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=storefront_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as other:
         foreign = csrf_of((await other.get("/signin")).text)
     response = await shop.post(

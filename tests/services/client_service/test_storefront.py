@@ -90,7 +90,9 @@ async def test_register_with_a_short_password_shows_why(shop: httpx.AsyncClient)
         data={"email": unique_email(), "password": "short", "csrf_token": csrf_of(form.text)},
     )
     assert page.status_code == 422
-    assert "password" in re.search(r'class="error"[^>]*>([^<]*)<', page.text).group(1)  # type: ignore[union-attr]
+    error = re.search(r'class="error"[^>]*>([^<]*)<', page.text)
+    assert error is not None
+    assert "password" in error.group(1)
 
 
 async def test_wrong_password_shows_the_api_message_and_signs_nobody_in(

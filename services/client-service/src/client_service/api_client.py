@@ -123,48 +123,38 @@ class ApiClient:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         attempts = 1 + (self._retries if method.upper() in IDEMPOTENT_METHODS else 0)
-        for attempt in range(1, attempts + 1):
-            last = attempt == attempts
+        attempt = 1
+        while True:
             try:
                 response = await self._http.request(
                     method, path, headers=headers, json=json, params=params
                 )
             except httpx.TransportError as exc:
-                log.warning(
-                    "api call failed",
-                    extra={
-                        "method": method,
-                        "path": path,
-                        "attempt": attempt,
-                        "error": type(exc).__name__,
-                    },
-                )
-                if last:
+                if attempt >= attempts:
                     raise ApiUnavailableError(503, "the shop's API cannot be reached") from exc
+                reason = type(exc).__name__
             else:
                 if response.status_code < 400:
                     return response
-                if response.status_code not in RETRYABLE_STATUSES or last:
+                if response.status_code not in RETRYABLE_STATUSES or attempt >= attempts:
                     raise error_from_response(response)
-                log.warning(
-                    "api call answered a retryable error",
-                    extra={
-                        "method": method,
-                        "path": path,
-                        "attempt": attempt,
-                        "status": response.status_code,
-                    },
-                )
+                reason = str(response.status_code)
+            log.warning(
+                "api call will be retried",
+                extra={"method": method, "path": path, "attempt": attempt, "reason": reason},
+            )
             await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
-        raise AssertionError("unreachable")  # pragma: no cover
+            attempt += 1
 
-    async def _model(self, model: type[T], response: httpx.Response) -> T:
+    @staticmethod
+    def _model(model: type[T], response: httpx.Response) -> T:
         try:
             return model.model_validate(response.json())
         except (ValueError, ValidationError) as exc:
             raise ApiBadGatewayError(502, "the API sent an answer the shop cannot read") from exc
 
-    async def _list(self, model: type[T], response: httpx.Response) -> list[T]:
+    @staticmethod
+    def _list(model: type[T], response: httpx.Response) -> list[T]:
         try:
             return TypeAdapter(list[model]).validate_python(response.json())  # type: ignore[valid-type]
         except (ValueError, ValidationError) as exc:
@@ -184,37 +174,37 @@ class ApiClient:
     async def list_products(self, *, limit: int, offset: int) -> list[Product]:
         """One page of the catalogue."""
         response = await self.request("GET", "/products", params={"limit": limit, "offset": offset})
-        return await self._list(Product, response)
+        return self._list(Product, response)
 
     async def get_product(self, product_id: str) -> Product:
         """One product by id."""
         response = await self.request("GET", f"/products/{_segment(product_id)}")
-        return await self._model(Product, response)
+        return self._model(Product, response)
 
     async def register(self, email: str, password: str) -> AuthResult:
         """Create an account and sign it in."""
         response = await self.request(
             "POST", "/auth/register", json={"email": email, "password": password}
         )
-        return await self._model(AuthResult, response)
+        return self._model(AuthResult, response)
 
     async def login(self, email: str, password: str) -> AuthResult:
         """Exchange credentials for a token."""
         response = await self.request(
             "POST", "/auth/login", json={"email": email, "password": password}
         )
-        return await self._model(AuthResult, response)
+        return self._model(AuthResult, response)
 
     async def place_order(self, token: str, items: list[tuple[str, int]]) -> Order:
         """Order the given (product id, quantity) pairs; the API prices them."""
         body = {"items": [{"productId": pid, "qty": qty} for pid, qty in items]}
         response = await self.request("POST", "/orders", token=token, json=body)
-        return await self._model(Order, response)
+        return self._model(Order, response)
 
     async def my_orders(self, token: str) -> list[Order]:
         """The signed-in person's orders, newest first."""
         response = await self.request("GET", "/orders/me", token=token)
-        return await self._list(Order, response)
+        return self._list(Order, response)
 
 
 def _segment(value: str) -> str:

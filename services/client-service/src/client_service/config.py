@@ -53,9 +53,9 @@ class Settings(BaseSettings):
             raise ValueError("must not carry a query or fragment")
         return value
 
-    @model_validator(mode="after")
-    def _read_session_secret(self) -> Settings:
-        path = self.session_secret_file
+    @field_validator("session_secret_file")
+    @classmethod
+    def _secret_is_real(cls, path: Path) -> Path:
         try:
             secret = path.read_text(encoding="utf-8").strip()
         except OSError as exc:
@@ -64,7 +64,13 @@ class Settings(BaseSettings):
             raise ValueError(f"{path} holds a placeholder, not a secret")
         if len(secret) < MIN_SECRET_LENGTH:
             raise ValueError(f"{path} holds fewer than {MIN_SECRET_LENGTH} characters")
-        self._session_secret = SecretStr(secret)
+        return path
+
+    @model_validator(mode="after")
+    def _keep_session_secret(self) -> Settings:
+        self._session_secret = SecretStr(
+            self.session_secret_file.read_text(encoding="utf-8").strip()
+        )
         return self
 
     @property
@@ -78,13 +84,6 @@ class Settings(BaseSettings):
         return str(self.api_base_url).rstrip("/")
 
 
-def _env_name(loc: tuple[int | str, ...]) -> str:
-    """The environment variable behind a validation error's location."""
-    if not loc:
-        return "SESSION_SECRET_FILE"
-    return str(loc[0]).upper()
-
-
 def load_settings() -> Settings:
     """Build the settings, turning validation errors into one message naming each variable."""
     try:
@@ -92,7 +91,7 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_url=False, include_input=False):
-            name = _env_name(tuple(error["loc"]))
+            name = "_".join(str(part) for part in error["loc"]).upper() or "configuration"
             message = "is required but not set" if error["type"] == "missing" else error["msg"]
             problems.append(f"{name}: {str(message).removeprefix('Value error, ')}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
