@@ -157,3 +157,19 @@ async def test_login_rehashes_weaker_password_hashes(client: httpx.AsyncClient) 
     user = await User.find_one(User.email == "shopper@example.com")
     assert user is not None
     assert "m=8192" not in user.password_hash
+
+
+async def test_admin_bootstrap_setting_creates_the_admin_once(
+    start_app: StartApp, tmp_path: pytest.TempPathFactory
+) -> None:
+    from pathlib import Path  # noqa: PLC0415
+
+    password_file = Path(str(tmp_path)) / "admin-password"
+    password_file.write_text("bootstrap-password-123\n")
+    _, client = await start_app(admin_email="Root@Example.com", admin_password_file=password_file)
+    login = await client.post(
+        "/auth/login", json={"email": "root@example.com", "password": "bootstrap-password-123"}
+    )
+    assert login.status_code == 200
+    assert login.json()["user"]["role"] == "admin"
+    assert await User.count() == 1

@@ -7,6 +7,7 @@ import sys
 import uvicorn
 from pydantic import ValidationError
 
+from api_service.bootstrap import read_password_file
 from api_service.config import ConfigurationError, describe_settings_error, get_settings
 from api_service.services.tokens import load_signing_key
 
@@ -16,6 +17,8 @@ def main() -> int:
     try:
         settings = get_settings()
         load_signing_key(settings.jwt_private_key_file)
+        if settings.admin_password_file is not None:
+            read_password_file(settings.admin_password_file, "ADMIN_PASSWORD_FILE")
     except (ValidationError, ConfigurationError) as exc:
         print(f"api-service: {describe_settings_error(exc)}", file=sys.stderr)
         return 2

@@ -48,8 +48,8 @@ class FailureLimiter:
         """Count one failure for key now."""
         now = self.clock()
         if len(self._failures) >= MAX_KEYS:
-            for stale in [k for k in self._failures if self._prune(k, now) is None]:
-                self._failures.pop(stale, None)
+            for key_seen in list(self._failures):
+                self._prune(key_seen, now)  # drops keys with no failure left in the window
             if len(self._failures) >= MAX_KEYS:
                 self._failures.pop(next(iter(self._failures)))
         stamps = self._failures.setdefault(key, deque())

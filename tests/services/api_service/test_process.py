@@ -1,0 +1,215 @@
+"""`python -m api_service` as a real process: start-up checks, admin bootstrap, healthcheck."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from pymongo import MongoClient
+
+from tests.conftest import free_port, wait_for_port
+
+ADMIN_PASSWORD = "bootstrap-admin-password"
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running api-service process."""
+
+    url: str
+    port: int
+    log: Path
+
+
+def base_env(**values: str) -> dict[str, str]:
+    """The parent environment without any api-service setting, plus values."""
+    names = ("MONGODB", "JWT_", "ADMIN_", "CORS_", "PORT", "HOST", "LOG_LEVEL", "WORKERS")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(names)}
+    return {**env, **values}
+
+
+@pytest.fixture(scope="module")
+def server(
+    mongodb_uri: str, signing_key_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """api-service on a free port with the one-shot admin bootstrap, on its own database."""
+    folder = tmp_path_factory.mktemp("api-process")
+    password_file = folder / "admin-password"
+    password_file.write_text(ADMIN_PASSWORD + "\n")
+    port, database = free_port(), f"p_{uuid.uuid4().hex[:12]}"
+    env = base_env(
+        MONGODB_URI=mongodb_uri,
+        MONGODB_DATABASE=database,
+        JWT_PRIVATE_KEY_FILE=str(signing_key_file),
+        ADMIN_EMAIL="root@example.com",
+        ADMIN_PASSWORD_FILE=str(password_file),
+        PORT=str(port),
+    )
+    log = folder / "api.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "api_service"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_for_port(port, proc, "api-service")
+            yield Server(f"http://127.0.0.1:{port}", port, log)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+            client: MongoClient[dict[str, object]] = MongoClient(mongodb_uri)
+            client.drop_database(database)
+            client.close()
+
+
+def test_bootstrapped_admin_can_create_products(server: Server) -> None:
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        login = client.post(
+            "/auth/login", json={"email": "root@example.com", "password": ADMIN_PASSWORD}
+        )
+        assert login.status_code == 200
+        assert login.json()["user"]["role"] == "admin"
+        created = client.post(
+            "/products",
+            json={"name": "Lamp", "price": 4999, "stock": 2},
+            headers={"Authorization": f"Bearer {login.json()['token']}"},
+        )
+        assert created.status_code == 201
+        assert "server" not in created.headers
+
+
+def test_process_logs_are_json_without_the_admin_password(server: Server) -> None:
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        assert client.get("/health").status_code == 200
+    lines = [line for line in server.log.read_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]
+    assert any(r.get("outcome") == "created" for r in records)
+    assert any(r.get("route") == "/health" for r in records)
+    assert ADMIN_PASSWORD not in server.log.read_text()
+
+
+def test_healthcheck_exits_0_when_the_service_answers(server: Server) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "api_service.healthcheck"],
+        env=base_env(PORT=str(server.port)),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_healthcheck_exits_1_when_nothing_answers() -> None:
+    port = free_port()
+    result = subprocess.run(
+        [sys.executable, "-m", "api_service.healthcheck"],
+        env=base_env(PORT=str(port)),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert f"http://127.0.0.1:{port}/health" in result.stderr
+
+
+def test_start_up_without_secrets_names_them_without_a_traceback() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "api_service"],
+        env=base_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "MONGODB_URI: is required but not set" in result.stderr
+    assert "JWT_PRIVATE_KEY_FILE: is required but not set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_start_up_with_a_non_key_file_names_the_variable(tmp_path: Path) -> None:
+    bogus = tmp_path / "key.pem"
+    bogus.write_text("REPLACE_ME\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "api_service"],
+        env=base_env(MONGODB_URI="mongodb://127.0.0.1:1/", JWT_PRIVATE_KEY_FILE=str(bogus)),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"api-service: JWT_PRIVATE_KEY_FILE: {bogus} is not an unencrypted PEM private key"
+    )
+
+
+def test_start_up_with_a_placeholder_admin_password_names_the_variable(
+    tmp_path: Path, signing_key_file: Path
+) -> None:
+    placeholder = tmp_path / "admin-password"
+    placeholder.write_text("changeme\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "api_service"],
+        env=base_env(
+            MONGODB_URI="mongodb://127.0.0.1:1/",
+            JWT_PRIVATE_KEY_FILE=str(signing_key_file),
+            ADMIN_EMAIL="root@example.com",
+            ADMIN_PASSWORD_FILE=str(placeholder),
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"api-service: ADMIN_PASSWORD_FILE: {placeholder} holds a placeholder, not a password"
+    )
+
+
+def test_healthcheck_main_in_process(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    from api_service import healthcheck  # noqa: PLC0415
+
+    monkeypatch.setenv("PORT", str(server.port))
+    assert healthcheck.main() == 0
+    monkeypatch.setenv("PORT", str(free_port()))
+    assert healthcheck.main() == 1
+    monkeypatch.setenv("PORT", "eighty")
+    assert healthcheck.main() == 2
+
+
+def test_main_hands_validated_settings_to_uvicorn(
+    monkeypatch: pytest.MonkeyPatch, signing_key_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import uvicorn  # noqa: PLC0415
+
+    from api_service import __main__ as entry  # noqa: PLC0415
+    from api_service.config import get_settings  # noqa: PLC0415
+
+    calls: list[tuple[str, dict[str, object]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    monkeypatch.setenv("MONGODB_URI", "mongodb://db:27017/")
+    monkeypatch.setenv("JWT_PRIVATE_KEY_FILE", str(signing_key_file))
+    monkeypatch.setenv("WORKERS", "3")
+    monkeypatch.setenv("HOST", "0.0.0.0")  # noqa: S104 - what a container sets
+    get_settings.cache_clear()
+    try:
+        assert entry.main() == 0
+        ((app, kwargs),) = calls
+        assert app == "api_service.main:create_app"
+        assert kwargs["factory"] is True
+        assert (kwargs["host"], kwargs["port"], kwargs["workers"]) == ("0.0.0.0", 8000, 3)  # noqa: S104
+        monkeypatch.delenv("MONGODB_URI")
+        get_settings.cache_clear()
+        assert entry.main() == 2
+        assert "MONGODB_URI: is required but not set" in capsys.readouterr().err
+    finally:
+        get_settings.cache_clear()
