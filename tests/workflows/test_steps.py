@@ -249,3 +249,22 @@ def test_ensure_tools_prints_each_pinned_tool_path() -> None:
     assert name == "actionlint"
     assert Path(path).is_file()
     assert "/actionlint/v" in path
+
+
+def test_e2e_skips_in_one_line_without_a_cluster(tmp_path: Path) -> None:
+    env = {"KUBECONFIG": str(tmp_path / "no-kubeconfig"), "KUBERNETES_SERVICE_HOST": ""}
+    result = _run("e2e", env=env)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    skipped = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
+    assert len(skipped) == 1, skipped
+    assert skipped[0].startswith("SKIPPED [1] tests/e2e/cluster/conftest.py:")
+    assert skipped[0].endswith(
+        ": no cluster configured: no kubeconfig (KUBECONFIG, ~/.kube/config) and not in a pod"
+    )
+
+
+def test_e2e_fails_without_a_cluster_when_one_is_required(tmp_path: Path) -> None:
+    env = {"KUBECONFIG": str(tmp_path / "no-kubeconfig"), "KUBERNETES_SERVICE_HOST": ""}
+    result = _run("e2e", "--require-cluster", env=env)
+    assert result.returncode != 0
+    assert "E2E_REQUIRE_CLUSTER=1 but no cluster configured" in result.stdout + result.stderr

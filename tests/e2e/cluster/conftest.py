@@ -1,0 +1,181 @@
+"""Cluster fixtures: without a reachable cluster this whole folder skips, in one line."""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from microshop_ci.gha.images import Image, ImagesFileError, load_images
+from tests.conftest import REPO_ROOT, tool_path
+from tests.e2e.kube import (
+    PROBE_LABEL,
+    ProbePod,
+    Settings,
+    connect,
+    probe_pod_manifest,
+)
+
+OTHER_SA = "e2e-other"
+
+_CLUSTER = connect()  # once, when this folder is collected
+if isinstance(_CLUSTER, str):
+    if os.environ.get("E2E_REQUIRE_CLUSTER") == "1":  # the kind workflow: no silent green
+        pytest.exit(f"E2E_REQUIRE_CLUSTER=1 but {_CLUSTER}", returncode=1)
+    pytest.skip(_CLUSTER, allow_module_level=True)
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """The E2E_* settings (namespace, ingress, images file...)."""
+    return Settings.from_env()
+
+
+@pytest.fixture(scope="session")
+def kube() -> client.ApiClient:
+    """The cluster the kubeconfig points at (reachable: checked when this folder is collected)."""
+    assert not isinstance(_CLUSTER, str)
+    return _CLUSTER
+
+
+@pytest.fixture(scope="session")
+def core(kube: client.ApiClient) -> client.CoreV1Api:
+    return client.CoreV1Api(kube)
+
+
+@pytest.fixture(scope="session")
+def images(kube: client.ApiClient, settings: Settings) -> dict[str, Image]:
+    """Our pushed, signed images (scripts/build-images --out, then scripts/supply-chain)."""
+    path = (
+        settings.images_file
+        if settings.images_file.is_absolute()
+        else REPO_ROOT / settings.images_file
+    )
+    try:
+        return load_images(path)
+    except ImagesFileError as exc:
+        pytest.fail(f"a cluster is configured but the images file is unusable: {exc}")
+
+
+def _tool(name: str, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
+    result = subprocess.run(
+        [tool_path(name), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"{name} {' '.join(args[:2])} failed: {result.stderr[-1500:]}")
+    return result.stdout.strip()
+
+
+def _derived_image(image: Image, label: str) -> str:
+    """A copy of our image with one extra label: new digest, so no signature of ours covers it."""
+    repo = image.name
+    tag = f"{repo}:e2e-{label}"
+    _tool(
+        "crane",
+        "mutate",
+        "--insecure",
+        image.ref,
+        "--label",
+        f"microshop.e2e={label}",
+        "--tag",
+        tag,
+    )
+    digest = _tool("crane", "digest", "--insecure", tag)
+    return f"{repo}@{digest}"
+
+
+@pytest.fixture(scope="session")
+def unsigned_image(images: dict[str, Image]) -> str:
+    """Our api-service image with a changed config, never signed."""
+    return _derived_image(images["api-service"], "unsigned")
+
+
+@pytest.fixture(scope="session")
+def other_key_image(images: dict[str, Image], tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Our api-service image with a changed config, signed with a key the cluster does not trust."""
+    ref = _derived_image(images["api-service"], "other-key")
+    keys = tmp_path_factory.mktemp("other-key")
+    env = {"COSIGN_PASSWORD": ""}
+    _tool("cosign", "generate-key-pair", env=env, cwd=keys)
+    _tool(
+        "cosign",
+        "sign",
+        "--key",
+        str(keys / "cosign.key"),
+        "--tlog-upload=false",
+        "--use-signing-config=false",
+        "--allow-http-registry",
+        "--allow-insecure-registry",
+        "--yes",
+        ref,
+        env=env,
+    )
+    return ref
+
+
+def _ensure(create: Callable[[], Any]) -> None:
+    try:
+        create()
+    except ApiException as exc:
+        if exc.status != 409:  # already there from an earlier run
+            raise
+
+
+@pytest.fixture(scope="session")
+def probes(
+    core: client.CoreV1Api, settings: Settings, images: dict[str, Image]
+) -> Iterator[dict[str, ProbePod]]:
+    """Idle pods to run probes from, each with the identity and labels a test needs.
+
+    client:   client-service's ServiceAccount and labels (allowed to api-service)
+    other:    client-service's labels, another ServiceAccount (NetworkPolicy allows, mesh must not)
+    api:      api-service's ServiceAccount and labels (allowed to MongoDB)
+    intruder: api-service's ServiceAccount, a label no NetworkPolicy allows (mesh would allow)
+    outside:  a namespace without sidecars
+    """
+    ns, out_ns = settings.namespace, settings.outside_namespace
+    image = images["api-service"].ref
+    _ensure(lambda: core.create_namespace({"metadata": {"name": out_ns}}))
+    _ensure(lambda: core.create_namespaced_service_account(ns, {"metadata": {"name": OTHER_SA}}))
+    name_label = "app.kubernetes.io/name"
+    specs = {
+        "client": (ns, settings.client_sa, {name_label: "client-service"}),
+        "other": (ns, OTHER_SA, {name_label: "client-service"}),
+        "api": (ns, settings.api_sa, {name_label: "api-service"}),
+        "intruder": (ns, settings.api_sa, {name_label: "e2e-intruder"}),
+        "outside": (out_ns, "default", {name_label: "e2e-outside"}),
+    }
+    pods: dict[str, ProbePod] = {}
+    try:
+        for key, (pod_ns, sa, labels) in specs.items():
+            name = f"e2e-probe-{key}"
+            manifest = probe_pod_manifest(name, image, sa, labels)
+            _ensure(functools.partial(core.create_namespaced_pod, pod_ns, manifest))
+            pods[key] = ProbePod(core, pod_ns, name)
+        for pod in pods.values():
+            pod.wait_started()
+        yield pods
+    finally:
+        core.delete_collection_namespaced_pod(ns, label_selector=f"{PROBE_LABEL}=true")
+        _ignore_missing(lambda: core.delete_namespaced_service_account(OTHER_SA, ns))
+        _ignore_missing(lambda: core.delete_namespace(out_ns))
+
+
+def _ignore_missing(delete: Callable[[], Any]) -> None:
+    try:
+        delete()
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
