@@ -1,0 +1,1 @@
+"""Load benchmark of api-service with wrk: requests/s, p50/p99 latency, peak RSS per worker."""

@@ -1,0 +1,1 @@
+"""Tests of the api-service benchmark's parsing and report code."""
