@@ -25,8 +25,10 @@ def _actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _zizmor(*paths: Path) -> subprocess.CompletedProcess[str]:
+    config = REPO_ROOT / "policies" / "gates" / "zizmor.yml"  # the gates' config, when present
+    options = ["--config", str(config)] if config.is_file() else []
     return subprocess.run(
-        [str(ZIZMOR), "--offline", "--no-progress", "--color=never", *map(str, paths)],
+        [str(ZIZMOR), "--offline", "--no-progress", "--color=never", *options, *map(str, paths)],
         capture_output=True,
         text=True,
         check=False,
