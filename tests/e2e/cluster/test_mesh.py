@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -23,7 +22,7 @@ pytestmark = pytest.mark.e2e
 OK = 200
 
 
-def _status(expected: int) -> Any:
+def _status(expected: int) -> Callable[[ProbeResult], bool]:
     return lambda r: r.status == expected
 
 
@@ -148,7 +147,6 @@ def test_orders_with_a_forged_token_get_401(
 ) -> None:
     pod = probes["client"]
     forged = _forge(_register(pod, settings))
-    assert base64.urlsafe_b64decode(forged.split(".")[0] + "==")  # a well-formed JWT
     eventually(
         lambda: pod.http(
             settings.api_url("/orders/me"), headers={"Authorization": f"Bearer {forged}"}
