@@ -1,0 +1,93 @@
+"""The OSV HTTP service: the endpoints pip-audit and people use, and clear 4xx on bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from microshop_ci.osv.cli import main
+from microshop_ci.osv.db import OsvDatabase
+from microshop_ci.osv.server import serve_in_thread
+
+
+@pytest.fixture(scope="module")
+def osv_url(osv_db: OsvDatabase) -> Iterator[str]:
+    with serve_in_thread(osv_db) as url:
+        yield url
+
+
+def test_query_returns_full_advisories_for_an_affected_version(osv_url: str) -> None:
+    body = {"package": {"name": "requests", "ecosystem": "PyPI"}, "version": "2.19.0"}
+    response = httpx.post(f"{osv_url}/v1/query", json=body)
+    assert response.status_code == 200
+    vulns = response.json()["vulns"]
+    assert sorted(v["id"] for v in vulns) == ["PYSEC-2018-28", "PYSEC-2023-74"]
+    assert all("affected" in v and "details" in v for v in vulns)
+
+
+def test_query_answers_an_empty_object_when_nothing_matches(osv_url: str) -> None:
+    body = {"package": {"name": "requests", "ecosystem": "PyPI"}, "version": "2.32.3"}
+    response = httpx.post(f"{osv_url}/v1/query", json=body)
+    assert response.status_code == 200
+    assert response.json() == {}
+
+
+def test_querybatch_returns_ids_per_query_in_order(osv_url: str) -> None:
+    queries = [
+        {"package": {"name": "requests", "ecosystem": "PyPI"}, "version": "2.20.0"},
+        {"package": {"name": "gratient", "ecosystem": "PyPI"}, "version": "0.5"},
+        {"package": {"name": "gratient", "ecosystem": "PyPI"}, "version": "0.6"},
+    ]
+    response = httpx.post(f"{osv_url}/v1/querybatch", json={"queries": queries})
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [[v["id"] for v in r.get("vulns", [])] for r in results] == [
+        ["PYSEC-2023-74"],
+        ["PYSEC-2024-1"],
+        [],
+    ]
+
+
+def test_vulns_endpoint_returns_one_advisory_or_404(osv_url: str) -> None:
+    found = httpx.get(f"{osv_url}/v1/vulns/PYSEC-2018-28")
+    assert found.status_code == 200
+    assert found.json()["aliases"] == ["CVE-2018-18074", "GHSA-x84v-xcm2-53pg"]
+    missing = httpx.get(f"{osv_url}/v1/vulns/PYSEC-0000-0")
+    assert missing.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"package": {"name": "lodash", "ecosystem": "npm"}, "version": "1.0.0"}, "PyPI"),
+        (
+            {"package": {"name": "requests", "ecosystem": "PyPI"}, "version": "not a version"},
+            "PEP 440",
+        ),
+        ({"package": {"purl": "pkg:pypi/requests@2.19.0"}}, "package.name"),
+        ({"commit": "abc", "package": {"name": "requests", "ecosystem": "PyPI"}}, "commit"),
+        ([1, 2], "JSON object"),
+    ],
+)
+def test_bad_queries_get_a_400_that_says_why(osv_url: str, body: object, message: str) -> None:
+    response = httpx.post(f"{osv_url}/v1/query", json=body)
+    assert response.status_code == 400
+    assert message in response.json()["message"]
+
+
+def test_body_that_is_not_json_gets_a_400(osv_url: str) -> None:
+    response = httpx.post(f"{osv_url}/v1/query", content=b"{nope")
+    assert response.status_code == 400
+    assert response.json()["message"] == "request body is not JSON"
+
+
+def test_osv_server_command_refuses_a_file_that_is_not_an_export(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bogus = tmp_path / "x.zip"
+    bogus.write_text("not a zip")
+    assert main(["--zip", str(bogus)]) == 2
+    assert f"{bogus}: not an OSV export zip" in capsys.readouterr().err
