@@ -32,6 +32,7 @@ def main() -> int:
         access_log=False,
         server_header=False,
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
     return 0
 

@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     jwt_private_key_file: Path
     jwt_issuer: str = Field(default="microshop-api", min_length=1)
     jwt_audience: str = Field(default="microshop", min_length=1)
-    jwt_ttl_minutes: int = Field(default=15, ge=1, le=1440)
+    jwt_ttl_minutes: int = Field(default=15, ge=1, le=120)
     cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     admin_email: EmailStr | None = None
     admin_password_file: Path | None = None
@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
+    # Proxies whose X-Forwarded-For is believed (the client address feeds the login limiter).
+    forwarded_allow_ips: str = "127.0.0.1"
     max_body_bytes: int = Field(default=65_536, ge=1_024, le=10_485_760)
     login_max_failures_per_email: int = Field(default=5, ge=1)
     login_max_failures_per_ip: int = Field(default=20, ge=1)
