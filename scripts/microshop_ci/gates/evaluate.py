@@ -70,15 +70,21 @@ def evaluate(
         result.reasons.append(
             f"{finding.severity.label} {finding.rule_id} in {where}: {finding.message}"
         )
+    _decide(result)
+    return result
+
+
+def _decide(result: GateResult) -> None:
+    """Set the verdict from the run status, the blocking findings and expired exceptions."""
+    run = result.run
     if run.status == RunStatus.ERROR:
         result.verdict = Verdict.ERROR
         result.reasons.insert(0, f"{run.tool} did not complete: {run.note}")
-    elif run.status == RunStatus.SKIPPED:
-        result.verdict = Verdict.FAILED if result.expired else Verdict.SKIPPED
-    elif run.status == RunStatus.NOT_RUN:
-        result.verdict = Verdict.FAILED if result.expired else Verdict.NOT_RUN
     elif result.reasons:
         result.verdict = Verdict.FAILED
-    if result.verdict in (Verdict.SKIPPED, Verdict.NOT_RUN) and policy.required:
+    elif run.status == RunStatus.SKIPPED:
+        result.verdict = Verdict.SKIPPED
+    elif run.status == RunStatus.NOT_RUN:
+        result.verdict = Verdict.NOT_RUN
+    if result.verdict in (Verdict.SKIPPED, Verdict.NOT_RUN) and result.policy.required:
         result.reasons.append(f"required gate {result.verdict.value}: {run.note}")
-    return result
