@@ -268,3 +268,16 @@ def test_e2e_fails_without_a_cluster_when_one_is_required(tmp_path: Path) -> Non
     result = _run("e2e", "--require-cluster", env=env)
     assert result.returncode != 0
     assert "E2E_REQUIRE_CLUSTER=1 but no cluster configured" in result.stdout + result.stderr
+
+
+def test_images_output_for_one_service_gives_its_name_and_digest(tmp_path: Path) -> None:
+    path = _images_file(tmp_path, {"api-service": {"ref": f"ghcr.io/acme/api-service@{DIGEST}"}})
+    output = tmp_path / "github_output"
+    result = _run("images-output", str(path), "api-service", env={"GITHUB_OUTPUT": str(output)})
+    assert result.returncode == 0, result.stderr
+    assert output.read_text() == (
+        f"name=ghcr.io/acme/api-service\ndigest={DIGEST}\nref=ghcr.io/acme/api-service@{DIGEST}\n"
+    )
+    missing = _run("images-output", str(path), "web", env={"GITHUB_OUTPUT": str(output)})
+    assert missing.returncode == 2
+    assert "has no image for 'web'" in missing.stderr

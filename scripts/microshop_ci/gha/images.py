@@ -83,11 +83,12 @@ def load_images(path: Path) -> dict[str, Image]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`outputs FILE` (to $GITHUB_OUTPUT), `ref FILE SERVICE` or `refs FILE` (print refs)."""
+    """`outputs FILE [SERVICE]` (to $GITHUB_OUTPUT), `ref FILE SERVICE`, `refs FILE` (print)."""
     parser = argparse.ArgumentParser(prog="images", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
     out = sub.add_parser("outputs")
     out.add_argument("file", type=Path)
+    out.add_argument("service", nargs="?", help="only this service: name=, digest=, ref=")
     ref = sub.add_parser("ref")
     ref.add_argument("file", type=Path)
     ref.add_argument("service")
@@ -102,22 +103,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.cmd == "refs":
         print("\n".join(image.ref for _, image in sorted(images.items())))
         return 0
+    if getattr(args, "service", None) and args.service not in images:
+        print(
+            f"images: {args.file} has no image for {args.service!r} "
+            f"(has: {', '.join(sorted(images))})",
+            file=sys.stderr,
+        )
+        return 2
     if args.cmd == "ref":
-        if args.service not in images:
-            print(
-                f"images: {args.file} has no image for {args.service!r} "
-                f"(has: {', '.join(sorted(images))})",
-                file=sys.stderr,
-            )
-            return 2
         print(images[args.service].ref)
         return 0
-    services = json.dumps(sorted(images))
-    table = json.dumps(
-        {s: {"name": i.name, "digest": i.digest, "ref": i.ref} for s, i in sorted(images.items())},
-        separators=(",", ":"),
-    )
-    lines = f"services={services}\nimages={table}\n"
+    if args.service:
+        one = images[args.service]
+        lines = f"name={one.name}\ndigest={one.digest}\nref={one.ref}\n"
+    else:
+        table = json.dumps(
+            {
+                s: {"name": i.name, "digest": i.digest, "ref": i.ref}
+                for s, i in sorted(images.items())
+            },
+            separators=(",", ":"),
+        )
+        lines = f"services={json.dumps(sorted(images))}\nimages={table}\n"
     target = os.environ.get("GITHUB_OUTPUT")
     if target:
         with Path(target).open("a") as fh:
