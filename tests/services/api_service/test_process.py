@@ -1,7 +1,8 @@
-"""`python -m api_service` as a real process: start-up checks, admin bootstrap, healthcheck."""
+"""`python -m api_service` as real processes (2 uvicorn workers): bootstrap, no oversell, checks."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -52,6 +53,7 @@ def server(
         ADMIN_EMAIL="root@example.com",
         ADMIN_PASSWORD_FILE=str(password_file),
         PORT=str(port),
+        WORKERS="2",
     )
     log = folder / "api.log"
     with log.open("wb") as out:
@@ -83,6 +85,31 @@ def test_bootstrapped_admin_can_create_products(server: Server) -> None:
         )
         assert created.status_code == 201
         assert "server" not in created.headers
+
+
+async def test_two_workers_never_oversell(server: Server) -> None:
+    async with httpx.AsyncClient(
+        base_url=server.url, timeout=60, limits=httpx.Limits(max_connections=100)
+    ) as client:
+        login = await client.post(
+            "/auth/login", json={"email": "root@example.com", "password": ADMIN_PASSWORD}
+        )
+        admin = {"Authorization": f"Bearer {login.json()['token']}"}
+        product = await client.post(
+            "/products", json={"name": "Rare", "price": 100, "stock": 10}, headers=admin
+        )
+        shopper = await client.post(
+            "/auth/register", json={"email": "many@example.com", "password": "many-orders-pw"}
+        )
+        user = {"Authorization": f"Bearer {shopper.json()['token']}"}
+        body = {"items": [{"productId": product.json()["id"], "qty": 1}]}
+        responses = await asyncio.gather(
+            *(client.post("/orders", json=body, headers=user) for _ in range(100))
+        )
+        statuses = [r.status_code for r in responses]
+        assert (statuses.count(201), statuses.count(409)) == (10, 90)
+        final = await client.get(f"/products/{product.json()['id']}")
+        assert final.json()["stock"] == 0
 
 
 def test_process_logs_are_json_without_the_admin_password(server: Server) -> None:

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import Depends, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api_service.config import Settings
 from api_service.errors import Forbidden, Unauthorized
 from api_service.models import Product, Role, User
 from api_service.services import auth, products
@@ -18,12 +17,6 @@ from api_service.services.tokens import TokenService
 MAX_PAGE = 100
 
 _bearer = HTTPBearer(auto_error=False)
-
-
-def get_app_settings(request: Request) -> Settings:
-    """The settings this app was built with."""
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def get_tokens(request: Request) -> TokenService:
@@ -98,5 +91,4 @@ Admin = Annotated[User, Depends(get_admin)]
 ProductById = Annotated[Product, Depends(get_product)]
 Page = Annotated[PageParams, Depends(get_page)]
 Tokens = Annotated[TokenService, Depends(get_tokens)]
-AppSettings = Annotated[Settings, Depends(get_app_settings)]
 LoginLimit = Annotated[LoginLimiter, Depends(get_login_limiter)]
