@@ -1,0 +1,1 @@
+"""Kubernetes manifests and admission: rendering overlays and policies, validation, secrets."""

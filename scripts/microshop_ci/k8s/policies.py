@@ -1,0 +1,119 @@
+"""Render the Kyverno policies for one environment from their single committed source.
+
+Profiles: `release` (keyless: the release workflow of REPOSITORY on a v* tag; only the release
+registry) and `local` (the cosign public key of local and kind runs, transparency log and SCT
+checks off for offline use, the local registries reached over plain HTTP).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from microshop_ci.k8s.common import POLICIES_DIR, UsageError
+
+Profile = Literal["local", "release"]
+PLACEHOLDER = "__REPOSITORY__"
+DEFAULT_REPOSITORY = "microshop/microshop"
+LOCAL_REGISTRIES = ("127.0.0.1:5000/*", "localhost:5000/*", "kind-registry:5000/*")
+REKOR_URL = "https://rekor.sigstore.dev"
+_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_REGISTRY = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?$")
+
+
+def policy_files(root: Path = POLICIES_DIR) -> list[Path]:
+    """Every policy source: policies/kyverno/<category>/<name>/<name>.yaml."""
+    found = root.glob("*/*/*.yaml")
+    return sorted(p for p in found if p.stem == p.parent.name and ".kyverno-test" not in p.parts)
+
+
+def load_sources(root: Path = POLICIES_DIR) -> list[dict[str, Any]]:
+    """The committed policies, parsed."""
+    return [yaml.safe_load(p.read_text()) for p in policy_files(root)]
+
+
+def _substitute(node: Any, repository: str, key: str = "") -> Any:
+    if isinstance(node, dict):
+        return {k: _substitute(v, repository, k) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_substitute(v, repository, key) for v in node]
+    if isinstance(node, str) and PLACEHOLDER in node:
+        if key.endswith("RegExp"):
+            return node.replace(PLACEHOLDER, re.escape(repository))
+        if node.startswith("https://"):
+            return node.replace(PLACEHOLDER, repository)
+        return node.replace(PLACEHOLDER, repository.lower())  # image names are lower case
+    return node
+
+
+def _is_local(pattern: Any) -> bool:
+    return isinstance(pattern, str) and pattern in LOCAL_REGISTRIES
+
+
+def _filter_registries(node: Any, keep_local: bool, extra: list[str]) -> Any:
+    """Drop (release) or extend (local) the registry lists in imageReferences and variables."""
+    if isinstance(node, dict):
+        return {k: _filter_registries(v, keep_local, extra) for k, v in node.items()}
+    if isinstance(node, list):
+        items = [_filter_registries(v, keep_local, extra) for v in node]
+        if any(_is_local(v) for v in items):
+            if not keep_local:
+                return [v for v in items if not _is_local(v)]
+            return items + [e for e in extra if e not in items]
+        return items
+    return node
+
+
+def _key_attestors(public_key: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "count": 1,
+            "entries": [
+                {
+                    "keys": {
+                        "publicKeys": public_key.strip(),
+                        "rekor": {"url": REKOR_URL, "ignoreTlog": True},
+                        "ctlog": {"ignoreSCT": True},
+                    }
+                }
+            ],
+        }
+    ]
+
+
+def render(
+    profile: Profile,
+    repository: str = DEFAULT_REPOSITORY,
+    public_key: str | None = None,
+    registries: tuple[str, ...] = (),
+    sources: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """The policies for one profile; `local` needs the cosign public key (PEM)."""
+    if not _REPOSITORY.match(repository):
+        raise UsageError(f"--repository must be OWNER/NAME, got {repository!r}")
+    for registry in registries:
+        if not _REGISTRY.match(registry):
+            raise UsageError(f"--registry must be HOST[:PORT], got {registry!r}")
+    if profile == "local" and (not public_key or "BEGIN PUBLIC KEY" not in public_key):
+        raise UsageError("the local profile needs a cosign public key (PEM, BEGIN PUBLIC KEY)")
+    extra = [f"{r}/*" for r in registries]
+    rendered = []
+    for source in copy.deepcopy(sources if sources is not None else load_sources()):
+        policy = _substitute(source, repository)
+        policy = _filter_registries(policy, profile == "local", extra)
+        for rule in policy["spec"]["rules"]:
+            for verify in rule.get("verifyImages", []):
+                if profile == "local":
+                    verify["attestors"] = _key_attestors(public_key or "")
+                    verify["imageRegistryCredentials"] = {"allowInsecureRegistry": True}
+        rendered.append(policy)
+    return rendered
+
+
+def dump(policies: list[dict[str, Any]]) -> str:
+    """Multi-document YAML of the rendered policies."""
+    return yaml.safe_dump_all(policies, sort_keys=False)

@@ -1,0 +1,91 @@
+"""scripts/render-manifests: one overlay with the pushed images' digests, and its policies."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from microshop_ci.k8s import overlay, policies
+from microshop_ci.k8s.common import LOCAL_DIR, SECRETS_DIR, ToolFailedError, UsageError, overlay_dir
+from microshop_ci.k8s.images import load_images
+
+PROFILES: dict[str, policies.Profile] = {"kind": "local", "production": "release"}
+DEFAULT_COSIGN_PUB = LOCAL_DIR / "cosign" / "cosign.pub"
+
+
+def _read(path: Path, what: str) -> str:
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the {what} ({exc.strerror})") from exc
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line of scripts/render-manifests."""
+    p = argparse.ArgumentParser(prog="render-manifests", description=__doc__)
+    p.add_argument("overlay", help="k8s/overlays/<overlay>: kind or production")
+    p.add_argument("--images", type=Path, default=os.environ.get("MICROSHOP_IMAGES_FILE"),
+                   help="images file of scripts/build-images (env MICROSHOP_IMAGES_FILE); "
+                   "without it the committed placeholder digests stay")  # fmt: skip
+    p.add_argument("--jwks", type=Path, help="inline JWKS for the RequestAuthentication "
+                   "(default: .local/k8s/OVERLAY/jwks.json of scripts/deploy-secrets)")  # fmt: skip
+    p.add_argument("--what", choices=("all", "manifests", "policies"), default="all")
+    p.add_argument("--profile", choices=("local", "release"),
+                   help="policy profile (default: local for kind, release otherwise)")  # fmt: skip
+    repository = os.environ.get("GITHUB_REPOSITORY") or policies.DEFAULT_REPOSITORY
+    p.add_argument("--repository", default=repository, help="OWNER/NAME of the release workflow")
+    p.add_argument("--cosign-pub", type=Path,
+                   default=Path(os.environ.get("MICROSHOP_COSIGN_PUB", DEFAULT_COSIGN_PUB)),
+                   help="cosign public key for the local profile")  # fmt: skip
+    p.add_argument(
+        "--registry",
+        action="append",
+        default=[],
+        help="another registry (HOST:PORT) allowed and verified in the local profile",
+    )
+    p.add_argument("-o", "--out", type=Path, help="write here instead of standard output")
+    return p
+
+
+def render(args: argparse.Namespace) -> str:
+    """The rendered YAML stream: the policies first, then the overlay's manifests."""
+    overlay_dir(args.overlay)
+    parts = []
+    if args.what in ("all", "policies"):
+        profile = args.profile or PROFILES.get(args.overlay, "release")
+        key = _read(args.cosign_pub, "cosign public key") if profile == "local" else None
+        rendered = policies.render(profile, args.repository, key, tuple(args.registry))
+        parts.append(policies.dump(rendered))
+    if args.what in ("all", "manifests"):
+        images = load_images(args.images) if args.images else None
+        if images is None:
+            print("render-manifests: no images file: placeholder digests kept", file=sys.stderr)
+        jwks_file = args.jwks or SECRETS_DIR / args.overlay / "jwks.json"
+        jwks = _read(jwks_file, "JWKS").strip() if args.jwks or jwks_file.is_file() else None
+        parts.append(overlay.build(args.overlay, images, jwks))
+    return "---\n".join(part if part.endswith("\n") else part + "\n" for part in parts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Render, print or write; a user's mistake is one line on stderr and exit code 2."""
+    args = parser().parse_args(argv)
+    try:
+        text = render(args)
+    except UsageError as exc:
+        print(f"render-manifests: {exc}", file=sys.stderr)
+        return 2
+    except ToolFailedError as exc:
+        print(f"render-manifests: {exc}", file=sys.stderr)
+        return 1
+    if args.out:
+        args.out.write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
