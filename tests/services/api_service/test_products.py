@@ -31,6 +31,20 @@ async def test_list_is_a_json_array_with_pagination_headers(
     assert 'rel="next"' not in last.headers["Link"]
 
 
+async def test_offset_past_the_end_is_empty_with_the_true_total(
+    client: httpx.AsyncClient, admin_token: str
+) -> None:
+    for n in range(3):
+        await create_product(client, admin_token, name=f"P{n}")
+    response = await client.get("/products", params={"limit": 2, "offset": 10})
+    assert response.json() == []
+    assert response.headers["X-Total-Count"] == "3"
+    assert response.headers["Link"] == '<http://api.test/products?limit=2&offset=8>; rel="prev"'
+    full_page = await client.get("/products", params={"limit": 3})
+    assert full_page.headers["X-Total-Count"] == "3"
+    assert "Link" not in full_page.headers
+
+
 async def test_empty_list_is_an_empty_array(client: httpx.AsyncClient) -> None:
     response = await client.get("/products")
     assert response.status_code == 200

@@ -16,6 +16,7 @@ from pymongo import ReturnDocument
 from api_service.errors import NotFound, OutOfStock
 from api_service.models import Order, OrderLine, Product
 from api_service.schemas.orders import OrderItemIn
+from api_service.services.products import page_total
 from api_service.services.stocklock import product_lock
 
 logger = logging.getLogger(__name__)
@@ -84,7 +85,10 @@ async def place_order(user_id: PydanticObjectId, items: list[OrderItemIn]) -> Or
 
 async def orders_of(user_id: PydanticObjectId, limit: int, offset: int) -> tuple[list[Order], int]:
     """One page of a user's orders, newest first, and how many they have in all."""
-    total = await Order.find(Order.user_id == user_id).count()
     newest_first = [("created_at", SortDirection.DESCENDING), ("_id", SortDirection.DESCENDING)]
     query = Order.find(Order.user_id == user_id).sort(newest_first)
-    return await query.skip(offset).limit(limit).to_list(), total
+    items = await query.skip(offset).limit(limit).to_list()
+    total = page_total(items, limit, offset)
+    if total is None:
+        total = await Order.find(Order.user_id == user_id).count()
+    return items, total
