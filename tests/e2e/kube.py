@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 from kubernetes.stream import stream
 
+from microshop_ci.gha.images import Image
 from tests.e2e.waiting import wait_for
 
 PROBE_LABEL = "microshop.e2e/probe"
@@ -260,3 +262,58 @@ def eventually(
     again = probe()
     assert holds(again), f"{what}: held once, then not: {result} then {again}"
     return again
+
+
+class ToolError(RuntimeError):
+    """A pinned tool (crane, cosign) failed; carries the end of its error output."""
+
+
+def run_tool(
+    binary: str, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> str:
+    """Run a tool, return its stdout; a failure raises ToolError naming the command."""
+    result = subprocess.run(
+        [binary, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
+    if result.returncode != 0:
+        name = Path(binary).name
+        raise ToolError(f"{name} {' '.join(args[:2])} failed: {result.stderr[-1500:]}")
+    return result.stdout.strip()
+
+
+def derive_image(crane: str, image: Image, label: str) -> str:
+    """Push a copy of `image` with one more label; its new digest carries none of our signatures."""
+    tag = f"{image.name}:e2e-{label}"
+    run_tool(
+        crane, "mutate", "--insecure", image.ref, "--label", f"microshop.e2e={label}", "--tag", tag
+    )
+    return f"{image.name}@{run_tool(crane, 'digest', '--insecure', tag)}"
+
+
+def sign_with_new_key(cosign: str, ref: str, key_dir: Path) -> Path:
+    """Sign `ref` (cosign's `.sig` format, no transparency log) with a fresh key pair in key_dir.
+
+    Returns the public key. The cluster trusts only the run's own key, so it must refuse this.
+    """
+    env = {"COSIGN_PASSWORD": ""}
+    run_tool(cosign, "generate-key-pair", env=env, cwd=key_dir)
+    run_tool(
+        cosign,
+        "sign",
+        "--key",
+        str(key_dir / "cosign.key"),
+        "--tlog-upload=false",
+        "--use-signing-config=false",
+        "--new-bundle-format=false",
+        "--allow-http-registry",
+        "--allow-insecure-registry",
+        "--yes",
+        ref,
+        env=env,
+    )
+    return key_dir / "cosign.pub"

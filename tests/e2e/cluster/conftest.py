@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
-import subprocess
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +17,11 @@ from tests.e2e.kube import (
     PROBE_LABEL,
     ProbePod,
     Settings,
+    ToolError,
     connect,
+    derive_image,
     probe_pod_manifest,
+    sign_with_new_key,
 )
 
 OTHER_SA = "e2e-other"
@@ -64,64 +65,27 @@ def images(kube: client.ApiClient, settings: Settings) -> dict[str, Image]:
         pytest.fail(f"a cluster is configured but the images file is unusable: {exc}")
 
 
-def _tool(name: str, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
-    result = subprocess.run(
-        [tool_path(name), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-    )
-    if result.returncode != 0:
-        pytest.fail(f"{name} {' '.join(args[:2])} failed: {result.stderr[-1500:]}")
-    return result.stdout.strip()
-
-
-def _derived_image(image: Image, label: str) -> str:
-    """A copy of our image with one extra label: new digest, so no signature of ours covers it."""
-    repo = image.name
-    tag = f"{repo}:e2e-{label}"
-    _tool(
-        "crane",
-        "mutate",
-        "--insecure",
-        image.ref,
-        "--label",
-        f"microshop.e2e={label}",
-        "--tag",
-        tag,
-    )
-    digest = _tool("crane", "digest", "--insecure", tag)
-    return f"{repo}@{digest}"
+def _tool(call: Callable[[], str]) -> str:
+    try:
+        return call()
+    except ToolError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")
 def unsigned_image(images: dict[str, Image]) -> str:
     """Our api-service image with a changed config, never signed."""
-    return _derived_image(images["api-service"], "unsigned")
+    crane = tool_path("crane")
+    return _tool(lambda: derive_image(crane, images["api-service"], "unsigned"))
 
 
 @pytest.fixture(scope="session")
 def other_key_image(images: dict[str, Image], tmp_path_factory: pytest.TempPathFactory) -> str:
     """Our api-service image with a changed config, signed with a key the cluster does not trust."""
-    ref = _derived_image(images["api-service"], "other-key")
+    crane, cosign = tool_path("crane"), tool_path("cosign")
+    ref = _tool(lambda: derive_image(crane, images["api-service"], "other-key"))
     keys = tmp_path_factory.mktemp("other-key")
-    env = {"COSIGN_PASSWORD": ""}
-    _tool("cosign", "generate-key-pair", env=env, cwd=keys)
-    _tool(
-        "cosign",
-        "sign",
-        "--key",
-        str(keys / "cosign.key"),
-        "--tlog-upload=false",
-        "--use-signing-config=false",
-        "--allow-http-registry",
-        "--allow-insecure-registry",
-        "--yes",
-        ref,
-        env=env,
-    )
+    _tool(lambda: str(sign_with_new_key(cosign, ref, keys)))
     return ref
 
 
