@@ -11,7 +11,6 @@ import pytest
 
 from microshop_ci.gha.images import ImagesFileError, load_images
 from microshop_ci.gha.images import main as images_main
-from microshop_ci.gha.manifests import split_policies
 from microshop_ci.gha.needs import failed_jobs
 from tests.conftest import REPO_ROOT
 
@@ -154,21 +153,6 @@ def test_step_summary_says_plainly_when_the_report_is_missing(tmp_path: Path) ->
     )
     assert result.returncode == 0
     assert "gone.md was not written" in summary.read_text()
-
-
-# --- manifests split for scripts/kind-deploy
-
-
-def test_kyverno_policies_are_split_from_the_workloads() -> None:
-    docs = [
-        {"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "p"}},
-        None,
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api-service"}},
-        {"apiVersion": "other.io/v1", "kind": "Policy", "metadata": {"name": "not-kyverno"}},
-    ]
-    policies, rest = split_policies(docs)
-    assert [d["metadata"]["name"] for d in policies] == ["p"]
-    assert [d["metadata"]["name"] for d in rest] == ["api-service", "not-kyverno"]
 
 
 # --- bad input to the cluster and release scripts: a clear error, nothing changed
