@@ -53,21 +53,25 @@ def _add(archive: tarfile.TarFile, name: str, data: bytes, epoch: int) -> None:
     archive.addfile(info, io.BytesIO(data))
 
 
-def write_archive(layer: Path, out: Path, tag: str, config: bytes, epoch: int) -> str:
-    """Write the docker-archive for layer+config to out and return the image ID (sha256:...)."""
+def write_layers_archive(layers: list[Path], out: Path, tag: str, config: bytes, epoch: int) -> str:
+    """Write the docker-archive for layers+config to out and return the image ID (sha256:...)."""
     config_id = hashlib.sha256(config).hexdigest()
-    layer_id = _sha256(layer)
-    manifest = [
-        {"Config": f"{config_id}.json", "RepoTags": [tag], "Layers": [f"{layer_id}/layer.tar"]}
-    ]
+    names = [f"{_sha256(layer)}/layer.tar" for layer in layers]
+    manifest = [{"Config": f"{config_id}.json", "RepoTags": [tag], "Layers": names}]
     with tarfile.open(out, "w", format=tarfile.GNU_FORMAT) as archive:
         _add(archive, f"{config_id}.json", config, epoch)
-        info = archive.gettarinfo(str(layer), arcname=f"{layer_id}/layer.tar")
-        info.mtime, info.uid, info.gid, info.uname, info.gname = epoch, 0, 0, "", ""
-        with layer.open("rb") as handle:
-            archive.addfile(info, handle)
+        for layer, name in zip(layers, names, strict=True):
+            info = archive.gettarinfo(str(layer), arcname=name)
+            info.mtime, info.uid, info.gid, info.uname, info.gname = epoch, 0, 0, "", ""
+            with layer.open("rb") as handle:
+                archive.addfile(info, handle)
         _add(archive, "manifest.json", json.dumps(manifest).encode(), epoch)
     return f"sha256:{config_id}"
+
+
+def write_archive(layer: Path, out: Path, tag: str, config: bytes, epoch: int) -> str:
+    """Write the docker-archive for one layer+config to out and return the image ID."""
+    return write_layers_archive([layer], out, tag, config, epoch)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -85,8 +85,9 @@ def _copy(src_root: Path, dst_root: Path, rel: str) -> float:
     if not src.is_symlink() and not src.exists():
         return 0.0
     info = src.lstat()
+    mtime = info.st_mtime if stat.S_ISREG(info.st_mode) else 0.0
     if dst.is_symlink() or dst.exists():
-        return info.st_mtime
+        return mtime
     dst.parent.mkdir(parents=True, exist_ok=True)
     if stat.S_ISLNK(info.st_mode):
         os.symlink(os.readlink(src), dst)
@@ -96,7 +97,7 @@ def _copy(src_root: Path, dst_root: Path, rel: str) -> float:
     else:
         shutil.copy2(src, dst, follow_symlinks=False)
     os.lchown(dst, info.st_uid, info.st_gid)
-    return info.st_mtime if stat.S_ISREG(info.st_mode) else 0.0
+    return mtime
 
 
 def build_runtime(chroot: Path, out: Path) -> int:
