@@ -136,7 +136,11 @@ class ProbeResult:
 
 
 def probe_pod_manifest(
-    name: str, image: str, service_account: str, labels: dict[str, str]
+    name: str,
+    image: str,
+    service_account: str,
+    labels: dict[str, str],
+    annotations: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A pod that idles in our own (signed) image and obeys every pod-security rule.
 
@@ -147,7 +151,11 @@ def probe_pod_manifest(
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "labels": {**labels, PROBE_LABEL: "true"}},
+        "metadata": {
+            "name": name,
+            "labels": {**labels, PROBE_LABEL: "true"},
+            "annotations": dict(annotations or {}),
+        },
         "spec": {
             "serviceAccountName": service_account,
             "automountServiceAccountToken": False,

@@ -75,6 +75,14 @@ def test_probe_pods_meet_the_restricted_bar_and_never_become_ready() -> None:
     }
     assert set(container["resources"]) == {"requests", "limits"}
     assert container["readinessProbe"]["exec"]["command"][-1] == "raise SystemExit(1)"
+    assert pod["metadata"]["annotations"] == {}
+
+
+def test_a_probe_pod_can_opt_out_of_the_sidecar() -> None:
+    pod = probe_pod_manifest(
+        "p", "r/api@sha256:" + "0" * 64, "client-service", {}, {"sidecar.istio.io/inject": "false"}
+    )
+    assert pod["metadata"]["annotations"] == {"sidecar.istio.io/inject": "false"}
 
 
 def _status(name: str, *, running: bool = True, ready: bool = True) -> SimpleNamespace:

@@ -107,6 +107,8 @@ def probes(
     other:    client-service's labels, another ServiceAccount (NetworkPolicy allows, mesh must not)
     api:      api-service's ServiceAccount and labels (allowed to MongoDB)
     intruder: api-service's ServiceAccount, a label no NetworkPolicy allows (mesh would allow)
+    plain:    client-service's identity and labels but no sidecar (NetworkPolicy allows it,
+              so only STRICT mTLS can refuse its plain text)
     outside:  a namespace without sidecars
     """
     ns, out_ns = settings.namespace, settings.outside_namespace
@@ -114,18 +116,21 @@ def probes(
     _ensure(lambda: core.create_namespace({"metadata": {"name": out_ns}}))
     _ensure(lambda: core.create_namespaced_service_account(ns, {"metadata": {"name": OTHER_SA}}))
     name_label = "app.kubernetes.io/name"
-    specs = {
-        "client": (ns, settings.client_sa, {name_label: "client-service"}),
-        "other": (ns, OTHER_SA, {name_label: "client-service"}),
-        "api": (ns, settings.api_sa, {name_label: "api-service"}),
-        "intruder": (ns, settings.api_sa, {name_label: "e2e-intruder"}),
-        "outside": (out_ns, "default", {name_label: "e2e-outside"}),
+    no_sidecar = {"sidecar.istio.io/inject": "false"}
+    specs: dict[str, tuple[str, str, dict[str, str], dict[str, str]]] = {
+        "client": (ns, settings.client_sa, {name_label: "client-service"}, {}),
+        "other": (ns, OTHER_SA, {name_label: "client-service"}, {}),
+        "api": (ns, settings.api_sa, {name_label: "api-service"}, {}),
+        "intruder": (ns, settings.api_sa, {name_label: "e2e-intruder"}, {}),
+        # Istio reads the label (current) and the annotation (older releases).
+        "plain": (ns, settings.client_sa, {name_label: "client-service", **no_sidecar}, no_sidecar),
+        "outside": (out_ns, "default", {name_label: "e2e-outside"}, {}),
     }
     pods: dict[str, ProbePod] = {}
     try:
-        for key, (pod_ns, sa, labels) in specs.items():
+        for key, (pod_ns, sa, labels, annotations) in specs.items():
             name = f"e2e-probe-{key}"
-            manifest = probe_pod_manifest(name, image, sa, labels)
+            manifest = probe_pod_manifest(name, image, sa, labels, annotations)
             _ensure(functools.partial(core.create_namespaced_pod, pod_ns, manifest))
             pods[key] = ProbePod(core, pod_ns, name)
         for pod in pods.values():

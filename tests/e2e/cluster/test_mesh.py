@@ -52,6 +52,19 @@ def test_plain_text_from_a_namespace_without_sidecars_fails(
     )
 
 
+def test_plain_text_that_the_network_policy_allows_is_refused_by_strict_mtls(
+    probes: dict[str, ProbePod], settings: Settings
+) -> None:
+    # client-service's labels and identity, but no sidecar: the NetworkPolicy lets the packets
+    # through, so the refusal can only come from api-service's sidecar requiring mTLS.
+    plain = probes["plain"]
+    eventually(
+        lambda: plain.http(settings.api_url("/health")),
+        _connection_fails,
+        "plain-text request without a sidecar refused by PeerAuthentication STRICT",
+    )
+
+
 def test_the_same_request_from_inside_the_mesh_succeeds(
     probes: dict[str, ProbePod], settings: Settings
 ) -> None:
