@@ -101,7 +101,10 @@ def environment(spec: dict[str, Any], overrides: dict[str, str]) -> list[str]:
     for key, value in spec.get("environment", {}).items():
         text = overrides.get(key, str(value))
         if text.startswith("${"):
-            text = text.split(":-", 1)[1].rstrip("}") if ":-" in text else ""
+            # As compose does: the shell's value, else the ${VAR:-default}, else empty.
+            name, sep, default = text[2:].rstrip("}").partition(":-")
+            name = name.split(":?", 1)[0]
+            text = os.environ.get(name, default if sep else "")
         env += ["-e", f"{key}={text}"]
     return env
 

@@ -18,6 +18,7 @@ SCRIPTS = (
     "validate-manifests",
     "admission-check",
     "smoke",
+    "scan-images",
 )
 
 

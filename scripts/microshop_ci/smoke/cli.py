@@ -1,0 +1,85 @@
+"""`scripts/smoke --images FILE [--json OUT]`: run the signed images and place one real order."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from microshop_ci.smoke.flow import QTY, STOCK, order_in_browser, seed_product, wait_for_api
+from microshop_ci.smoke.stack import RUNTIME_UID, SmokeError, Stack
+
+ADMIN_EMAIL = "smoke-admin@example.com"
+
+
+def load_images(path: Path) -> dict[str, str]:
+    """service -> registry/name@sha256:... from the images file; refuses tags."""
+    try:
+        data = json.loads(path.read_text())
+        images = {name: str(data[name]["ref"]) for name in ("api-service", "client-service")}
+    except FileNotFoundError as exc:
+        raise SmokeError(f"{path}: not found; run the build stage first") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SmokeError(f"{path}: needs api-service.ref and client-service.ref ({exc})") from exc
+    for name, ref in images.items():
+        if "@sha256:" not in ref:
+            raise SmokeError(f"{path}: {name}.ref must be pinned by digest, got {ref!r}")
+    return images
+
+
+def check_hardening(seen: dict[str, dict[str, Any]]) -> None:
+    """Each container runs as the numeric non-root user with a read-only root filesystem."""
+    for name, info in seen.items():
+        if str(info["user"]).split(":")[0] != str(RUNTIME_UID):
+            raise SmokeError(f"{name} runs as user {info['user']!r}, not {RUNTIME_UID}")
+        if info["read_only"] is not True:
+            raise SmokeError(f"{name} does not have a read-only root filesystem")
+
+
+def run(repo: Path, images_file: Path, out_dir: Path) -> dict[str, Any]:
+    """Start the stack, check it, order through the storefront, always tear it down."""
+    stack = Stack(repo, load_images(images_file))
+    try:
+        stack.up()
+        wait_for_api()
+        seen = stack.hardening()
+        check_hardening(seen)
+        password = stack.create_admin(ADMIN_EMAIL)
+        product_id = seed_product(ADMIN_EMAIL, password)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        order = order_in_browser(product_id, out_dir / "smoke-my-orders.png")
+        if order.stock_after != STOCK - QTY:
+            raise SmokeError(f"stock is {order.stock_after} after ordering, not {STOCK - QTY}")
+    finally:
+        stack.down()
+    return {
+        "headline": f"order placed in Chromium: {order.summary}; stock {STOCK} -> "
+        f"{order.stock_after}; containers user {RUNTIME_UID}, read-only",
+        "containers": seen,
+        "product_id": product_id,
+        "screenshot": str(order.screenshot),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; a failure prints one line naming the step and exits 1."""
+    parser = argparse.ArgumentParser(prog="scripts/smoke", description=__doc__)
+    parser.add_argument("--images", type=Path, required=True, help="images file (build stage)")
+    parser.add_argument("--json", type=Path, default=None, help="write the result here")
+    parser.add_argument("--repo", type=Path, default=Path(__file__).resolve().parents[3])
+    args = parser.parse_args(argv)
+    out_dir = (args.json.parent if args.json else args.repo / "reports" / "pipeline").resolve()
+    try:
+        result = run(args.repo.resolve(), args.images, out_dir)
+    except SmokeError as exc:
+        print(f"smoke: {exc}", file=sys.stderr)
+        if args.json:
+            args.json.write_text(json.dumps({"headline": f"failed: {exc}"}, indent=2) + "\n")
+        return 1
+    print(result["headline"])
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0

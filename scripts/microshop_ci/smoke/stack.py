@@ -1,0 +1,110 @@
+"""Start and stop the shop's containers for the smoke run (through scripts/compose-local)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+NETWORK = "microshop-local"
+API_CONTAINER = "microshop-api-service"
+CLIENT_CONTAINER = "microshop-client-service"
+API_URL = "http://127.0.0.1:8000"
+STOREFRONT_URL = "http://127.0.0.1:8080"
+RUNTIME_UID = 65532
+
+
+class SmokeError(Exception):
+    """A smoke step failed; the message says which and why."""
+
+
+def docker(*args: str) -> str:
+    """Run docker; return stdout or raise SmokeError with its stderr."""
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SmokeError(f"docker {args[0]} failed: {result.stderr.strip()[-500:]}")
+    return result.stdout.strip()
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The running shop: its repo (for scripts) and the images it runs."""
+
+    repo: Path
+    images: dict[str, str]
+
+    def up(self) -> None:
+        """compose-local up, with Secure cookies off (plain HTTP on loopback)."""
+        env = {**os.environ, "COOKIE_SECURE": "false"}
+        result = subprocess.run(
+            [str(self.repo / "scripts" / "compose-local"), "up", "--images", self._images_file()],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise SmokeError(f"compose-local up failed: {result.stderr.strip()[-1500:]}")
+
+    def down(self) -> None:
+        """compose-local down: containers, FerretDB and the network go away."""
+        subprocess.run(
+            [str(self.repo / "scripts" / "compose-local"), "down"],
+            capture_output=True,
+            check=False,
+        )
+
+    def _images_file(self) -> str:
+        path = self.repo / ".local" / "smoke" / "images.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({k: {"ref": v} for k, v in self.images.items()}))
+        return str(path)
+
+    def hardening(self) -> dict[str, dict[str, object]]:
+        """For each running container: its user, read-only root and the image it runs."""
+        seen: dict[str, dict[str, object]] = {}
+        for name in (API_CONTAINER, CLIENT_CONTAINER):
+            info = json.loads(docker("inspect", name))[0]
+            seen[name.removeprefix("microshop-")] = {
+                "user": info["Config"]["User"],
+                "read_only": info["HostConfig"]["ReadonlyRootfs"],
+                "image": info["Config"]["Image"],
+            }
+        return seen
+
+    def create_admin(self, email: str) -> str:
+        """Bootstrap an admin with the api-service image's own CLI, as a one-shot container."""
+        folder = self.repo / ".local" / "smoke"
+        folder.mkdir(parents=True, exist_ok=True)
+        password = secrets.token_urlsafe(24)
+        password_file = folder / "admin_password"
+        password_file.write_text(password)
+        password_file.chmod(0o400)
+        if os.geteuid() == 0:
+            os.chown(password_file, RUNTIME_UID, RUNTIME_UID)
+        api = json.loads(docker("inspect", API_CONTAINER))[0]
+        env = [
+            e
+            for e in api["Config"]["Env"]
+            if e.split("=", 1)[0] in {"MONGODB_URI", "MONGODB_DATABASE", "JWT_PRIVATE_KEY_FILE"}
+        ]
+        mounts = [
+            f"{m['Source']}:{m['Destination']}:ro" for m in api["Mounts"] if m["Type"] == "bind"
+        ]
+        argv = ["run", "--rm", "--network", NETWORK, "--read-only", "--user", f"{RUNTIME_UID}"]
+        argv += ["--cap-drop=ALL", "--security-opt=no-new-privileges:true"]
+        if label := os.environ.get("MICROSHOP_RUN_LABEL"):
+            argv += ["--label", label]
+        for item in env:
+            argv += ["-e", item]
+        for mount in mounts:
+            argv += ["-v", mount]
+        argv += ["-v", f"{password_file}:/run/secrets/admin_password:ro"]
+        argv += ["--entrypoint", "python3", self.images["api-service"]]
+        argv += ["-m", "api_service.cli", "create-admin", "--email", email]
+        argv += ["--password-file", "/run/secrets/admin_password"]
+        docker(*argv)
+        return password
