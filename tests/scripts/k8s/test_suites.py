@@ -1,0 +1,123 @@
+"""Every Kyverno policy has a CLI suite that passes and proves it both ways; the proof can fail."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from microshop_ci.k8s import suites
+from microshop_ci.k8s.common import POLICIES_DIR
+from microshop_ci.k8s.policies import load_sources, policy_files
+
+EXPECTED_POLICIES = {
+    "mesh": {"require-authorizationpolicy-coverage", "require-strict-peerauthentication"},
+    "pod-security": {
+        "disallow-host-namespaces", "disallow-host-path", "disallow-host-ports",
+        "disallow-privilege-escalation", "require-drop-all", "require-requests-limits",
+        "require-ro-rootfs", "require-run-as-nonroot", "require-seccomp-runtimedefault",
+    },
+    "supply-chain": {"require-image-digest", "restrict-image-registries", "verify-image-signatures"},
+}  # fmt: skip
+VERBS = ("require-", "disallow-", "restrict-", "verify-")
+
+
+def _copy_policy(tmp_path: Path, category: str, name: str) -> Path:
+    target = tmp_path / "policies" / category / name
+    shutil.copytree(POLICIES_DIR / category / name, target)
+    return target
+
+
+def _edit(path: Path, change: Any) -> None:
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def test_every_policy_suite_passes_and_expects_a_fail_and_a_pass() -> None:
+    reports, general = suites.check_all()
+    assert general == []
+    assert {r.policy: r.problems for r in reports if r.problems} == {}
+    assert {r.policy for r in reports} == set().union(*EXPECTED_POLICIES.values())
+    for report in reports:
+        assert report.expected["fail"] >= 1, report.policy
+        assert report.expected["pass"] >= 1, report.policy
+
+
+def test_policy_folders_files_and_names_agree() -> None:
+    found = {p.parent.parent.name: set() for p in policy_files()}
+    for path in policy_files():
+        found[path.parent.parent.name].add(path.stem)
+        assert yaml.safe_load(path.read_text())["metadata"]["name"] == path.stem
+    assert found == EXPECTED_POLICIES
+
+
+@pytest.mark.parametrize("policy", load_sources(), ids=lambda p: p["metadata"]["name"])
+def test_policy_is_enforced_annotated_and_its_rules_are_verb_noun(policy: dict[str, Any]) -> None:
+    annotations = policy["metadata"]["annotations"]
+    for key in ("title", "category", "severity", "description"):
+        assert annotations.get(f"policies.kyverno.io/{key}"), key
+    assert policy["kind"] == "ClusterPolicy"
+    for rule in policy["spec"]["rules"]:
+        assert rule["name"].startswith(VERBS), rule["name"]
+        if "validate" in rule:
+            assert rule["validate"]["failureAction"] == "Enforce"
+            assert len(rule["validate"]["message"]) > 40
+        for verify in rule.get("verifyImages", []):
+            assert verify["failureAction"] == "Enforce"
+            assert verify["mutateDigest"] is True
+            assert verify["verifyDigest"] is True
+            assert verify["required"] is True
+
+
+def test_a_suite_without_a_failing_resource_is_reported(tmp_path: Path) -> None:
+    folder = _copy_policy(tmp_path, "pod-security", "disallow-host-ports")
+    suite = folder / suites.SUITE
+
+    def drop_fails(data: dict[str, Any]) -> None:
+        data["results"] = [r for r in data["results"] if r["result"] != "fail"]
+
+    _edit(suite, drop_fails)
+    reports, _ = suites.check_all(tmp_path / "policies")
+    assert [p for p in reports[0].problems if "expected to fail" in p] == [
+        f"{suite}: no resource is expected to fail"
+    ]
+
+
+def test_a_wrong_expectation_fails_the_suite(tmp_path: Path) -> None:
+    folder = _copy_policy(tmp_path, "pod-security", "disallow-host-ports")
+    suite = folder / suites.SUITE
+
+    def flip(data: dict[str, Any]) -> None:
+        for result in data["results"]:
+            if result["result"] == "fail" and result["kind"] == "Pod":
+                result["result"] = "pass"
+
+    _edit(suite, flip)
+    reports, general = suites.check_all(tmp_path / "policies")
+    assert any("bad-host-port" in p and "Fail" in p for p in reports[0].problems)
+    assert general != []
+
+
+def test_an_invalid_policy_is_not_counted_as_passing(tmp_path: Path) -> None:
+    folder = _copy_policy(tmp_path, "supply-chain", "restrict-image-registries")
+    policy = folder / "restrict-image-registries.yaml"
+
+    def break_message(data: dict[str, Any]) -> None:
+        data["spec"]["rules"][0]["validate"]["message"] = "bad image {{ element.image }}"
+
+    _edit(policy, break_message)
+    reports, _ = suites.check_all(tmp_path / "policies")
+    assert any("Invalid Policy" in p for p in reports[0].problems)
+
+
+def test_a_policy_without_a_suite_is_reported(tmp_path: Path) -> None:
+    folder = _copy_policy(tmp_path, "pod-security", "disallow-host-path")
+    shutil.rmtree(folder / ".kyverno-test")
+    reports, _ = suites.check_all(tmp_path / "policies")
+    assert reports[0].problems == [
+        f"{folder / 'disallow-host-path.yaml'}: no Kyverno CLI suite at {folder / suites.SUITE}"
+    ]
