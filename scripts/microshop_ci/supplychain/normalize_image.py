@@ -1,10 +1,11 @@
 """Make a legacy-builder image's config reproducible: timestamps from SOURCE_DATE_EPOCH.
 
 Docker's classic builder (the only one on Debian's docker.io: no buildx/BuildKit) writes the
-build time into `created` and every history entry, and the id of its last build container into
-`container`/`container_config`. The layers themselves are reproducible (fixed mtimes, sorted
-tar), so rewriting just those config fields makes the image ID, and the pushed digest, a pure
-function of the commit. Reads a `docker save` archive, writes one for `docker load`.
+build time into `created` and every history entry, the id of its last build container into
+`container`/`container_config`, and its previous intermediate image into `config.Image`. The
+layers themselves are reproducible (fixed mtimes, sorted tar), so rewriting just those config
+fields makes the image ID, and the pushed digest, a pure function of the commit. Reads a
+`docker save` archive, writes one for `docker load`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def normalize_config(config: dict[str, Any], epoch: int) -> dict[str, Any]:
     clean = {k: v for k, v in config.items() if k not in VOLATILE}
     clean["created"] = created
     clean["history"] = [{**h, "created": created} for h in config.get("history", [])]
+    # The id of the builder's previous intermediate image (itself timestamped): not content.
+    clean["config"] = {**config.get("config", {}), "Image": ""}
     return clean
 
 
