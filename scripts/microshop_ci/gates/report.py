@@ -111,10 +111,12 @@ def summary_markdown(results: list[GateResult], today: dt.date, mode: str) -> st
     ):
         vuln = next((r for r in results if r.gate == "trivy-vuln"), None)
         if vuln is None:
-            sentence = "The trivy-vuln gate was not selected in this run (--only)."
+            sentence = (
+                "Trivy's vulnerability scan did not run: trivy-vuln was not selected (--only)."
+            )
         else:
             sentence = vuln.run.note or VULN_DB_MISSING
-        lines += ["", f"> **Trivy's vulnerability scan did not run.** {sentence}"]
+        lines += ["", f"> ⚠️ {sentence}"]
     excepted = [(r.gate, f, e) for r in results for f, e in r.excepted]
     if excepted:
         lines += ["", "### Excepted findings", ""]

@@ -53,8 +53,35 @@ def _results(stdout: str) -> Iterator[Mapping[str, Any]]:
     yield from json.loads(stdout).get("Results") or []
 
 
+def _image_source(ref: str) -> list[str]:
+    """`image` plus where to read REF from: a `docker save`/OCI tarball, else daemon or registry."""
+    if ref.endswith(".tar") and Path(ref).is_file():
+        return ["image", "--input"]
+    return ["image", "--image-src", "docker,remote"]
+
+
 def _has_config_inputs(ctx: Context) -> bool:
     return any(ctx.root.glob("**/Dockerfile*")) or (ctx.root / "k8s").is_dir()
+
+
+def render_overlays(ctx: Context) -> dict[str, str]:
+    """`kustomize build` of each k8s/overlays/<env> into the work dir: {file name: overlay path}.
+
+    Kustomize bases and components are partial (patches); what is deployed is the rendered
+    overlay, so that is what trivy checks.
+    """
+    overlays = sorted(p.parent for p in ctx.root.glob("k8s/overlays/*/kustomization.yaml"))
+    if not overlays:
+        return {}
+    kustomize = pinned_tool("kustomize")
+    rendered = ctx.work_dir / "rendered-overlays"
+    rendered.mkdir(exist_ok=True)
+    names: dict[str, str] = {}
+    for overlay in overlays:
+        manifest = run_tool([kustomize, "build", str(overlay)], ok_codes=(0,)).stdout
+        (rendered / f"{overlay.name}.yaml").write_text(manifest)
+        names[f"{overlay.name}.yaml"] = ctx.rel(overlay / "kustomization.yaml")
+    return names
 
 
 class TrivyConfigGate:
@@ -71,31 +98,44 @@ class TrivyConfigGate:
         try:
             trivy = pinned_tool("trivy")
             out.tool_version = _version(trivy)
-            argv = [trivy, "config", *_common(ctx, trivy)[1:], "--skip-check-update", *_skips(ctx)]
-            stdout = run_tool([*argv, str(ctx.root)], ok_codes=(0,)).stdout
-            for result in _results(stdout):
-                for item in result.get("Misconfigurations") or []:
-                    if item.get("Status", "FAIL") != "FAIL":
-                        continue
-                    path = result["Target"]
-                    cause = item.get("CauseMetadata") or {}
-                    out.add(
-                        Finding(
-                            gate=self.name,
-                            rule_id=item.get("ID") or item.get("AVDID", "unknown"),
-                            severity=Severity.parse(item.get("Severity")),
-                            target=path,
-                            message=f"{item.get('Title', '')}: {item.get('Message', '')}".strip(),
-                            path=path,
-                            line=cause.get("StartLine") or None,
-                            aliases=tuple(a for a in [item.get("AVDID")] if a),
-                            help_uri=item.get("PrimaryURL"),
-                        ),
-                        description=item.get("Title"),
-                    )
+            argv = [trivy, "config", "--quiet", "--format", "json", "--skip-check-update"]
+            argv += ["--cache-dir", str(ctx.work_dir / "trivy-cache"), *_skips(ctx)]
+            overlays = render_overlays(ctx)
+            skip_k8s = ["--skip-dirs", "k8s"] if overlays else []
+            scans: list[tuple[list[str], dict[str, str]]] = [
+                ([*argv, *skip_k8s, str(ctx.root)], {})
+            ]
+            if overlays:
+                scans.append(([*argv, str(ctx.work_dir / "rendered-overlays")], overlays))
+            for scan, renamed in scans:
+                self._scan(out, scan, renamed)
         except (ToolError, json.JSONDecodeError, KeyError) as err:
             return GateRun(RunStatus.ERROR, self.tool, str(err))
         return out
+
+    def _scan(self, out: GateRun, argv: list[str], renamed: dict[str, str]) -> None:
+        """One trivy config run; rendered overlays are reported at their kustomization.yaml."""
+        for result in _results(run_tool(argv, ok_codes=(0,)).stdout):
+            for item in result.get("Misconfigurations") or []:
+                if item.get("Status", "FAIL") != "FAIL":
+                    continue
+                path = renamed.get(result["Target"], result["Target"])
+                cause = item.get("CauseMetadata") or {}
+                line = None if path in renamed.values() else cause.get("StartLine") or None
+                out.add(
+                    Finding(
+                        gate=self.name,
+                        rule_id=item.get("ID") or item.get("AVDID", "unknown"),
+                        severity=Severity.parse(item.get("Severity")),
+                        target=path,
+                        message=f"{item.get('Title', '')}: {item.get('Message', '')}".strip(),
+                        path=path,
+                        line=line,
+                        aliases=tuple(a for a in [item.get("AVDID")] if a),
+                        help_uri=item.get("PrimaryURL"),
+                    ),
+                    description=item.get("Title"),
+                )
 
 
 class TrivySecretGate:
@@ -111,7 +151,7 @@ class TrivySecretGate:
             trivy = pinned_tool("trivy")
             out.tool_version = _version(trivy)
             targets = [(["fs", *_skips(ctx)], str(ctx.root), "")]
-            targets += [(["image", "--image-src", "docker,remote"], ref, ref) for ref in ctx.images]
+            targets += [(_image_source(ref), ref, ref) for ref in ctx.images]
             for command, target, image in targets:
                 argv = [trivy, command[0], *_common(ctx, trivy)[1:], "--scanners", "secret"]
                 stdout = run_tool([*argv, *command[1:], target], ok_codes=(0,)).stdout
@@ -166,9 +206,7 @@ class TrivyVulnGate:
             for ref in ctx.images:
                 argv = [trivy, "image", "--quiet", "--format", "json", "--scanners", "vuln"]
                 argv += ["--skip-db-update", "--skip-java-db-update"]
-                stdout = run_tool(
-                    [*argv, "--image-src", "docker,remote", ref], ok_codes=(0,)
-                ).stdout
+                stdout = run_tool([*argv, *_image_source(ref)[1:], ref], ok_codes=(0,)).stdout
                 for result in _results(stdout):
                     for item in result.get("Vulnerabilities") or []:
                         package = item.get("PkgName", "unknown")
