@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import urllib.error
-import urllib.request
 from pathlib import Path
+
+import httpx
 
 RUN_LABEL = "org.microshop.pipeline-run"
 
@@ -14,12 +14,10 @@ RUN_LABEL = "org.microshop.pipeline-run"
 def registry_answers(address: str) -> bool:
     """True when an OCI registry answers GET /v2/ at address (host:port)."""
     try:
-        with urllib.request.urlopen(f"http://{address}/v2/", timeout=2):
-            return True
-    except urllib.error.HTTPError:
-        return True  # 401 and friends: something that speaks the registry API is there
-    except (urllib.error.URLError, OSError):
+        httpx.get(f"http://{address}/v2/", timeout=2)
+    except httpx.HTTPError:
         return False
+    return True  # any HTTP answer, 401 included: something speaks the registry API there
 
 
 def remove_run_containers(run_id: str) -> list[str]:

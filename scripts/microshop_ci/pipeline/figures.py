@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
+
+from defusedxml import ElementTree
 
 
 def _json(path: Path) -> Any:
@@ -19,7 +20,7 @@ def checks_figures(report_dir: Path, repo: Path) -> dict[str, Any]:
     """Test counts from the JUnit XML and line coverage from coverage.xml."""
     figures: dict[str, Any] = {}
     try:
-        root = ET.parse(report_dir / "checks" / "junit.xml").getroot()  # noqa: S314
+        root = ElementTree.parse(report_dir / "checks" / "junit.xml").getroot()
         suite = root if root.tag == "testsuite" else root.find("testsuite")
         if suite is not None:
             total = int(suite.get("tests", 0))
@@ -30,12 +31,12 @@ def checks_figures(report_dir: Path, repo: Path) -> dict[str, Any]:
                 "failed": failed,
                 "skipped": skipped,
             }
-    except (OSError, ET.ParseError):
+    except (OSError, ElementTree.ParseError):
         pass
     try:
-        cov = ET.parse(repo / "reports" / "coverage.xml").getroot()  # noqa: S314
+        cov = ElementTree.parse(repo / "reports" / "coverage.xml").getroot()
         figures["coverage_percent"] = round(float(cov.get("line-rate", 0)) * 100, 1)
-    except (OSError, ET.ParseError, ValueError):
+    except (OSError, ElementTree.ParseError, ValueError):
         pass
     return figures
 
