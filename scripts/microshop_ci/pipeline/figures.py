@@ -16,28 +16,37 @@ def _json(path: Path) -> Any:
         return None
 
 
+def _tests(junit: Path) -> dict[str, int] | None:
+    """passed / failed / skipped from pytest's JUnit XML."""
+    try:
+        root = ElementTree.parse(junit).getroot()
+    except (OSError, ElementTree.ParseError):
+        return None
+    suite = root if root is None or root.tag == "testsuite" else root.find("testsuite")
+    if suite is None:
+        return None
+    total = int(suite.get("tests", 0))
+    failed = int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+    skipped = int(suite.get("skipped", 0))
+    return {"passed": total - failed - skipped, "failed": failed, "skipped": skipped}
+
+
+def _coverage(coverage_xml: Path) -> float | None:
+    """Line coverage in percent from coverage.py's XML report."""
+    try:
+        root = ElementTree.parse(coverage_xml).getroot()
+        return None if root is None else round(float(root.get("line-rate", 0)) * 100, 1)
+    except (OSError, ElementTree.ParseError, ValueError):
+        return None
+
+
 def checks_figures(report_dir: Path, repo: Path) -> dict[str, Any]:
     """Test counts from the JUnit XML and line coverage from coverage.xml."""
     figures: dict[str, Any] = {}
-    try:
-        root = ElementTree.parse(report_dir / "checks" / "junit.xml").getroot()
-        suite = root if root.tag == "testsuite" else root.find("testsuite")
-        if suite is not None:
-            total = int(suite.get("tests", 0))
-            failed = int(suite.get("failures", 0)) + int(suite.get("errors", 0))
-            skipped = int(suite.get("skipped", 0))
-            figures["tests"] = {
-                "passed": total - failed - skipped,
-                "failed": failed,
-                "skipped": skipped,
-            }
-    except (OSError, ElementTree.ParseError):
-        pass
-    try:
-        cov = ElementTree.parse(repo / "reports" / "coverage.xml").getroot()
-        figures["coverage_percent"] = round(float(cov.get("line-rate", 0)) * 100, 1)
-    except (OSError, ElementTree.ParseError, ValueError):
-        pass
+    if (tests := _tests(report_dir / "checks" / "junit.xml")) is not None:
+        figures["tests"] = tests
+    if (coverage := _coverage(repo / "reports" / "coverage.xml")) is not None:
+        figures["coverage_percent"] = coverage
     return figures
 
 
