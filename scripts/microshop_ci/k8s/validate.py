@@ -57,17 +57,16 @@ def kubeconform(path: Path, origin: str) -> list[Finding]:
     for item in report.get("resources") or []:
         if item.get("status") in ("statusValid", "statusSkipped"):
             continue
-        errors = item.get("validationErrors") or [{"path": "", "msg": item.get("msg", "")}]
-        for error in errors:
-            where = f"{error.get('path')}: " if error.get("path") else ""
-            findings.append(
-                Finding(
-                    "kubeconform",
-                    _resource(item.get("kind", "?"), None, item.get("name", "?")),
-                    origin,
-                    where + str(error.get("msg", "")),
-                )
+        # The detail ("at '/spec': additional properties 'replica' not allowed") is in msg.
+        message = str(item.get("msg", "")).split(" - ", 1)[-1]
+        findings.append(
+            Finding(
+                "kubeconform",
+                _resource(item.get("kind", "?"), None, item.get("name", "?")),
+                origin,
+                message,
             )
+        )
     if result.returncode != 0 and not findings:
         raise ToolFailedError(f"kubeconform exited {result.returncode}: {result.stderr.strip()}")
     return findings
@@ -104,7 +103,9 @@ def kube_linter(path: Path, origin: str) -> list[Finding]:
 
 def istioctl_analyze(path: Path, origin: str) -> list[Finding]:
     """`istioctl analyze --use-kube=false`: Istio's own offline analysers, errors and warnings."""
-    result = run([tool("istioctl"), "analyze", "--use-kube=false", "-o", "json", str(path)])
+    # Without --all-namespaces istioctl analyzes the "default" namespace only.
+    args = ["analyze", "--use-kube=false", "--all-namespaces", "-o", "json", str(path)]
+    result = run([tool("istioctl"), *args])
     text = result.stdout.strip()
     start = text.find("[")
     try:
@@ -121,9 +122,9 @@ def istioctl_analyze(path: Path, origin: str) -> list[Finding]:
         findings.append(
             Finding(
                 f"istioctl:{message.get('code', '?')}",
-                str(message.get("origin", "?")),
+                str(message.get("origin", "?")).replace(" ", "/", 1),
                 origin,
-                str(message.get("message", "")),
+                f"{message.get('message', '')} ({message.get('reference', '')})",
                 ISTIO_FAILING[level],
             )
         )

@@ -20,7 +20,9 @@ EXPECTED_POLICIES = {
         "disallow-privilege-escalation", "require-drop-all", "require-requests-limits",
         "require-ro-rootfs", "require-run-as-nonroot", "require-seccomp-runtimedefault",
     },
-    "supply-chain": {"require-image-digest", "restrict-image-registries", "verify-image-signatures"},
+    "supply-chain": {
+        "require-image-digest", "restrict-image-registries", "verify-image-signatures",
+    },
 }  # fmt: skip
 VERBS = ("require-", "disallow-", "restrict-", "verify-")
 
