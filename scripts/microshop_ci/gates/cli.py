@@ -93,6 +93,9 @@ def write_reports(
 def main(argv: list[str] | None = None) -> int:
     """Entry point: 0 all passed, 1 a gate failed the run, 2 invalid configuration."""
     args = parse_args(argv)
+    if not args.root.is_dir():
+        print(f"gates: --root {args.root}: not a directory", file=sys.stderr)
+        return EXIT_CONFIG
     today = dt.datetime.now(dt.UTC).date()
     started = time.monotonic()
     try:

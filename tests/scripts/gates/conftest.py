@@ -46,10 +46,13 @@ class GatesRun:
         return data
 
 
-def run_gates(report_dir: Path, *args: str, env: dict[str, str] | None = None) -> GatesRun:
-    """Run the gates CLI in a child process, as the workflows do."""
+def run_gates(
+    report_dir: Path, *args: str, env: dict[str, str] | None = None, entry: str | None = None
+) -> GatesRun:
+    """Run the gates CLI in a child process (or the given entry point, as workflows do)."""
+    command = [entry] if entry else [sys.executable, "-m", "microshop_ci.gates.cli"]
     result = subprocess.run(
-        [sys.executable, "-m", "microshop_ci.gates.cli", "--report-dir", str(report_dir), *args],
+        [*command, "--report-dir", str(report_dir), *args],
         capture_output=True,
         text=True,
         check=False,
@@ -114,4 +117,6 @@ def bad_run(
 @pytest.fixture(scope="session")
 def repo_run(tmp_path_factory: pytest.TempPathFactory) -> GatesRun:
     """Every gate, once, over this repository with its real policy and exceptions."""
-    return run_gates(tmp_path_factory.mktemp("repo-reports"))
+    return run_gates(
+        tmp_path_factory.mktemp("repo-reports"), entry=str(REPO_ROOT / "scripts" / "gates")
+    )

@@ -87,3 +87,8 @@ def test_repository_policy_excludes_the_failing_fixtures() -> None:
     policy: Policy = load_policy(POLICY, set(GATES))
     assert policy.excluded("tests/fixtures/gates/bad/services/bad-service/Dockerfile")
     assert not policy.excluded("services/api-service/Dockerfile")
+
+
+def test_missing_root_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--root", str(tmp_path / "nope")]) == 2
+    assert f"gates: --root {tmp_path / 'nope'}: not a directory" in capsys.readouterr().err
