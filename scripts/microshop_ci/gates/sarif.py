@@ -54,8 +54,10 @@ def to_sarif(result: GateResult) -> dict[str, Any]:
     for finding in result.run.findings:
         worst[finding.rule_id] = max(worst.get(finding.rule_id, Severity.INFO), finding.severity)
     excepted = {id(f): e for f, e in result.excepted}
+    tool = result.run.tool
     driver: dict[str, Any] = {
-        "name": result.run.tool,
+        # Unique per gate: code scanning rejects two runs of one tool name in one category.
+        "name": tool if tool == result.gate else f"{tool} ({result.gate})",
         "rules": [
             {
                 "id": rule.id,

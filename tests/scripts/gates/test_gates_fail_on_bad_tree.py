@@ -118,7 +118,7 @@ def test_every_gate_writes_valid_sarif(bad_run: GatesRun) -> None:
         assert sarif["$schema"].endswith("sarif-2.1.0.json")
         (run,) = sarif["runs"]
         driver = run["tool"]["driver"]
-        assert driver["name"] == gate["tool"]
+        assert driver["name"] in {gate["tool"], f"{gate['tool']} ({gate['gate']})"}
         rule_ids = [rule["id"] for rule in driver["rules"]]
         assert len(rule_ids) == len(set(rule_ids))
         for result in run["results"]:
@@ -127,3 +127,12 @@ def test_every_gate_writes_valid_sarif(bad_run: GatesRun) -> None:
             assert result["message"]["text"]
             assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
         assert len(run["results"]) == sum(gate["counts"].values())
+
+
+def test_sarif_runs_are_distinct_analyses_for_code_scanning(bad_run: GatesRun) -> None:
+    runs = [bad_run.sarif(g["gate"])["runs"][0] for g in bad_run.summary["gates"]]
+    names = [run["tool"]["driver"]["name"] for run in runs]
+    assert len(set(names)) == len(names) == 8
+    assert "trivy (trivy-config)" in names
+    ids = [run["automationDetails"]["id"] for run in runs]
+    assert len(set(ids)) == 8
