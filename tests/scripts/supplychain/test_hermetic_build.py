@@ -34,7 +34,7 @@ def missing_dependency(req: str) -> str:
 
 def extra_package(req: str) -> str:
     """A package the lock does not have at all."""
-    return req + "six==1.17.0 \\\n    --hash=sha256:" + "0" * 64 + "\n"
+    return req + "requests==2.32.3 \\\n    --hash=sha256:" + "0" * 64 + "\n"
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def context(docker: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     [
         (other_version, "No matching distribution found for fastapi==0.121.1"),
         (missing_dependency, "Hashes are required in --require-hashes mode"),
-        (extra_package, "No matching distribution found for six==1.17.0"),
+        (extra_package, "No matching distribution found for requests==2.32.3"),
     ],
     ids=["version-not-in-lock", "dependency-missing-from-lock", "package-not-in-lock"],
 )

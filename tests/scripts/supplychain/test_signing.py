@@ -40,13 +40,13 @@ def verify(images_file: Path, key_dir: Path, out: Path) -> subprocess.CompletedP
     )
 
 
-def push_variant(registry: str, chain: ChainRun, tag: str) -> str:
+def push_variant(registry: str, chain: ChainRun, tag: str, content: str = "a") -> str:
     """Push api-service with one more label (new content, new digest); return REPO@DIGEST."""
     base = str(chain.images["api-service"]["local_tag"])
     remote = f"{registry}/api-service:{tag}"
     subprocess.run(
         ["docker", "build", "-q", "-t", remote, "-"],
-        input=f"FROM {base}\nLABEL test.variant={tag}\n",
+        input=f"FROM {base}\nLABEL test.variant={tag}-{content}\n",
         text=True,
         check=True,
         capture_output=True,
@@ -114,7 +114,11 @@ def test_content_changed_after_signing_fails(
         "--mode",
         "key",
         "--step",
+        "sbom",
+        "--step",
         "sign",
+        "--step",
+        "attest",
         "--service",
         "api-service",
         "--images",
@@ -126,7 +130,7 @@ def test_content_changed_after_signing_fails(
     )
     assert verify(signed_file, chain.key_dir, tmp_path / "ok").returncode == 0
     # The same tag now points at other content: its digest has no signature.
-    changed = push_variant(registry, chain, tag)
+    changed = push_variant(registry, chain, tag, content="b")
     assert changed != signed
     (tmp_path / "changed").mkdir()
     result = verify(images_file(tmp_path / "changed", changed), chain.key_dir, tmp_path / "bad")
