@@ -50,7 +50,7 @@ def test_every_policy_suite_passes_and_expects_a_fail_and_a_pass() -> None:
 
 
 def test_policy_folders_files_and_names_agree() -> None:
-    found = {p.parent.parent.name: set() for p in policy_files()}
+    found: dict[str, set[str]] = {p.parent.parent.name: set() for p in policy_files()}
     for path in policy_files():
         found[path.parent.parent.name].add(path.stem)
         assert yaml.safe_load(path.read_text())["metadata"]["name"] == path.stem

@@ -1,0 +1,149 @@
+"""scripts/render-manifests: our digests and the JWKS go in, policies render per profile."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from microshop_ci.k8s import overlay, policies
+from microshop_ci.k8s.common import REPO_ROOT, UsageError
+from microshop_ci.k8s.images import load_images, parse_ref
+
+DIGEST = "sha256:" + "b" * 64
+IMAGES = {
+    "api-service": {"ref": f"kind-registry:5000/api-service@{DIGEST}"},
+    "client-service": {"ref": f"kind-registry:5000/client-service@{DIGEST}"},
+}
+MONGO_DIGEST = "sha256:1f995ad6fdb93244a1addab1b58f934a0bc2f5643c38e02f5e9d7f0c7d227a7b"
+MONGO = f"docker.io/library/mongo@{MONGO_DIGEST}"
+KEY = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n"
+
+
+def _images_in(text: str) -> list[str]:
+    return sorted(
+        {line.split("image:", 1)[1].strip() for line in text.splitlines() if "image:" in line}
+    )
+
+
+def test_the_overlay_gets_the_pushed_digests_and_mongo_stays_pinned(tmp_path: Path) -> None:
+    path = tmp_path / "images.json"
+    path.write_text(json.dumps(IMAGES))
+    rendered = overlay.build("kind", load_images(path))
+    assert _images_in(rendered) == [
+        MONGO,
+        f"kind-registry:5000/api-service@{DIGEST}",
+        f"kind-registry:5000/client-service@{DIGEST}",
+    ]
+
+
+def test_the_committed_overlays_reference_every_image_by_digest() -> None:
+    for name in ("kind", "production"):
+        for image in _images_in(overlay.build(name)):
+            assert "@sha256:" in image, (name, image)
+
+
+def test_the_jwks_replaces_the_fail_closed_placeholder_only_where_istio_is() -> None:
+    jwks = '{"keys":[{"kty":"EC"}]}'
+    production = overlay.documents(overlay.build("production", None, jwks))
+    request_auth = next(d for d in production if d["kind"] == "RequestAuthentication")
+    assert request_auth["spec"]["jwtRules"][0]["jwks"] == jwks
+    committed = overlay.documents(overlay.build("production"))
+    placeholder = next(d for d in committed if d["kind"] == "RequestAuthentication")
+    assert placeholder["spec"]["jwtRules"][0]["jwks"] == '{"keys":[]}'
+    assert overlay.build("kind", None, jwks) == overlay.build("kind")
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        ("{", "not JSON"),
+        (json.dumps({"api-service": IMAGES["api-service"]}), "client-service.ref is missing"),
+        (json.dumps({**IMAGES, "api-service": {"ref": "r/api-service:1.0"}}), "api-service.ref:"),
+    ],
+)
+def test_a_bad_images_file_names_the_file_and_field(
+    tmp_path: Path, content: str, error: str
+) -> None:
+    path = tmp_path / "images.json"
+    path.write_text(content)
+    with pytest.raises(UsageError, match=error) as caught:
+        load_images(path)
+    assert str(caught.value).startswith(f"{path}: ")
+
+
+def test_parse_ref_refuses_tags_and_short_digests() -> None:
+    assert parse_ref(f"127.0.0.1:5000/api-service@{DIGEST}").registry == "127.0.0.1:5000"
+    for bad in ("api-service:1.0", "api-service@sha256:abc", f"API@{DIGEST}"):
+        with pytest.raises(ValueError, match="is not NAME@sha256"):
+            parse_ref(bad)
+
+
+def test_the_release_profile_is_keyless_on_this_repository_and_drops_local_registries() -> None:
+    rendered = {p["metadata"]["name"]: p for p in policies.render("release", "Acme/shop")}
+    verify = rendered["verify-image-signatures"]["spec"]["rules"][0]["verifyImages"][0]
+    assert verify["imageReferences"] == ["ghcr.io/acme/shop/*"]
+    keyless = verify["attestors"][0]["entries"][0]["keyless"]
+    assert keyless["issuer"] == "https://token.actions.githubusercontent.com"
+    assert keyless["subjectRegExp"] == (
+        r"^https://github\.com/Acme/shop/\.github/workflows/release\.yml@refs/tags/"
+        r"v[0-9]+\.[0-9]+\.[0-9]+$"
+    )
+    text = policies.dump(list(rendered.values()))
+    assert "__REPOSITORY__" not in text
+    assert "5000" not in text
+
+
+def test_the_local_profile_holds_the_key_offline_and_the_extra_registry() -> None:
+    rendered = {
+        p["metadata"]["name"]: p
+        for p in policies.render("local", public_key=KEY, registries=("registry.test:5001",))
+    }
+    verify = rendered["verify-image-signatures"]["spec"]["rules"][0]["verifyImages"][0]
+    keys = verify["attestors"][0]["entries"][0]["keys"]
+    assert keys["publicKeys"] == KEY.strip()
+    assert keys["rekor"]["ignoreTlog"] is True
+    assert keys["ctlog"]["ignoreSCT"] is True
+    assert verify["imageRegistryCredentials"] == {"allowInsecureRegistry": True}
+    assert "registry.test:5001/*" in verify["imageReferences"]
+    allowed = rendered["restrict-image-registries"]["spec"]["rules"][0]["context"][0]
+    assert "registry.test:5001/*" in allowed["variable"]["value"]
+
+
+@pytest.mark.parametrize("repository", ["acme", "acme/shop/extra", "acme/shop;rm"])
+def test_a_bad_repository_is_refused(repository: str) -> None:
+    with pytest.raises(UsageError, match="OWNER/NAME"):
+        policies.render("release", repository)
+
+
+def test_the_cli_renders_policies_first_then_the_overlay(tmp_path: Path) -> None:
+    images = tmp_path / "images.json"
+    images.write_text(json.dumps(IMAGES))
+    pub = tmp_path / "cosign.pub"
+    pub.write_text(KEY)
+    result = subprocess.run(
+        [str(REPO_ROOT / "scripts" / "render-manifests"), "kind", "--images", str(images),
+         "--cosign-pub", str(pub)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    kinds = [d["kind"] for d in yaml.safe_load_all(result.stdout) if d]
+    assert kinds[:14] == ["ClusterPolicy"] * 14
+    assert "ClusterPolicy" not in kinds[14:]
+    assert "Deployment" in kinds
+
+
+def test_the_cli_without_a_key_for_the_local_profile_says_which_file(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(REPO_ROOT / "scripts" / "render-manifests"), "kind", "--cosign-pub",
+         str(tmp_path / "missing.pub")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"render-manifests: {tmp_path / 'missing.pub'}: cannot read the cosign public key "
+        "(No such file or directory)"
+    )
