@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from api_service.bootstrap import read_password_file
 from api_service.config import ConfigurationError, describe_settings_error, get_settings
+from api_service.server import NoDelayH11Protocol
 from api_service.services.tokens import load_signing_key
 
 
@@ -31,6 +32,7 @@ def main() -> int:
         log_config=None,
         access_log=False,
         server_header=False,
+        http=NoDelayH11Protocol,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )
