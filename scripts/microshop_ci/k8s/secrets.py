@@ -156,13 +156,15 @@ def secret_manifests(
 def main(argv: Sequence[str] | None = None) -> int:
     """Create (or update) the Secrets with kubectl, or write them to a private file."""
     parser = argparse.ArgumentParser(prog="deploy-secrets", description=__doc__)
-    parser.add_argument("--overlay", default="kind", choices=sorted(MEMBERS))
+    parser.add_argument("overlay_arg", nargs="?", choices=sorted(MEMBERS), metavar="OVERLAY")
+    parser.add_argument("--overlay", choices=sorted(MEMBERS), help="same as OVERLAY (kind)")
     parser.add_argument("--namespace", default=os.environ.get("E2E_NAMESPACE", "microshop"))
     parser.add_argument("--env-file", type=Path, default=SECRETS_DIR / "secrets.env")
     parser.add_argument("--jwt-key", type=Path, default=SECRETS_DIR / "jwt-private-key.pem")
     parser.add_argument("--jwks-out", type=Path, help="default: .local/k8s/OVERLAY/jwks.json")
     parser.add_argument("--out", type=Path, help="write the Secret manifests here (mode 0600)")
     args = parser.parse_args(argv)
+    args.overlay = args.overlay or args.overlay_arg or "kind"
     try:
         values = load_values(args.env_file)
         signing_key = load_signing_key(args.jwt_key)

@@ -69,7 +69,7 @@ def _data(path: Path) -> dict[str, dict[str, str]]:
 
 
 def test_generated_secrets_are_private_kept_and_never_printed(tmp_path: Path) -> None:
-    first = _run(tmp_path, "--overlay", "production")
+    first = _run(tmp_path, "production")
     assert first.returncode == 0, first.stderr
     data = _data(tmp_path / "secrets.yaml")
     assert sorted(data) == [
