@@ -45,8 +45,9 @@ def test_healthcheck_main_reads_port(
     monkeypatch.setenv("PORT", str(storefront_process.port))
     assert healthcheck.main() == 0
     monkeypatch.setenv("PORT", "not-a-port")
-    assert healthcheck.main() == 1
-    assert healthcheck.check(f"{storefront_process.base_url}/no-such-page") is False
+    assert healthcheck.main() == 2
+    assert healthcheck.check(storefront_process.port, "/no-such-page") is False
+    assert healthcheck.check(free_port()) is False
 
 
 def test_process_logs_are_json_with_request_ids(storefront_process: RunningStorefront) -> None:

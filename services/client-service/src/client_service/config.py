@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     session_secret_file: Path
     cookie_secure: bool = True
     log_level: Annotated[str, Field(pattern=r"^(?i:DEBUG|INFO|WARNING|ERROR|CRITICAL)$")] = "INFO"
-    host: str = "0.0.0.0"  # noqa: S104 - a container listens on all its interfaces
+    host: str = "127.0.0.1"  # images, compose and k8s set HOST=0.0.0.0 explicitly
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
     api_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
     api_connect_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 2.0
