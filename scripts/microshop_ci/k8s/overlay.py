@@ -27,6 +27,31 @@ def _kustomize_build(path: Path) -> str:
     return result.stdout
 
 
+# Apply order: what admission checks look up (NetworkPolicies, the mesh's authentication and
+# AuthorizationPolicies) exists before the workloads it covers.
+APPLY_ORDER = (
+    "Namespace", "ServiceAccount", "Role", "RoleBinding", "NetworkPolicy", "PeerAuthentication",
+    "RequestAuthentication", "AuthorizationPolicy", "Service", "PodDisruptionBudget",
+    "HorizontalPodAutoscaler", "Gateway", "VirtualService", "Ingress",
+)  # fmt: skip
+WORKLOADS = ("StatefulSet", "Deployment", "DaemonSet", "Job")
+
+
+def _apply_rank(doc: dict[str, Any]) -> int:
+    kind = str(doc.get("kind"))
+    if kind in APPLY_ORDER:
+        return APPLY_ORDER.index(kind)
+    if kind in WORKLOADS:
+        return len(APPLY_ORDER) + 1 + WORKLOADS.index(kind)
+    return len(APPLY_ORDER)
+
+
+def in_apply_order(text: str) -> str:
+    """The documents re-ordered so that policies and mesh rules come before the workloads."""
+    ordered = sorted(documents(text), key=_apply_rank)  # sorted() is stable
+    return yaml.safe_dump_all(ordered, sort_keys=False)
+
+
 def documents(text: str) -> list[dict[str, Any]]:
     """The non-empty documents of a multi-document YAML stream."""
     return [doc for doc in yaml.safe_load_all(text) if isinstance(doc, dict)]
@@ -57,7 +82,7 @@ def build(overlay: str, images: dict[str, ImageRef] | None = None, jwks: str | N
     source = overlay_dir(overlay)
     plain = _kustomize_build(source)
     if not images and jwks is None:
-        return plain
+        return in_apply_order(plain)
     docs = documents(plain)
     wrapper: dict[str, Any] = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
@@ -87,4 +112,4 @@ def build(overlay: str, images: dict[str, ImageRef] | None = None, jwks: str | N
     with tempfile.TemporaryDirectory(prefix="microshop-render-") as tmp:
         wrapper["resources"] = [os.path.relpath(source, tmp)]
         (Path(tmp) / "kustomization.yaml").write_text(yaml.safe_dump(wrapper, sort_keys=False))
-        return _kustomize_build(Path(tmp))
+        return in_apply_order(_kustomize_build(Path(tmp)))

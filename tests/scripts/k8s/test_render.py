@@ -147,3 +147,11 @@ def test_the_cli_without_a_key_for_the_local_profile_says_which_file(tmp_path: P
         f"render-manifests: {tmp_path / 'missing.pub'}: cannot read the cosign public key "
         "(No such file or directory)"
     )
+
+
+def test_mesh_rules_and_network_policies_come_before_the_workloads() -> None:
+    kinds = [d["kind"] for d in overlay.documents(overlay.build("production"))]
+    first_workload = min(kinds.index(k) for k in ("Deployment", "StatefulSet", "Job"))
+    assert kinds[0] == "Namespace"
+    for kind in ("AuthorizationPolicy", "PeerAuthentication", "NetworkPolicy", "ServiceAccount"):
+        assert max(i for i, k in enumerate(kinds) if k == kind) < first_workload, kind
