@@ -18,7 +18,7 @@ IMAGES = {
     "api-service": {"ref": f"kind-registry:5000/api-service@{DIGEST}"},
     "client-service": {"ref": f"kind-registry:5000/client-service@{DIGEST}"},
 }
-MONGO_DIGEST = "sha256:1f995ad6fdb93244a1addab1b58f934a0bc2f5643c38e02f5e9d7f0c7d227a7b"
+MONGO_DIGEST = "sha256:9bdaeb6dac6e7e762e84e2f84103d1f9bb078fa1ba6bde8bb9d2274f655ad173"
 MONGO = f"docker.io/library/mongo@{MONGO_DIGEST}"
 KEY = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n"
 
