@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 import yaml
 
 from microshop_ci.k8s import suites
-from microshop_ci.k8s.common import POLICIES_DIR
+from microshop_ci.k8s.common import POLICIES_DIR, REPO_ROOT
 from microshop_ci.k8s.policies import load_sources, policy_files
 
 EXPECTED_POLICIES = {
@@ -123,3 +124,17 @@ def test_a_policy_without_a_suite_is_reported(tmp_path: Path) -> None:
     assert reports[0].problems == [
         f"{folder / 'disallow-host-path.yaml'}: no Kyverno CLI suite at {folder / suites.SUITE}"
     ]
+
+
+def test_the_cli_passes_on_the_tree_and_fails_naming_the_broken_suite(tmp_path: Path) -> None:
+    script = str(REPO_ROOT / "scripts" / "kyverno-test")
+    clean = subprocess.run([script], capture_output=True, text=True, check=False)
+    assert clean.returncode == 0, clean.stdout
+    assert clean.stdout.splitlines()[-1].startswith("kyverno-test: 14 policies proven, 0 not")
+    folder = _copy_policy(tmp_path, "pod-security", "disallow-host-path")
+    (folder / suites.SUITE).unlink()
+    broken = subprocess.run(
+        [script, str(tmp_path / "policies")], capture_output=True, text=True, check=False
+    )
+    assert broken.returncode == 1
+    assert "FAIL disallow-host-path" in broken.stdout
