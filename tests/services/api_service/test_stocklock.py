@@ -9,9 +9,9 @@ import httpx
 import pytest
 from beanie import PydanticObjectId
 
+from api_service.clock import utc_now
 from api_service.errors import ServiceUnavailable
 from api_service.models import StockLock
-from api_service.models.clock import utc_now
 from api_service.services.stocklock import product_lock
 
 PRODUCT = PydanticObjectId("65f0c0ffee0000000000beef")

@@ -10,7 +10,7 @@ from beanie import Document, PydanticObjectId
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
 
-from api_service.models.clock import utc_now
+from api_service.clock import utc_now
 
 
 class OrderLine(BaseModel):

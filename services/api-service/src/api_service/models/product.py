@@ -7,7 +7,7 @@ from datetime import datetime
 from beanie import Document
 from pydantic import Field
 
-from api_service.models.clock import utc_now
+from api_service.clock import utc_now
 
 
 class Product(Document):

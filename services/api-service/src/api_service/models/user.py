@@ -9,7 +9,7 @@ from typing import Annotated
 from beanie import Document, Indexed
 from pydantic import Field
 
-from api_service.models.clock import utc_now
+from api_service.clock import utc_now
 
 
 class Role(StrEnum):

@@ -9,9 +9,9 @@ from beanie import PydanticObjectId
 from bson.errors import InvalidId
 from pymongo import ReturnDocument
 
+from api_service.clock import utc_now
 from api_service.errors import NotFound
 from api_service.models import Product
-from api_service.models.clock import utc_now
 from api_service.schemas.products import ProductIn
 from api_service.services.stocklock import product_lock
 

@@ -22,9 +22,9 @@ from datetime import timedelta
 from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
+from api_service.clock import utc_now
 from api_service.errors import ServiceUnavailable
 from api_service.models import StockLock
-from api_service.models.clock import utc_now
 
 LEASE = timedelta(seconds=10)
 WAIT_SECONDS = 10.0
