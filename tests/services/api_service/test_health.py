@@ -100,6 +100,8 @@ async def test_cors_allows_listed_origin_only(client: httpx.AsyncClient) -> None
     )
     assert denied.status_code == 400
     assert "Access-Control-Allow-Origin" not in denied.headers
+    assert denied.json()["error"]["code"] == "cors_rejected"
+    assert denied.json()["error"]["message"] == "Disallowed CORS origin"
 
 
 async def test_openapi_schema_is_served_without_cdn_docs(client: httpx.AsyncClient) -> None:

@@ -7,11 +7,14 @@ from contextlib import asynccontextmanager
 
 from beanie import init_beanie
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from pymongo import AsyncMongoClient
 
 from api_service.api.metrics import Metrics
-from api_service.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api_service.api.middleware import (
+    BodyLimitMiddleware,
+    EnvelopeCORSMiddleware,
+    RequestContextMiddleware,
+)
 from api_service.api.routes import auth, health, jwks, orders, products
 from api_service.bootstrap import bootstrap_admin
 from api_service.config import Settings, get_settings
@@ -71,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (health.router, jwks.router, auth.router, products.router, orders.router):
         app.include_router(router)
     app.add_middleware(
-        CORSMiddleware,
+        EnvelopeCORSMiddleware,
         allow_origins=settings.cors_allow_origins,
         allow_methods=["GET", "POST", "PUT", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "X-Request-ID"],

@@ -10,6 +10,8 @@ from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api_service.api.metrics import Metrics
@@ -92,6 +94,16 @@ class RequestContextMiddleware:
                     "client": (scope.get("client") or ("-", 0))[0],
                 },
             )
+
+
+class EnvelopeCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS allow-list, with refused preflights in the same error envelope."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        return error_response(400, "cors_rejected", bytes(response.body).decode())
 
 
 class BodyLimitMiddleware:
