@@ -117,3 +117,25 @@ def test_production_is_a_zero_trust_mesh_and_kind_is_not() -> None:
     assert [s["spec"]["replicas"] for s in _of(production, "StatefulSet")] == [3]
     assert _of(kind, "AuthorizationPolicy") == []
     assert [s["spec"]["replicas"] for s in _of(kind, "StatefulSet")] == [1]
+
+
+def _env(docs: list[dict[str, Any]], deployment: str) -> dict[str, str]:
+    (workload,) = [d for d in _of(docs, "Deployment") if d["metadata"]["name"] == deployment]
+    env = workload["spec"]["template"]["spec"]["containers"][0]["env"]
+    return {e["name"]: e.get("value", "(from secret)") for e in env}
+
+
+def test_the_contract_env_is_set_and_cookies_are_secure_outside_kind() -> None:
+    production = overlay.documents(overlay.build("production"))
+    kind = overlay.documents(overlay.build("kind"))
+    assert _env(production, "client-service")["COOKIE_SECURE"] == "true"
+    assert _env(kind, "client-service")["COOKIE_SECURE"] == "false"
+    assert _env(kind, "client-service")["API_BASE_URL"] == "http://api-service:8000"
+    api = _env(production, "api-service")
+    assert api["MONGODB_URI"] == "(from secret)"
+    assert api["JWT_PRIVATE_KEY_FILE"] == "/var/run/secrets/microshop/jwt/jwt-private-key.pem"
+    assert (api["JWT_ISSUER"], api["JWT_AUDIENCE"], api["PORT"]) == (
+        "microshop-api",
+        "microshop",
+        "8000",
+    )
