@@ -36,6 +36,16 @@ def load_sources(root: Path = POLICIES_DIR) -> list[dict[str, Any]]:
     return [yaml.safe_load(p.read_text()) for p in policy_files(root)]
 
 
+def support_files(root: Path = POLICIES_DIR) -> list[Path]:
+    """What the policies need in the cluster besides themselves (RBAC for their lookups)."""
+    return sorted(root.glob("*/*/kyverno-rbac.yaml"))
+
+
+def support_documents(root: Path = POLICIES_DIR) -> list[dict[str, Any]]:
+    """The support objects, parsed."""
+    return [yaml.safe_load(p.read_text()) for p in support_files(root)]
+
+
 def _substitute(node: Any, repository: str, key: str = "") -> Any:
     if isinstance(node, dict):
         return {k: _substitute(v, repository, k) for k, v in node.items()}

@@ -58,7 +58,7 @@ def render(args: argparse.Namespace) -> str:
         profile = args.profile or PROFILES.get(args.overlay, "release")
         key = _read(args.cosign_pub, "cosign public key") if profile == "local" else None
         rendered = policies.render(profile, args.repository, key, tuple(args.registry))
-        parts.append(policies.dump(rendered))
+        parts.append(policies.dump(rendered + policies.support_documents()))
     if args.what in ("all", "manifests"):
         images = load_images(args.images) if args.images else None
         if images is None:

@@ -154,7 +154,7 @@ def validate_overlay(name: str, work: Path) -> list[Finding]:
 def validate_policies(work: Path) -> list[Finding]:
     """Schema-check the release rendering of the Kyverno policies against Kyverno's CRD."""
     path = work / "policies.yaml"
-    path.write_text(policies.dump(policies.render("release")))
+    path.write_text(policies.dump(policies.render("release") + policies.support_documents()))
     return kubeconform(path, "policies/kyverno")
 
 

@@ -131,8 +131,8 @@ def test_the_cli_renders_policies_first_then_the_overlay(tmp_path: Path) -> None
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     kinds = [d["kind"] for d in yaml.safe_load_all(result.stdout) if d]
-    assert kinds[:14] == ["ClusterPolicy"] * 14
-    assert "ClusterPolicy" not in kinds[14:]
+    assert kinds[:15] == ["ClusterPolicy"] * 14 + ["ClusterRole"]
+    assert "ClusterPolicy" not in kinds[15:]
     assert "Deployment" in kinds
 
 
@@ -155,3 +155,15 @@ def test_mesh_rules_and_network_policies_come_before_the_workloads() -> None:
     assert kinds[0] == "Namespace"
     for kind in ("AuthorizationPolicy", "PeerAuthentication", "NetworkPolicy", "ServiceAccount"):
         assert max(i for i, k in enumerate(kinds) if k == kind) < first_workload, kind
+
+
+def test_kyverno_may_read_authorizationpolicies_and_nothing_more() -> None:
+    (role,) = policies.support_documents()
+    assert role["kind"] == "ClusterRole"
+    assert role["rules"] == [
+        {"apiGroups": ["security.istio.io"], "resources": ["authorizationpolicies"],
+         "verbs": ["get", "list", "watch"]}
+    ]  # fmt: skip
+    labels = role["metadata"]["labels"]
+    for controller in ("admission", "background", "reports"):
+        assert labels[f"rbac.kyverno.io/aggregate-to-{controller}-controller"] == "true"
