@@ -95,7 +95,10 @@ def test_image_carries_oci_labels_and_exec_form_healthcheck(chain: ChainRun, ser
     config = inspect(local_tag(chain, service))["Config"]
     assert isinstance(config, dict)
     labels = config["Labels"]
-    revision = run("git", "-C", str(Path(__file__).parents[3]), "rev-parse", "HEAD").stdout.strip()
+    # The commit the images were built from (HEAD may move while the session runs).
+    revision = str(chain.images[service]["revision"])
+    kind = run("git", "-C", str(Path(__file__).parents[3]), "cat-file", "-t", revision)
+    assert kind.stdout.strip() == "commit"
     assert labels["org.opencontainers.image.title"] == service
     assert labels["org.opencontainers.image.revision"] == revision
     assert labels["org.opencontainers.image.licenses"] == "Apache-2.0"
