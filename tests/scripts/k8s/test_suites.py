@@ -138,3 +138,19 @@ def test_the_cli_passes_on_the_tree_and_fails_naming_the_broken_suite(tmp_path: 
     )
     assert broken.returncode == 1
     assert "FAIL disallow-host-path" in broken.stdout
+
+
+PLATFORM_NAMESPACES = [
+    "kube-system", "kube-public", "kube-node-lease", "kyverno", "istio-system", "ingress-nginx",
+    "local-path-storage",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("policy", load_sources(), ids=lambda p: p["metadata"]["name"])
+def test_pod_rules_exclude_exactly_the_platform_namespaces(policy: dict[str, Any]) -> None:
+    """Pods of the platform (ingress controller, Kyverno, istiod) are not MicroShop's images;
+    every other namespace is held to the bar. Mesh policies exclude nothing."""
+    for rule in policy["spec"]["rules"]:
+        kinds = rule["match"]["any"][0]["resources"]["kinds"]
+        excluded = [e["resources"]["namespaces"] for e in rule.get("exclude", {}).get("any", [])]
+        assert excluded == ([PLATFORM_NAMESPACES] if kinds == ["Pod"] else []), rule["name"]
