@@ -17,7 +17,8 @@ import yaml
 from microshop_ci.k8s.common import POLICIES_DIR, UsageError
 
 Profile = Literal["local", "release"]
-PLACEHOLDER = "__REPOSITORY__"
+PLACEHOLDER = "__REPOSITORY__"  # OWNER/NAME: the release workflow's identity
+OWNER = "__OWNER__"  # the release images' namespace: ghcr.io/OWNER/<service> (lower case)
 DEFAULT_REPOSITORY = "microshop/microshop"
 LOCAL_REGISTRIES = ("127.0.0.1:5000/*", "localhost:5000/*", "kind-registry:5000/*")
 REKOR_URL = "https://rekor.sigstore.dev"
@@ -51,12 +52,12 @@ def _substitute(node: Any, repository: str, key: str = "") -> Any:
         return {k: _substitute(v, repository, k) for k, v in node.items()}
     if isinstance(node, list):
         return [_substitute(v, repository, key) for v in node]
+    if isinstance(node, str) and OWNER in node:
+        return node.replace(OWNER, repository.split("/")[0].lower())  # image names: lower case
     if isinstance(node, str) and PLACEHOLDER in node:
         if key.endswith("RegExp"):
             return node.replace(PLACEHOLDER, re.escape(repository))
-        if node.startswith("https://"):
-            return node.replace(PLACEHOLDER, repository)
-        return node.replace(PLACEHOLDER, repository.lower())  # image names are lower case
+        return node.replace(PLACEHOLDER, repository)
     return node
 
 

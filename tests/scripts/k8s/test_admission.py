@@ -119,3 +119,22 @@ def test_a_missing_images_file_is_a_usage_error(tmp_path: Path) -> None:
         f"admission-check: {tmp_path / 'nope.json'}: cannot read the images file "
         "(No such file or directory)"
     )
+
+
+def test_production_obeys_the_release_policies_apart_from_online_signature_checks(
+    tmp_path: Path,
+) -> None:
+    """The keyless signature rule needs GitHub's Fulcio and Rekor (release runs only); every other
+    rule of the release rendering is checked here, offline, on the committed production overlay."""
+    rendered = policies.render("release", "microshop/microshop")
+    for policy in rendered:
+        policy["spec"]["rules"] = [r for r in policy["spec"]["rules"] if "verifyImages" not in r]
+    policy_file = tmp_path / "policies.yaml"
+    policy_file.write_text(policies.dump(rendered))
+    docs = overlay.documents(overlay.build("production"))
+    outcome = admission.kyverno_apply(policy_file, docs, tmp_path, "production")
+    assert outcome.problems == []
+    assert {r["result"] for r in outcome.results} == {"pass"}
+    # 12 Pod rules x 4 controllers, third-party images x 2 (mongodb, the Job), coverage x 3
+    # (the two Deployments and the StatefulSet), 2 PeerAuthentication rules.
+    assert len(outcome.results) == 12 * 4 + 2 + 3 + 2

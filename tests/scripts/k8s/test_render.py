@@ -85,7 +85,10 @@ def test_parse_ref_refuses_tags_and_short_digests() -> None:
 def test_the_release_profile_is_keyless_on_this_repository_and_drops_local_registries() -> None:
     rendered = {p["metadata"]["name"]: p for p in policies.render("release", "Acme/shop")}
     verify = rendered["verify-image-signatures"]["spec"]["rules"][0]["verifyImages"][0]
-    assert verify["imageReferences"] == ["ghcr.io/acme/shop/*"]
+    assert verify["imageReferences"] == [
+        "ghcr.io/acme/api-service:*", "ghcr.io/acme/api-service@*",
+        "ghcr.io/acme/client-service:*", "ghcr.io/acme/client-service@*",
+    ]  # fmt: skip
     keyless = verify["attestors"][0]["entries"][0]["keyless"]
     assert keyless["issuer"] == "https://token.actions.githubusercontent.com"
     assert keyless["subjectRegExp"] == (
@@ -94,6 +97,7 @@ def test_the_release_profile_is_keyless_on_this_repository_and_drops_local_regis
     )
     text = policies.dump(list(rendered.values()))
     assert "__REPOSITORY__" not in text
+    assert "__OWNER__" not in text
     assert "5000" not in text
 
 
