@@ -55,3 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"admin {email}: {outcome}")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

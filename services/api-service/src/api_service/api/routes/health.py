@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pymongo
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo import AsyncMongoClient
@@ -23,7 +24,8 @@ async def ready(request: Request) -> dict[str, str]:
     """The database answers a ping; 503 otherwise."""
     client: AsyncMongoClient[dict[str, object]] = request.app.state.mongo
     try:
-        await client.admin.command("ping")
+        with pymongo.timeout(2):  # answer probes quickly even when the database hangs
+            await client.admin.command("ping")
     except PyMongoError as exc:
         raise ServiceUnavailable("the database is not reachable") from exc
     return {"status": "ready"}
