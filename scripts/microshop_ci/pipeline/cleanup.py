@@ -36,6 +36,13 @@ def remove_run_containers(run_id: str) -> list[str]:
     return ids
 
 
+def stop_local_stack(repo: Path) -> None:
+    """compose-local down: the smoke stage's containers, FerretDB and network, if any are left."""
+    subprocess.run(
+        [str(repo / "scripts" / "compose-local"), "down"], capture_output=True, check=False
+    )
+
+
 def stop_registry(repo: Path) -> None:
     """Stop the local registry through its own script."""
     subprocess.run([str(repo / "scripts" / "registry"), "down"], capture_output=True, check=False)

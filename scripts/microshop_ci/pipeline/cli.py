@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         runner = Runner(report_dir / "logs", env, progress)
         try:
             for stage in stages:
+                (report_dir / stage.name).mkdir(parents=True, exist_ok=True)
                 result = runner.run_stage(stage)
                 result.figures = figures.collect(stage.name, report_dir, repo)
                 results.append(result)
@@ -127,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
             )
         finally:
             cleanup.remove_run_containers(run_id)
+            if (
+                any(r.name == "smoke" and r.steps for r in results)
+                or "smoke" in progress.stage_start
+            ):
+                cleanup.stop_local_stack(repo)
             if not registry_was_up:
                 cleanup.stop_registry(repo)
     for stage in stages[len(results) :]:

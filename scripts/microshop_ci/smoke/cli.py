@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 from microshop_ci.smoke.flow import QTY, STOCK, order_in_browser, seed_product, wait_for_api
 from microshop_ci.smoke.stack import RUNTIME_UID, SmokeError, Stack
-
-ADMIN_EMAIL = "smoke-admin@example.com"
 
 
 def load_images(path: Path) -> dict[str, str]:
@@ -46,8 +46,9 @@ def run(repo: Path, images_file: Path, out_dir: Path) -> dict[str, Any]:
         wait_for_api()
         seen = stack.hardening()
         check_hardening(seen)
-        password = stack.create_admin(ADMIN_EMAIL)
-        product_id = seed_product(ADMIN_EMAIL, password)
+        admin_email = f"smoke-admin-{secrets.token_hex(4)}@example.com"
+        password = stack.create_admin(admin_email)
+        product_id = seed_product(admin_email, password)
         out_dir.mkdir(parents=True, exist_ok=True)
         order = order_in_browser(product_id, out_dir / "smoke-my-orders.png")
         if order.stock_after != STOCK - QTY:
@@ -63,8 +64,14 @@ def run(repo: Path, images_file: Path, out_dir: Path) -> dict[str, Any]:
     }
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise SmokeError(f"stopped by signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; a failure prints one line naming the step and exits 1."""
+    # The pipeline stops a step with SIGTERM: turn it into an error so the stack is torn down.
+    signal.signal(signal.SIGTERM, _stop)
     parser = argparse.ArgumentParser(prog="scripts/smoke", description=__doc__)
     parser.add_argument("--images", type=Path, required=True, help="images file (build stage)")
     parser.add_argument("--json", type=Path, default=None, help="write the result here")

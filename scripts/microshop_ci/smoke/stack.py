@@ -106,5 +106,7 @@ class Stack:
         argv += ["--entrypoint", "python3", self.images["api-service"]]
         argv += ["-m", "api_service.cli", "create-admin", "--email", email]
         argv += ["--password-file", "/run/secrets/admin_password"]
-        docker(*argv)
+        outcome = docker(*argv)
+        if not outcome.endswith(": created"):
+            raise SmokeError(f"create-admin did not create {email}: {outcome!r}")
         return password

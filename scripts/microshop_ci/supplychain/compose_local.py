@@ -59,7 +59,8 @@ def docker(*args: str, check: bool = True) -> str:
 def write_secrets(paths: Paths) -> None:
     """Create the secret files compose.yaml expects, once; readable by the runtime user only."""
     paths.secrets.mkdir(parents=True, exist_ok=True)
-    os.chmod(paths.secrets, 0o755)  # noqa: S103 - the folder only; each file is 0400
+    # Owner only: bind mounts expose each file itself, so the containers need no access here.
+    os.chmod(paths.secrets, 0o700)
     wanted: dict[str, bytes] = {
         "session_secret": secrets.token_urlsafe(48).encode(),
         "mongo_root_password": secrets.token_urlsafe(24).encode(),
