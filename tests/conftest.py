@@ -65,6 +65,7 @@ def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             binary,
             "--handler=sqlite",
             f"--sqlite-url=file:{data}/",
+            f"--state-dir={data}",
             "--telemetry=disable",
             # No debug/metrics listener: its fixed port 8088 clashes between parallel sessions.
             "--debug-addr=-",

@@ -177,6 +177,7 @@ def run(workers: int, duration: int, connections: list[int], out: Path) -> str:
         (work / "db").mkdir()
         db_args = [
             ferretdb, "--handler=sqlite", f"--sqlite-url=file:{work}/db/", "--telemetry=disable",
+            f"--state-dir={work}",
             f"--listen-addr=127.0.0.1:{db_port}", "--log-level=warn", "--debug-addr=-",
         ]  # fmt: skip
         env = {
