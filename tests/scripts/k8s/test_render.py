@@ -18,7 +18,7 @@ IMAGES = {
     "api-service": {"ref": f"kind-registry:5000/api-service@{DIGEST}"},
     "client-service": {"ref": f"kind-registry:5000/client-service@{DIGEST}"},
 }
-MONGO_DIGEST = "sha256:9bdaeb6dac6e7e762e84e2f84103d1f9bb078fa1ba6bde8bb9d2274f655ad173"
+MONGO_DIGEST = "sha256:35a5926f71f8b6cb19206bee928c5a85f241a8be99f20c81abe35ae78a73415d"
 MONGO = f"docker.io/library/mongo@{MONGO_DIGEST}"
 KEY = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n"
 
