@@ -135,8 +135,18 @@ CHECKS = (kubeconform, kube_linter, istioctl_analyze)
 
 
 def validate_file(path: Path, origin: str) -> list[Finding]:
-    """Run every check on one rendered manifest file."""
-    return [finding for check in CHECKS for finding in check(path, origin)]
+    """Run every check on one rendered manifest file.
+
+    A check whose tool fails on the file (it cannot parse it, say) is a finding about that file,
+    and the other checks still run, so each reports what it sees.
+    """
+    findings: list[Finding] = []
+    for check in CHECKS:
+        try:
+            findings += check(path, origin)
+        except ToolFailedError as exc:
+            findings.append(Finding(check.__name__.replace("_", "-"), "-", origin, str(exc)))
+    return findings
 
 
 def validate_overlay(name: str, work: Path) -> list[Finding]:
@@ -208,6 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     checked = ", ".join(names + [str(p) for p in args.file])
     print(f"validate-manifests: {len(findings)} finding(s) in {checked}")
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps([asdict(f) for f in findings], indent=2) + "\n")
     sarif_path = os.environ.get(SARIF_ENV)
     if sarif_path:

@@ -38,9 +38,9 @@ def remove_run_containers(run_id: str) -> list[str]:
 
 def stop_local_stack(repo: Path) -> None:
     """compose-local down: the smoke stage's containers, FerretDB and network, if any are left."""
-    subprocess.run(
-        [str(repo / "scripts" / "compose-local"), "down"], capture_output=True, check=False
-    )
+    script = repo / "scripts" / "compose-local"
+    if script.exists():
+        subprocess.run([str(script), "down"], capture_output=True, check=False)
 
 
 def stop_registry(repo: Path) -> None:

@@ -67,7 +67,21 @@ def copy_repo(dest: Path) -> Path:
             shutil.copy2(source, target)
     if SHARED.exists():
         (dest / "shared").symlink_to(SHARED)
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, "copy of the repository")
     return repo
+
+
+def git(repo: Path, *args: str) -> None:
+    """Run git in repo with a fixed identity."""
+    identity = ("-c", "user.name=pipeline test", "-c", "user.email=pipeline-test@example.com")
+    subprocess.run(["git", "-C", str(repo), *identity, *args], check=True, capture_output=True)
+
+
+def commit(repo: Path, message: str) -> None:
+    """Commit everything in repo, as a developer would before the pipeline runs."""
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--allow-empty", "-m", message)
 
 
 def run_containers() -> list[str]:
@@ -115,7 +129,7 @@ def test_pipeline_passes_on_the_repository(green_run: Run, registry_state: bool)
     [
         ("bandit", ["bandit", "B602", "planted.py"]),
         ("vulnerable-lock", ["pip-audit", "PYSEC-2018-28", "requests"]),
-        ("root-dockerfile", ["trivy-config", "DS002", "services/api-service/Dockerfile"]),
+        ("root-dockerfile", ["trivy-config", "DS-0002", "services/api-service/Dockerfile"]),
     ],
 )
 def test_gates_stage_stops_a_planted_defect(
@@ -139,6 +153,7 @@ def test_gates_stage_stops_a_planted_defect(
     else:
         dockerfile = repo / "services/api-service/Dockerfile"
         dockerfile.write_text(dockerfile.read_text().replace("USER 65532:65532", "USER root"))
+    commit(repo, f"planted defect: {defect}")
 
     run = pipeline(repo, tmp_path / "report", "--stage", "gates")
 
@@ -151,11 +166,17 @@ def test_gates_stage_stops_a_planted_defect(
     assert registry_answers(REGISTRY) is registry_state
 
 
-def test_admission_stage_rejects_an_unsigned_image(tmp_path: Path, registry_state: bool) -> None:
+def test_admission_stage_rejects_an_unsigned_image(
+    green_run: Run, tmp_path: Path, registry_state: bool
+) -> None:
     repo = copy_repo(tmp_path)
+    # The developer's local key exists (the green run made it); only its public half is needed.
+    (repo / ".local/cosign").mkdir(parents=True)
+    shutil.copy(REPO / ".local/cosign/cosign.pub", repo / ".local/cosign/cosign.pub")
     # A change that was built and pushed but never signed: its digest differs from the signed one.
     main = repo / "services/api-service/src/api_service/__init__.py"
     main.write_text(main.read_text() + "# built, pushed, never signed\n")
+    commit(repo, "a change that is never signed")
     report = tmp_path / "report"
     built = pipeline(repo, report, "--stage", "build")
     assert built.code == 0, built.markdown + built.output[-3000:]
@@ -189,6 +210,6 @@ def test_admission_stage_rejects_a_broken_manifest(
     assert run.summary["failed_stage"] == "admission"
     reason = run.stage("admission")["reason"]
     assert "validate-manifests" in reason
-    assert "api-service" in reason
+    assert "Deployment/api-service [kubeconform]" in reason
     assert run_containers() == []
     assert registry_answers(REGISTRY) is registry_state
