@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import html
 import re
+import secrets
 import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from kubernetes import client
+from kubernetes.stream import stream
 
 from tests.e2e.kube import PROPAGATION_TIMEOUT, ProbePod, Settings
 from tests.e2e.waiting import wait_for
@@ -39,16 +41,62 @@ def _csrf(page: httpx.Response) -> str:
     return html.unescape(match.group(1))
 
 
-def _ensure_product(probes: dict[str, ProbePod], settings: Settings) -> None:
-    """Seed one product through the API as the admin, when the deployment provides one."""
-    if not (settings.admin_email and settings.admin_password_file):
-        return
+# Runs inside the api-service container: the image's own admin CLI, with the password read from
+# stdin into the pod's tmpfs /tmp (never on a command line), removed afterwards.
+CREATE_ADMIN = """
+import pathlib, sys
+from api_service.cli import main
+path = pathlib.Path("/tmp/e2e-admin-password")
+path.write_text(sys.stdin.readline().strip())
+try:
+    code = main(["create-admin", "--email", sys.argv[1], "--password-file", str(path)])
+finally:
+    path.unlink()
+sys.exit(code)
+"""
+
+
+def _create_admin(kube: client.ApiClient, settings: Settings) -> tuple[str, str]:
+    """Bootstrap a throw-away admin with the api-service image's CLI (kubectl exec)."""
+    core = client.CoreV1Api(kube)
+    pods = core.list_namespaced_pod(
+        settings.namespace, label_selector="app.kubernetes.io/name=api-service"
+    ).items
+    running = [p for p in pods if p.status.phase == "Running"]
+    assert running, f"no running api-service pod in {settings.namespace}"
+    email = f"e2e-admin-{uuid.uuid4().hex[:12]}@example.com"
+    password = secrets.token_urlsafe(24)
+    session = stream(
+        core.connect_get_namespaced_pod_exec,
+        running[0].metadata.name,
+        settings.namespace,
+        container="api-service",
+        command=["python3", "-c", CREATE_ADMIN, email],
+        stdin=True,
+        stdout=True,
+        stderr=True,
+        tty=False,
+        _preload_content=False,
+    )
+    session.write_stdin(password + "\n")
+    session.run_forever(timeout=60)
+    assert session.returncode == 0, f"create-admin failed: {session.read_all()}"
+    return email, password
+
+
+def _ensure_product(
+    kube: client.ApiClient, probes: dict[str, ProbePod], settings: Settings
+) -> None:
+    """Seed one product through the API as an admin (the configured one, or a new one)."""
+    if settings.admin_email and settings.admin_password_file:
+        email = settings.admin_email
+        password = settings.admin_password_file.read_text().strip()
+    else:
+        email, password = _create_admin(kube, settings)
     pod = probes["client"]
-    creds = {
-        "email": settings.admin_email,
-        "password": settings.admin_password_file.read_text().strip(),
-    }
-    login = pod.http(settings.api_url("/auth/login"), "POST", body=creds)
+    login = pod.http(
+        settings.api_url("/auth/login"), "POST", body={"email": email, "password": password}
+    )
     assert login.status == 200, login
     token = httpx.Response(200, content=login.body).json()["token"]
     product = {
@@ -67,9 +115,12 @@ def _ensure_product(probes: dict[str, ProbePod], settings: Settings) -> None:
 
 
 def test_register_sign_in_order_and_see_the_order(
-    shop: httpx.Client, probes: dict[str, ProbePod], settings: Settings
+    shop: httpx.Client,
+    kube: client.ApiClient,
+    probes: dict[str, ProbePod],
+    settings: Settings,
 ) -> None:
-    _ensure_product(probes, settings)
+    _ensure_product(kube, probes, settings)
     home = wait_for(
         lambda: (r if (r := shop.get("/")).status_code == 200 else None),
         what="the storefront answers through the ingress",
@@ -77,7 +128,7 @@ def test_register_sign_in_order_and_see_the_order(
         retry_on=(httpx.TransportError,),
     )
     products = PRODUCT_RE.findall(home.text)
-    assert products, "the storefront lists no product: set E2E_ADMIN_EMAIL/_PASSWORD_FILE to seed"
+    assert products, "the storefront lists no product although one was just seeded"
     product_id, product_name = products[0]
 
     email = f"e2e-{uuid.uuid4().hex[:12]}@example.com"

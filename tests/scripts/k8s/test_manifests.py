@@ -90,7 +90,7 @@ def test_network_policies_deny_by_default_then_allow_the_shops_flows(
     } <= set(policies)  # fmt: skip
 
 
-def test_production_is_a_zero_trust_mesh_and_kind_is_not() -> None:
+def test_both_overlays_are_the_same_zero_trust_mesh_and_only_kind_serves_plain_http() -> None:
     production = overlay.documents(overlay.build("production"))
     kind = overlay.documents(overlay.build("kind"))
     (peer,) = _of(production, "PeerAuthentication")
@@ -115,7 +115,17 @@ def test_production_is_a_zero_trust_mesh_and_kind_is_not() -> None:
         {"source": {"notRequestPrincipals": ["*"]}}
     ]
     assert [s["spec"]["replicas"] for s in _of(production, "StatefulSet")] == [3]
-    assert _of(kind, "AuthorizationPolicy") == []
+    # kind runs the same mesh rules (the kind-e2e workflow tests them) ...
+    assert [p["spec"] for p in _of(kind, "PeerAuthentication")] == [{"mtls": {"mode": "STRICT"}}]
+    kind_rules = {p["metadata"]["name"]: p["spec"] for p in _of(kind, "AuthorizationPolicy")}
+    assert kind_rules == rules
+    # ... behind a gateway without a certificate: plain HTTP, no redirect; production is HTTPS.
+    (kind_gateway,) = _of(kind, "Gateway")
+    assert [s["port"]["protocol"] for s in kind_gateway["spec"]["servers"]] == ["HTTP"]
+    assert "tls" not in kind_gateway["spec"]["servers"][0]
+    (gateway,) = _of(production, "Gateway")
+    assert [s["port"]["protocol"] for s in gateway["spec"]["servers"]] == ["HTTPS", "HTTP"]
+    assert gateway["spec"]["servers"][1]["tls"] == {"httpsRedirect": True}
     assert [s["spec"]["replicas"] for s in _of(kind, "StatefulSet")] == [1]
 
 

@@ -46,7 +46,7 @@ def test_the_committed_overlays_reference_every_image_by_digest() -> None:
             assert "@sha256:" in image, (name, image)
 
 
-def test_the_jwks_replaces_the_fail_closed_placeholder_only_where_istio_is() -> None:
+def test_the_jwks_replaces_the_fail_closed_placeholder_in_every_mesh_overlay() -> None:
     jwks = '{"keys":[{"kty":"EC"}]}'
     production = overlay.documents(overlay.build("production", None, jwks))
     request_auth = next(d for d in production if d["kind"] == "RequestAuthentication")
@@ -54,7 +54,10 @@ def test_the_jwks_replaces_the_fail_closed_placeholder_only_where_istio_is() -> 
     committed = overlay.documents(overlay.build("production"))
     placeholder = next(d for d in committed if d["kind"] == "RequestAuthentication")
     assert placeholder["spec"]["jwtRules"][0]["jwks"] == '{"keys":[]}'
-    assert overlay.build("kind", None, jwks) == overlay.build("kind")
+    for name in ("production", "kind"):
+        rendered = overlay.documents(overlay.build(name, None, jwks))
+        request_auth = next(d for d in rendered if d["kind"] == "RequestAuthentication")
+        assert request_auth["spec"]["jwtRules"][0]["jwks"] == jwks
 
 
 @pytest.mark.parametrize(
