@@ -35,6 +35,16 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: 
     pytest.fail(f"{what} did not listen on 127.0.0.1:{port} within {timeout} s")
 
 
+def stop_process(proc: subprocess.Popen[bytes], grace: float = 10) -> None:
+    """Terminate a process started by a fixture; kill it if it does not stop within grace."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def tool_path(name: str) -> str:
     """Build (once, cached outside the clone) and return the path of a pinned tool."""
     result = subprocess.run(
@@ -79,9 +89,5 @@ def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         wait_for_port(port, proc, "FerretDB")
         yield f"mongodb://127.0.0.1:{port}/"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         log.close()

@@ -11,19 +11,9 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import expect, sync_playwright
 
+from microshop_ci.browser import CHROMIUM, CHROMIUM_ARGS
 from microshop_ci.smoke.stack import API_URL, STOREFRONT_URL, SmokeError
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PRODUCT = {"name": "Smoke test kettle", "description": "Placed by scripts/smoke.", "price": 2599}
 STOCK, QTY = 5, 2
 
@@ -70,7 +60,9 @@ def order_in_browser(product_id: str, screenshot: Path) -> Order:
     email = f"smoke-{secrets.token_hex(4)}@example.com"
     password = secrets.token_urlsafe(16)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS)
+        )
         try:
             page = browser.new_page()
             page.goto(f"{STOREFRONT_URL}/register")

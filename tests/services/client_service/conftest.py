@@ -23,7 +23,7 @@ from fastapi import FastAPI
 
 from client_service.config import Settings
 from client_service.main import create_app
-from tests.conftest import free_port, wait_for_port
+from tests.conftest import free_port, stop_process, wait_for_port
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 ADMIN_EMAIL = "admin@shop.example.com"
@@ -153,12 +153,7 @@ def api_service(mongodb_uri: str, tmp_path_factory: pytest.TempPathFactory) -> I
         assert response.status_code == 200, f"admin login failed: {response.text}"
         yield RunningApi(base_url, str(response.json()["token"]), log_path)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @pytest.fixture(scope="session")
@@ -243,9 +238,4 @@ def storefront_process(
         wait_for_port(port, proc, "client-service", timeout=60)
         yield RunningStorefront(f"http://127.0.0.1:{port}", port, log_path)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)

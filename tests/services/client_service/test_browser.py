@@ -8,19 +8,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import ConsoleMessage, async_playwright, expect
 
+from microshop_ci.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.services.client_service.conftest import RunningApi, RunningStorefront, unique_email
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "browser test password"
 
 
@@ -37,7 +27,7 @@ async def test_visitor_signs_in_orders_and_sees_the_order(
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+            executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS)
         )
         try:
             page = await browser.new_page(viewport={"width": 1100, "height": 760})
