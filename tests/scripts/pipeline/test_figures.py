@@ -55,3 +55,40 @@ def test_build_figures_read_images_and_image_gates(tmp_path: Path) -> None:
             }
         ],
     }
+
+
+def test_sign_figures_say_what_verified_per_service(tmp_path: Path) -> None:
+    signed = tmp_path / "supply-chain" / "api-service"
+    signed.mkdir(parents=True)
+    (signed / "sbom.cdx.json").write_text(json.dumps({"components": [{}, {}, {}]}))
+    (signed / "verify.json").write_text('[{"critical": {}}]')
+    (signed / "attestation.json").write_text('{"payload": "..."}')
+    unsigned = tmp_path / "supply-chain" / "client-service"
+    unsigned.mkdir()
+    (unsigned / "verify.json").write_text("")
+    assert figures.collect("sign", tmp_path, tmp_path)["supply_chain"]["headline"] == (
+        "api-service: SBOM 3 components, signature verified, attestation verified; "
+        "client-service: SBOM 0 components, signature NOT verified, attestation NOT verified"
+    )
+
+
+def test_admission_figures_count_results_and_the_refused_control(tmp_path: Path) -> None:
+    (tmp_path / "admission").mkdir()
+    result = {"pass": {"result": "pass"}, "fail": {"result": "fail"}}
+    (tmp_path / "admission" / "admission.json").write_text(
+        json.dumps(
+            {
+                "overlays": [{"target": "kind", "results": [result["pass"]] * 2}],
+                "control": {"results": [result["pass"], result["fail"]]},
+            }
+        )
+    )
+    assert figures.collect("admission", tmp_path, tmp_path)["admission"]["headline"] == (
+        "kind: 2 pass; unsigned control image refused"
+    )
+    (tmp_path / "admission" / "admission.json").write_text(
+        json.dumps({"overlays": [], "control": {"results": [result["pass"]]}})
+    )
+    assert figures.collect("admission", tmp_path, tmp_path)["admission"]["headline"] == (
+        "unsigned control image NOT refused"
+    )
