@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from microshop_ci.k8s import images
+from microshop_ci.k8s.common import UsageError
 from microshop_ci.smoke.flow import QTY, STOCK, order_in_browser, seed_product, wait_for_api
 from microshop_ci.smoke.stack import RUNTIME_UID, SmokeError, Stack
 
@@ -17,16 +19,9 @@ from microshop_ci.smoke.stack import RUNTIME_UID, SmokeError, Stack
 def load_images(path: Path) -> dict[str, str]:
     """service -> registry/name@sha256:... from the images file; refuses tags."""
     try:
-        data = json.loads(path.read_text())
-        images = {name: str(data[name]["ref"]) for name in ("api-service", "client-service")}
-    except FileNotFoundError as exc:
-        raise SmokeError(f"{path}: not found; run the build stage first") from exc
-    except (ValueError, KeyError, TypeError) as exc:
-        raise SmokeError(f"{path}: needs api-service.ref and client-service.ref ({exc})") from exc
-    for name, ref in images.items():
-        if "@sha256:" not in ref:
-            raise SmokeError(f"{path}: {name}.ref must be pinned by digest, got {ref!r}")
-    return images
+        return {name: image.ref for name, image in images.load_images(path).items()}
+    except UsageError as exc:
+        raise SmokeError(str(exc)) from exc
 
 
 def check_hardening(seen: dict[str, dict[str, Any]]) -> None:
@@ -40,7 +35,7 @@ def check_hardening(seen: dict[str, dict[str, Any]]) -> None:
 
 def run(repo: Path, images_file: Path, out_dir: Path) -> dict[str, Any]:
     """Start the stack, check it, order through the storefront, always tear it down."""
-    stack = Stack(repo, load_images(images_file))
+    stack = Stack(repo, images_file.resolve(), load_images(images_file))
     try:
         stack.up()
         wait_for_api()

@@ -31,16 +31,17 @@ def docker(*args: str) -> str:
 
 @dataclass(frozen=True)
 class Stack:
-    """The running shop: its repo (for scripts) and the images it runs."""
+    """The running shop: its repo (for scripts), its images file and the refs in it."""
 
     repo: Path
+    images_file: Path
     images: dict[str, str]
 
     def up(self) -> None:
         """compose-local up, with Secure cookies off (plain HTTP on loopback)."""
         env = {**os.environ, "COOKIE_SECURE": "false"}
         result = subprocess.run(
-            [str(self.repo / "scripts" / "compose-local"), "up", "--images", self._images_file()],
+            [str(self.repo / "scripts" / "compose-local"), "up", "--images", str(self.images_file)],
             capture_output=True,
             text=True,
             env=env,
@@ -56,12 +57,6 @@ class Stack:
             capture_output=True,
             check=False,
         )
-
-    def _images_file(self) -> str:
-        path = self.repo / ".local" / "smoke" / "images.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({k: {"ref": v} for k, v in self.images.items()}))
-        return str(path)
 
     def hardening(self) -> dict[str, dict[str, object]]:
         """For each running container: its user, read-only root and the image it runs."""
