@@ -99,6 +99,15 @@ def run_containers() -> list[str]:
     ]
 
 
+def assert_failed_at(run: Run, stage: str, registry_state: bool) -> str:
+    """The run failed at stage, left no container or registry behind; returns the reason."""
+    assert run.code == 1, run.output[-3000:]
+    assert run.summary["failed_stage"] == stage
+    assert run_containers() == []
+    assert registry_answers(REGISTRY) is registry_state
+    return str(run.stage(stage)["reason"])
+
+
 @pytest.fixture(scope="module")
 def registry_state() -> bool:
     """Whether the registry answered before these runs; checked again after each run."""
@@ -157,13 +166,10 @@ def test_gates_stage_stops_a_planted_defect(
 
     run = pipeline(repo, tmp_path / "report", "--stage", "gates")
 
-    assert run.code == 1, run.output[-3000:]
-    assert run.summary["failed_stage"] == "gates"
+    assert_failed_at(run, "gates", registry_state)
     head = "\n".join(run.markdown.splitlines()[:40])
     for word in expected:
         assert word in head, f"{word!r} not in the summary's first lines:\n{head}"
-    assert run_containers() == []
-    assert registry_answers(REGISTRY) is registry_state
 
 
 def test_admission_stage_rejects_an_unsigned_image(
@@ -183,13 +189,9 @@ def test_admission_stage_rejects_an_unsigned_image(
 
     run = pipeline(repo, report, "--stage", "admission")
 
-    assert run.code == 1, run.output[-3000:]
-    assert run.summary["failed_stage"] == "admission"
-    reason = run.stage("admission")["reason"]
+    reason = assert_failed_at(run, "admission", registry_state)
     assert "admission-check" in reason
     assert "api-service" in reason
-    assert run_containers() == []
-    assert registry_answers(REGISTRY) is registry_state
 
 
 def test_admission_stage_rejects_a_broken_manifest(
@@ -206,10 +208,6 @@ def test_admission_stage_rejects_a_broken_manifest(
 
     run = pipeline(repo, report, "--stage", "admission")
 
-    assert run.code == 1, run.output[-3000:]
-    assert run.summary["failed_stage"] == "admission"
-    reason = run.stage("admission")["reason"]
+    reason = assert_failed_at(run, "admission", registry_state)
     assert "validate-manifests" in reason
     assert "Deployment/api-service [kubeconform]" in reason
-    assert run_containers() == []
-    assert registry_answers(REGISTRY) is registry_state
