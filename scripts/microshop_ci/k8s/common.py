@@ -54,3 +54,12 @@ def overlay_dir(name: str) -> Path:
     if not (path / "kustomization.yaml").is_file():
         raise UsageError(f"unknown overlay {name!r} (known: {', '.join(overlays())})")
     return path
+
+
+def component_dir(name: str) -> Path:
+    """The folder of a Kustomize component, or a UsageError naming the known ones."""
+    path = K8S_DIR / "components" / name
+    if not (path / "kustomization.yaml").is_file():
+        known = sorted(p.name for p in (K8S_DIR / "components").iterdir() if p.is_dir())
+        raise UsageError(f"unknown component {name!r} (known: {', '.join(known)})")
+    return path

@@ -10,6 +10,8 @@ from pathlib import Path
 from microshop_ci.k8s.common import UsageError
 
 SERVICES = ("api-service", "client-service")
+# Images an images file may add: the local cluster's database (k8s/components/ferretdb).
+OPTIONAL = ("ferretdb",)
 _REF = re.compile(r"^(?P<name>[a-z0-9][a-z0-9._:/-]*)@(?P<digest>sha256:[0-9a-f]{64})$")
 
 
@@ -40,7 +42,10 @@ def parse_ref(ref: str) -> ImageRef:
 
 
 def load_images(path: Path) -> dict[str, ImageRef]:
-    """The images of both services from an images file; errors name the file and the field."""
+    """The images of both services (and OPTIONAL ones present) from an images file.
+
+    Errors name the file and the field.
+    """
     try:
         data = json.loads(path.read_text())
     except OSError as exc:
@@ -50,7 +55,7 @@ def load_images(path: Path) -> dict[str, ImageRef]:
     if not isinstance(data, dict):
         raise UsageError(f"{path}: expected an object of service -> {{ref: ...}}")
     images: dict[str, ImageRef] = {}
-    for service in SERVICES:
+    for service in SERVICES + tuple(name for name in OPTIONAL if name in data):
         entry = data.get(service)
         ref = entry.get("ref") if isinstance(entry, dict) else None
         if not isinstance(ref, str):

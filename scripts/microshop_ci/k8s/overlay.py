@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from microshop_ci.k8s.common import ToolFailedError, overlay_dir, run, tool
-from microshop_ci.k8s.images import ImageRef
+from microshop_ci.k8s.common import ToolFailedError, component_dir, overlay_dir, run, tool
+from microshop_ci.k8s.images import OPTIONAL, ImageRef
 
 REQUEST_AUTHENTICATION = "api-service-jwt"
 
@@ -77,11 +77,20 @@ def _service_of(image_name: str) -> str:
     return image_name.rsplit("/", 1)[-1].split(":", 1)[0]
 
 
-def build(overlay: str, images: dict[str, ImageRef] | None = None, jwks: str | None = None) -> str:
-    """`kustomize build` of an overlay, with our images and the JWKS set when given."""
+def build(
+    overlay: str,
+    images: dict[str, ImageRef] | None = None,
+    jwks: str | None = None,
+    components: tuple[str, ...] = (),
+) -> str:
+    """`kustomize build` of an overlay, with our images, the JWKS and extra components if given.
+
+    A component (k8s/components/NAME) adds to the overlay without a copy of it, e.g. `ferretdb`
+    for the build machines' local cluster.
+    """
     source = overlay_dir(overlay)
     plain = _kustomize_build(source)
-    if not images and jwks is None:
+    if not images and jwks is None and not components:
         return in_apply_order(plain)
     docs = documents(plain)
     wrapper: dict[str, Any] = {
@@ -89,7 +98,10 @@ def build(overlay: str, images: dict[str, ImageRef] | None = None, jwks: str | N
         "kind": "Kustomization",
     }
     entries = []
-    for name in sorted(image_names(docs)):
+    names = image_names(docs)
+    if components:  # a component may bring an image of its own (ferretdb)
+        names |= {name for name in OPTIONAL if name in (images or {})}
+    for name in sorted(names):
         ref = (images or {}).get(_service_of(name))
         if ref is not None:
             entries.append({"name": name, "newName": ref.name, "digest": ref.digest})
@@ -111,5 +123,9 @@ def build(overlay: str, images: dict[str, ImageRef] | None = None, jwks: str | N
         ]
     with tempfile.TemporaryDirectory(prefix="microshop-render-") as tmp:
         wrapper["resources"] = [os.path.relpath(source, tmp)]
+        if components:
+            wrapper["components"] = [
+                os.path.relpath(component_dir(name), tmp) for name in components
+            ]
         (Path(tmp) / "kustomization.yaml").write_text(yaml.safe_dump(wrapper, sort_keys=False))
         return in_apply_order(_kustomize_build(Path(tmp)))

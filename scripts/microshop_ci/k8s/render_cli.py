@@ -33,6 +33,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--jwks", type=Path, help="inline JWKS for the RequestAuthentication "
                    "(default: .local/k8s/OVERLAY/jwks.json of scripts/deploy-secrets)")  # fmt: skip
     p.add_argument("--what", choices=("all", "manifests", "policies"), default="all")
+    p.add_argument("--component", action="append", default=[],
+                   help="add k8s/components/NAME (repeatable), e.g. ferretdb")  # fmt: skip
     p.add_argument("--profile", choices=("local", "release"),
                    help="policy profile (default: local for kind, release otherwise)")  # fmt: skip
     repository = os.environ.get("GITHUB_REPOSITORY") or policies.DEFAULT_REPOSITORY
@@ -65,7 +67,7 @@ def render(args: argparse.Namespace) -> str:
             print("render-manifests: no images file: placeholder digests kept", file=sys.stderr)
         jwks_file = args.jwks or SECRETS_DIR / args.overlay / "jwks.json"
         jwks = _read(jwks_file, "JWKS").strip() if args.jwks or jwks_file.is_file() else None
-        parts.append(overlay.build(args.overlay, images, jwks))
+        parts.append(overlay.build(args.overlay, images, jwks, tuple(args.component)))
     return "---\n".join(part if part.endswith("\n") else part + "\n" for part in parts)
 
 

@@ -99,12 +99,19 @@ def load_signing_key(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def mongodb_uri(values: dict[str, str], overlay: str, namespace: str) -> str:
-    """The API's connection string: every member, the replica set when there are several."""
+def mongodb_uri(
+    values: dict[str, str], overlay: str, namespace: str, database: str = "mongodb"
+) -> str:
+    """The API's connection string: every member, the replica set when there are several.
+
+    FerretDB (k8s/components/ferretdb) on SQLite has no users: no credentials in its URI.
+    """
     members = MEMBERS.get(overlay, 1)
     hosts = ",".join(
         f"mongodb-{i}.mongodb.{namespace}.svc.cluster.local:27017" for i in range(members)
     )
+    if database == "ferretdb":
+        return f"mongodb://{hosts}/"
     user = quote(values["MONGODB_ROOT_USERNAME"], safe="")
     password = quote(values["MONGODB_ROOT_PASSWORD"], safe="")
     options = "authSource=admin" + ("&replicaSet=rs0" if members > 1 else "")
@@ -130,7 +137,11 @@ def _secret(name: str, namespace: str, data: dict[str, str | bytes]) -> dict[str
 
 
 def secret_manifests(
-    values: dict[str, str], signing_key: bytes, overlay: str, namespace: str
+    values: dict[str, str],
+    signing_key: bytes,
+    overlay: str,
+    namespace: str,
+    database: str = "mongodb",
 ) -> list[dict[str, Any]]:
     """The four Secrets the manifests reference, by name and key."""
     return [
@@ -146,7 +157,7 @@ def secret_manifests(
         _secret(
             "api-service-secrets",
             namespace,
-            {"mongodb-uri": mongodb_uri(values, overlay, namespace)},
+            {"mongodb-uri": mongodb_uri(values, overlay, namespace, database)},
         ),
         _secret("api-service-jwt", namespace, {"jwt-private-key.pem": signing_key}),
         _secret("client-service-secrets", namespace, {"session-secret": values["SESSION_SECRET"]}),
@@ -163,6 +174,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jwt-key", type=Path, default=SECRETS_DIR / "jwt-private-key.pem")
     parser.add_argument("--jwks-out", type=Path, help="default: .local/k8s/OVERLAY/jwks.json")
     parser.add_argument("--out", type=Path, help="write the Secret manifests here (mode 0600)")
+    parser.add_argument(
+        "--database",
+        choices=("mongodb", "ferretdb"),
+        default="mongodb",
+        help="ferretdb: the overlay runs with k8s/components/ferretdb (no database users)",
+    )
     args = parser.parse_args(argv)
     args.overlay = args.overlay or args.overlay_arg or "kind"
     try:
@@ -179,7 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     jwks_file.parent.mkdir(parents=True, exist_ok=True)
     jwks_file.write_text(jwks + "\n")
     manifests = yaml.safe_dump_all(
-        secret_manifests(values, signing_key, args.overlay, args.namespace), sort_keys=False
+        secret_manifests(values, signing_key, args.overlay, args.namespace, args.database),
+        sort_keys=False,
     )
     names = "mongodb-credentials, api-service-secrets, api-service-jwt, client-service-secrets"
     if args.out:

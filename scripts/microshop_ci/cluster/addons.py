@@ -1,0 +1,198 @@
+"""Cluster add-ons at pinned versions (scripts/install-cluster-addons): Kyverno, and Istio.
+
+Kyverno is installed from the Helm chart inside its pinned Go module (charts/kyverno, chart 3.9.0
+= Kyverno v1.19.0), the same chart on GitHub and here. Three of the chart's dependencies are not in
+the module (kyverno-api, openreports, reports-server) and Helm checks every listed dependency
+before its condition, so a copy without them is installed, with the policies.kyverno.io CRDs (which
+kyverno-api would bring) applied from the module's config/crds first. Images: upstream's on GitHub,
+the ones built here into the node image elsewhere (`--images upstream|local`).
+Istio (GitHub only until the local cluster has a data plane): the pinned istioctl, minimal profile
+plus an ingress gateway on NodePort 30080 (mapped to 127.0.0.1:8080 by the kind config).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from microshop_ci.cluster import nodeimage
+from microshop_ci.cluster.gobuild import cache_root, locked, module_dir
+from microshop_ci.cluster.kind import kubectl, log_path, tool
+from microshop_ci.cluster.pins import pin
+from microshop_ci.cluster.run import run
+
+MISSING_DEPENDENCIES = {"kyverno-api", "openreports", "reports-server"}
+# Chart value prefix -> the command whose image it runs.
+CHART_IMAGES = {
+    "admissionController.initContainer.image": "kyverno-init",
+    "admissionController.container.image": "kyverno",
+    "backgroundController.image": "background-controller",
+    "cleanupController.image": "cleanup-controller",
+    "reportsController.image": "reports-controller",
+    "crds.migration.image": "kyverno-cli",
+    "webhooksCleanup.image": "readiness-checker",
+    "test.image": "readiness-checker",
+}
+ISTIO_OPERATOR = """\
+apiVersion: install.istio.io/v1alpha1
+kind: IstioOperator
+spec:
+  profile: minimal
+  hub: docker.io/istio
+  tag: "{tag}"
+  components:
+    ingressGateways:
+      - name: istio-ingressgateway
+        enabled: true
+        k8s:
+          service:
+            type: NodePort
+            ports:
+              - name: http2
+                port: 80
+                targetPort: 8080
+                nodePort: 30080
+"""
+
+
+def kyverno_module() -> Path:
+    """The pinned Kyverno module's folder (read-only, in the Go module cache)."""
+    return module_dir("github.com/kyverno/kyverno", pin("KYVERNO_VERSION"), log_path())
+
+
+def kyverno_chart() -> Path:
+    """A copy of the module's chart without the dependencies the module does not carry."""
+    target = cache_root() / "cluster" / "kyverno-chart" / pin("KYVERNO_VERSION") / "kyverno"
+    with locked(target.parent / ".lock"):
+        if (target / "Chart.yaml").exists():
+            return target
+        source = kyverno_module() / "charts" / "kyverno"
+        staging = target.with_name("kyverno.partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(source, staging)
+        for path in [staging, *staging.rglob("*")]:
+            path.chmod(path.stat().st_mode | 0o200)
+        chart = yaml.safe_load((staging / "Chart.yaml").read_text())
+        chart["dependencies"] = [
+            dep for dep in chart.get("dependencies", []) if dep["name"] not in MISSING_DEPENDENCIES
+        ]
+        (staging / "Chart.yaml").write_text(yaml.safe_dump(chart, sort_keys=False))
+        (staging / "Chart.lock").unlink(missing_ok=True)
+        staging.rename(target)
+    return target
+
+
+def local_image_values() -> list[str]:
+    """--set values that point every Kyverno image at the ones in the node image."""
+    values = []
+    for prefix, command in CHART_IMAGES.items():
+        name, _, tag = nodeimage.addon_image(f"kyverno/{command}", "KYVERNO_VERSION").rpartition(
+            ":"
+        )
+        registry, _, repository = name.partition("/")
+        values += [
+            f"{prefix}.registry={registry}",
+            f"{prefix}.repository={repository}",
+            f"{prefix}.tag={tag}",
+            f"{prefix}.pullPolicy=IfNotPresent",
+        ]
+    return values
+
+
+def install_kyverno(images: str) -> None:
+    """Kyverno's CRDs and chart; waits until its Deployments are available."""
+    crds = kyverno_module() / "config" / "crds" / "policies.kyverno.io"
+    run(
+        [kubectl(), "apply", "--server-side", "-f", str(crds)],
+        step="kubectl apply Kyverno policies.kyverno.io CRDs",
+        log=log_path(),
+    )
+    values = ["features.registryClient.allowInsecure=true", "admissionController.replicas=1"]
+    if images == "local":
+        values += local_image_values()
+    argv = [
+        tool("helm"),
+        "upgrade",
+        "--install",
+        "kyverno",
+        str(kyverno_chart()),
+        "--namespace",
+        "kyverno",
+        "--create-namespace",
+        "--wait",
+        "--timeout",
+        "10m",
+    ]
+    for value in values:
+        argv += ["--set", value]
+    run(argv, step="helm upgrade --install kyverno (chart in the Kyverno module)", log=log_path())
+    run(
+        [
+            kubectl(),
+            "wait",
+            "--for=condition=Available",
+            "--timeout=300s",
+            "-n",
+            "kyverno",
+            "deployment",
+            "--all",
+        ],
+        step="wait for Kyverno",
+        log=log_path(),
+    )
+
+
+def install_istio() -> None:
+    """Istio ISTIO_RELEASE's minimal profile and an ingress gateway on NodePort 30080."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as operator:
+        operator.write(ISTIO_OPERATOR.format(tag=pin("ISTIO_RELEASE")))
+        operator.flush()
+        run(
+            [tool("istioctl"), "install", "-y", "-f", operator.name],
+            step="istioctl install",
+            log=log_path(),
+        )
+    run(
+        [
+            kubectl(),
+            "wait",
+            "--for=condition=Available",
+            "--timeout=300s",
+            "-n",
+            "istio-system",
+            "deployment",
+            "--all",
+        ],
+        step="wait for istiod",
+        log=log_path(),
+    )
+
+
+def install_istio_crds() -> None:
+    """Only Istio's CRDs (from the pinned Istio module): the kind overlay's mesh resources apply
+    and Kyverno's mesh policies can look them up, but nothing enforces them (no istiod, no
+    sidecars) until the local cluster has a data plane."""
+    crds = module_dir("istio.io/istio", pin("ISTIOCTL_VERSION"), log_path())
+    path = crds / "manifests" / "charts" / "base" / "files" / "crd-all.gen.yaml"
+    run(
+        [kubectl(), "apply", "--server-side", "-f", str(path)],
+        step="kubectl apply Istio CRDs",
+        log=log_path(),
+    )
+
+
+def install(images: str, mesh: bool) -> None:
+    """Every add-on the shop relies on: Kyverno, and Istio (or only its CRDs without --mesh)."""
+    run(
+        [kubectl(), "version"],
+        step="no reachable cluster in the current kube-context (scripts/kind-up); kubectl version",
+        log=log_path(),
+    )
+    install_kyverno(images)
+    if mesh:
+        install_istio()
+    else:
+        install_istio_crds()

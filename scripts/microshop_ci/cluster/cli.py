@@ -1,0 +1,110 @@
+"""Command line of the local cluster: components, node image, kind up and down, add-ons.
+
+    python -m microshop_ci.cluster build [NAME...]     build pinned components (all by default)
+    python -m microshop_ci.cluster node-image          build the kind node image, print its name
+    python -m microshop_ci.cluster up [--node-image upstream|local]
+    python -m microshop_ci.cluster down
+    python -m microshop_ci.cluster addons [--images upstream|local] [--mesh]
+    python -m microshop_ci.cluster database-image --images FILE
+    python -m microshop_ci.cluster e2e [--keep] [--node-image upstream|local] [PYTEST_ARGS...]
+
+A failure is one line naming the step and its log, exit 1; `up` then tears down what it started.
+Ctrl-C during `up` tears down too (exit 130).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from microshop_ci.cluster import addons, components, database, flow, kind, nodeimage
+from microshop_ci.cluster.gobuild import BuildError, build, build_seconds
+from microshop_ci.cluster.pins import PinError
+
+
+def _build(names: Sequence[str]) -> int:
+    chosen = [components.by_name(n) for n in names] if names else list(components.ALL)
+    for component in chosen:
+        out = build(component)
+        print(f"{component.name} {component.version}: {out} ({build_seconds(component)} s)")
+    return 0
+
+
+def _up(source: str) -> int:
+    settings = kind.ClusterSettings.from_env()
+    try:
+        kind.up(settings, source)
+    except BaseException as exc:
+        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+        print(f"cluster: bring-up failed: {reason}; tearing down", file=sys.stderr)
+        try:
+            kind.down(settings)
+        except BuildError as down_exc:
+            print(f"cluster: tear-down failed too: {down_exc}", file=sys.stderr)
+        if isinstance(exc, KeyboardInterrupt):
+            return 130
+        if isinstance(exc, (BuildError, PinError)):
+            return 1
+        raise
+    print(f"cluster: kind cluster '{settings.name}' and registry {settings.registry} are up")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand."""
+    parser = argparse.ArgumentParser(prog="microshop_ci.cluster", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    build_parser = sub.add_parser("build", help="build components (all when none is named)")
+    build_parser.add_argument("names", nargs="*")
+    sub.add_parser("node-image", help="build the kind node image from source")
+    up_parser = sub.add_parser("up", help="create the kind cluster and its registry")
+    up_parser.add_argument(
+        "--node-image", choices=("upstream", "local"), default=kind.default_node_source()
+    )
+    sub.add_parser("down", help="delete the cluster, its registry and what bring-up added")
+    addons_parser = sub.add_parser("addons", help="Kyverno (and Istio with --mesh)")
+    addons_parser.add_argument(
+        "--images", choices=("upstream", "local"), default=kind.default_node_source()
+    )
+    addons_parser.add_argument("--mesh", action="store_true", help="install Istio too")
+    db_parser = sub.add_parser("database-image", help="push FerretDB, add it to the images file")
+    db_parser.add_argument("--images", type=Path, required=True)
+    e2e_parser = sub.add_parser("e2e", help="the whole kind end-to-end run")
+    e2e_parser.add_argument("--keep", action="store_true", help="leave the cluster running")
+    e2e_parser.add_argument(
+        "--node-image", choices=("upstream", "local"), default=kind.default_node_source()
+    )
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "e2e":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    handlers: dict[str, Callable[[], int]] = {
+        "build": lambda: _build(args.names),
+        "node-image": lambda: _print(nodeimage.build_node_image()),
+        "up": lambda: _up(args.node_image),
+        "down": lambda: _down(),
+        "addons": lambda: _addons(args.images, args.mesh),
+        "database-image": lambda: _print(database.database_image(args.images)),
+        "e2e": lambda: flow.main(args.node_image == "local", args.keep, rest),
+    }
+    try:
+        return handlers[args.command]()
+    except (BuildError, PinError, KeyError) as exc:
+        print(f"cluster: {exc}", file=sys.stderr)
+        return 1
+
+
+def _print(text: str) -> int:
+    print(text)
+    return 0
+
+
+def _down() -> int:
+    kind.down(kind.ClusterSettings.from_env())
+    return 0
+
+
+def _addons(images: str, mesh: bool) -> int:
+    addons.install(images, mesh)
+    return 0

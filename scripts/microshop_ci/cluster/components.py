@@ -1,0 +1,169 @@
+"""The pinned Go components of the local cluster: node binaries and add-on commands."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from microshop_ci.cluster.gobuild import REPO_ROOT, BuildError, GoComponent
+from microshop_ci.cluster.pins import pin
+
+KUBERNETES_COMMANDS = (
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kube-proxy",
+    "kubelet",
+    "kubeadm",
+    "kubectl",
+)
+# A fixed build date keeps the binaries the same whoever builds them (upstream stamps the time).
+BUILD_DATE = "1970-01-01T00:00:00Z"
+_STAGING_REPLACE = re.compile(r"^(\s*)(k8s\.io/[\w.-]+) => \./staging/src/\S+$", re.MULTILINE)
+
+
+def kubernetes_ldflags(version: str) -> str:
+    """The version stamps upstream's hack/lib/version.sh sets (kubeadm parses them)."""
+    major, minor = version.removeprefix("v").split(".")[:2]
+    flags = ["-s", "-w"]
+    for package in ("k8s.io/client-go/pkg/version", "k8s.io/component-base/version"):
+        flags += [
+            f"-X {package}.gitVersion={version}",
+            f"-X {package}.gitMajor={major}",
+            f"-X {package}.gitMinor={minor}",
+            f"-X {package}.gitTreeState=clean",
+            f"-X {package}.buildDate={BUILD_DATE}",
+        ]
+    return " ".join(flags)
+
+
+def staging_version(version: str) -> str:
+    """The published version of the staging modules: v1.36.1 -> v0.36.1."""
+    return "v0." + version.removeprefix("v1.")
+
+
+def prepare_kubernetes(work: Path, version: str) -> None:
+    """Build the module zip standalone: no workspace, no vendor, staging from the module proxy."""
+    for name in ("go.work", "go.work.sum"):
+        (work / name).unlink(missing_ok=True)
+    shutil.rmtree(work / "vendor", ignore_errors=True)
+    gomod = work / "go.mod"
+    text, count = _STAGING_REPLACE.subn(
+        rf"\1\2 => \2 {staging_version(version)}", gomod.read_text()
+    )
+    if count == 0:
+        raise BuildError(f"k8s.io/kubernetes@{version}: go.mod has no ./staging replace lines")
+    gomod.write_text(text)
+
+
+def prepare_etcd(work: Path, version: str) -> None:
+    """Our wrapper module must require exactly the pinned etcd server."""
+    wanted = f"go.etcd.io/etcd/server/v3 {version}"
+    if wanted not in (work / "go.mod").read_text():
+        raise BuildError(f"scripts/cluster-src/etcd/go.mod does not require {wanted}")
+
+
+KUBERNETES = GoComponent(
+    name="kubernetes",
+    module="k8s.io/kubernetes",
+    pin_key="KUBERNETES_VERSION",
+    packages=tuple(f"./cmd/{c}" for c in KUBERNETES_COMMANDS),
+    tags="selinux,notest,grpcnotrace",
+    ldflags=kubernetes_ldflags,
+    prepare=prepare_kubernetes,
+)
+ETCD = GoComponent(
+    name="etcd",
+    module="go.etcd.io/etcd/server/v3",
+    pin_key="ETCD_VERSION",
+    packages=(".",),
+    prepare=prepare_etcd,
+    local_source=REPO_ROOT / "scripts" / "cluster-src" / "etcd",
+)
+CONTAINERD = GoComponent(
+    name="containerd",
+    module="github.com/containerd/containerd/v2",
+    pin_key="CONTAINERD_VERSION",
+    packages=("./cmd/containerd", "./cmd/ctr", "./cmd/containerd-shim-runc-v2"),
+    tags="no_aufs no_zfs no_btrfs no_devmapper",
+    ldflags=lambda v: f"-s -w -X github.com/containerd/containerd/v2/version.Version={v}",
+)
+RUNC = GoComponent(
+    name="runc",
+    module="github.com/opencontainers/runc",
+    pin_key="RUNC_VERSION",
+    packages=(".",),
+    cgo=True,  # libseccomp (Debian's libseccomp-dev here, libseccomp2 on the node)
+    tags="seccomp urfave_cli_no_docs",
+    ldflags=lambda v: f"-s -w -X main.version={v.removeprefix('v')}",
+)
+CRICTL = GoComponent(
+    name="crictl",
+    module="sigs.k8s.io/cri-tools",
+    pin_key="CRICTL_VERSION",
+    packages=("./cmd/crictl",),
+    ldflags=lambda v: f"-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version={v}",
+)
+CNI_PLUGINS = GoComponent(
+    name="cni-plugins",
+    module="github.com/containernetworking/plugins",
+    pin_key="CNI_PLUGINS_VERSION",
+    packages=(
+        "./plugins/ipam/host-local",
+        "./plugins/main/loopback",
+        "./plugins/main/bridge",
+        "./plugins/main/ptp",
+        "./plugins/meta/portmap",
+    ),
+)
+COREDNS = GoComponent(
+    name="coredns",
+    module="github.com/coredns/coredns",
+    pin_key="COREDNS_VERSION",
+    packages=(".",),
+)
+LOCAL_PATH_PROVISIONER = GoComponent(
+    name="local-path-provisioner",
+    module="github.com/rancher/local-path-provisioner",
+    pin_key="LOCAL_PATH_PROVISIONER_VERSION",
+    packages=(".",),
+    ldflags=lambda v: f"-s -w -X main.VERSION={v}",
+)
+KUBE_ROUTER = GoComponent(
+    name="kube-router",
+    module="github.com/cloudnativelabs/kube-router/v2",
+    pin_key="KUBE_ROUTER_VERSION",
+    packages=("./cmd/kube-router",),
+    ldflags=lambda v: f"-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version={v}",
+)
+KYVERNO_COMMANDS = (
+    "kyverno",
+    "kyverno-init",
+    "background-controller",
+    "cleanup-controller",
+    "reports-controller",
+    "readiness-checker",
+)
+KYVERNO = GoComponent(
+    name="kyverno",
+    module="github.com/kyverno/kyverno",
+    pin_key="KYVERNO_VERSION",
+    packages=tuple(f"./cmd/{c}" for c in KYVERNO_COMMANDS),
+    ldflags=lambda v: f"-s -w -X github.com/kyverno/kyverno/pkg/version.BuildVersion={v}",
+)
+
+NODE = (KUBERNETES, ETCD, CONTAINERD, RUNC, CRICTL, CNI_PLUGINS, COREDNS)
+ADDONS = (KUBE_ROUTER, LOCAL_PATH_PROVISIONER, KYVERNO)
+ALL = (*NODE, *ADDONS)
+
+
+def by_name(name: str) -> GoComponent:
+    """The component called name (as in the cache folder)."""
+    for component in ALL:
+        if component.name == name:
+            return component
+    raise KeyError(f"unknown component {name!r} (known: {', '.join(c.name for c in ALL)})")
+
+
+__all__ = ["ADDONS", "ALL", "NODE", "by_name", "pin"]

@@ -1,0 +1,150 @@
+"""Build Go commands from a pinned upstream module into the user cache, once per version.
+
+Each component is built inside a writable copy of its module (downloaded through the Go module
+proxy), so modules whose go.mod has replace directives build too, with `-trimpath` and the flags
+upstream's release builds use. Binaries land in CACHE/cluster/NAME/VERSION/bin, keyed by tool and
+version like scripts/tool's, so a fresh clone reuses them and a fresh machine rebuilds them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from microshop_ci.cluster.pins import REPO_ROOT, pin
+
+
+def cache_root() -> Path:
+    """MICROSHOP_CACHE (as scripts/lib.sh sets it), else ~/.cache/microshop."""
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "microshop"
+    return Path(os.environ.get("MICROSHOP_CACHE", default))
+
+
+class BuildError(Exception):
+    """A component failed to build: the message names it and its log."""
+
+
+@dataclass(frozen=True)
+class GoComponent:
+    """Go commands built from one pinned module (or from a module folder in this repository)."""
+
+    name: str
+    module: str
+    pin_key: str
+    packages: tuple[str, ...]
+    cgo: bool = False
+    tags: str = ""
+    ldflags: Callable[[str], str] = lambda _version: "-s -w"
+    prepare: Callable[[Path, str], None] | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    local_source: Path | None = None  # a wrapper module of ours, e.g. scripts/cluster-src/etcd
+
+    @property
+    def version(self) -> str:
+        """The pinned version."""
+        return pin(self.pin_key)
+
+    @property
+    def out_dir(self) -> Path:
+        """Where the binaries go: CACHE/cluster/NAME/VERSION/bin."""
+        return cache_root() / "cluster" / self.name / self.version / "bin"
+
+    def binary(self, command: str) -> Path:
+        """The path of one built command."""
+        return self.out_dir / command
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on path (created if missing) for the duration of the block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def module_dir(module: str, version: str, log: Path) -> Path:
+    """Download module@version through the module proxy and return its read-only folder."""
+    result = _go(["mod", "download", "-json", f"{module}@{version}"], cwd=None, env={}, log=log)
+    try:
+        return Path(json.loads(result)["Dir"])
+    except (KeyError, json.JSONDecodeError):
+        raise BuildError(
+            f"go mod download {module}@{version}: no module folder (log: {log})"
+        ) from None
+
+
+def _go(args: list[str], *, cwd: Path | None, env: Mapping[str, str], log: Path) -> str:
+    with log.open("a") as out:
+        out.write(f"$ go {' '.join(args)}\n")
+        out.flush()
+        result = subprocess.run(  # nosec B603 B607 -- the Go toolchain, argv list
+            ["go", *args],
+            cwd=cwd,
+            env={**os.environ, "GOFLAGS": "-mod=mod", "GOWORK": "off", **env},
+            stdout=subprocess.PIPE,
+            stderr=out,
+            text=True,
+            check=False,
+        )
+    if result.returncode != 0:
+        raise BuildError(f"go {args[0]} failed for {cwd or args[-1]} (log: {log})")
+    return result.stdout
+
+
+def build(component: GoComponent) -> Path:
+    """Build the component unless its binaries are cached; return its bin folder."""
+    out = component.out_dir
+    done = out.parent / "build.json"
+    if done.exists():
+        return out
+    with locked(out.parent / ".lock"):
+        if done.exists():
+            return out
+        log = out.parent / "build.log"
+        log.write_text("")
+        start = time.monotonic()
+        source = component.local_source or module_dir(component.module, component.version, log)
+        with tempfile.TemporaryDirectory(prefix=f"build-{component.name}-") as tmp:
+            work = Path(tmp) / "src"
+            shutil.copytree(source, work, symlinks=True)
+            for path in [work, *work.rglob("*")]:
+                if not path.is_symlink():
+                    path.chmod(path.stat().st_mode | 0o200)
+            if component.prepare:
+                component.prepare(work, component.version)
+            staging = out.with_name("bin.partial")
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            args = ["build", "-trimpath", "-ldflags", component.ldflags(component.version)]
+            if component.tags:
+                args += ["-tags", component.tags]
+            env = {"CGO_ENABLED": "1" if component.cgo else "0", **component.env}
+            _go([*args, "-o", f"{staging}/", *component.packages], cwd=work, env=env, log=log)
+        shutil.rmtree(out, ignore_errors=True)
+        staging.rename(out)
+        seconds = round(time.monotonic() - start)
+        sizes = {p.name: p.stat().st_size for p in sorted(out.iterdir())}
+        done.write_text(json.dumps({"seconds": seconds, "bytes": sizes}, indent=2) + "\n")
+    return out
+
+
+def build_seconds(component: GoComponent) -> int | None:
+    """How long the cached build took, for the docs and the bring-up summary."""
+    done = component.out_dir.parent / "build.json"
+    return int(json.loads(done.read_text())["seconds"]) if done.exists() else None
+
+
+__all__ = ["REPO_ROOT", "BuildError", "GoComponent", "build", "build_seconds", "cache_root"]

@@ -1,0 +1,536 @@
+"""A kind node image built here: kind's base-image layout on Debian bookworm, pinned binaries.
+
+kind's published node image cannot be pulled on the build machines, and `kind build node-image`
+fetches etcd, CoreDNS, pause, kindnetd and local-path from registries. This module does the same
+few things over images built here from source: a Debian bookworm root (debootstrap) with kind's
+base-image files (read from the pinned kind module), containerd, runc, crictl and the CNI plugins;
+then, in a container of it, kubeadm/kubelet/kubectl, /kind/version, the CNI and storage manifests
+and every image the cluster runs, imported into containerd as pinned; then one `docker commit`.
+The result is tagged by a content key, so a second run reuses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from microshop_ci.cluster import components as c
+from microshop_ci.cluster.gobuild import (
+    REPO_ROOT,
+    BuildError,
+    build,
+    cache_root,
+    locked,
+    module_dir,
+)
+from microshop_ci.cluster.pins import pin
+from microshop_ci.cluster.run import as_root, run
+
+SUITE = "bookworm"
+MIRROR = "http://deb.debian.org/debian"
+KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+NODE_PACKAGES = (
+    "systemd,systemd-sysv,dbus,conntrack,iptables,ipset,iproute2,ethtool,util-linux,mount,kmod,"
+    "libseccomp2,pigz,bash,ca-certificates,curl,jq,procps"
+)
+SOURCES = REPO_ROOT / "scripts" / "cluster-src"
+LOCAL = "localhost/microshop"  # our names for add-on images that have no upstream name here
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """One image the node carries: a name, a base (scratch or the node's root) and its files."""
+
+    name: str
+    files: tuple[tuple[str, Path], ...]  # (path in the image, file on this machine)
+    entrypoint: tuple[str, ...] = ()
+    user: str = ""
+    on_node_root: bool = False  # FROM the node base (iptables, ipset, a shell), not scratch
+    extra_tags: tuple[str, ...] = ()
+
+
+def images_key_inputs() -> str:
+    """What the node image depends on besides this module's files: every pinned version."""
+    keys = [comp.pin_key for comp in c.ALL] + ["KIND_VERSION", "PAUSE_VERSION"]
+    return " ".join(f"{k}={pin(k)}" for k in sorted(keys))
+
+
+def content_key() -> str:
+    """16 hex digits over the pins, this package's code and the manifests it installs."""
+    digest = hashlib.sha256(images_key_inputs().encode())
+    for path in sorted(
+        [*Path(__file__).parent.glob("*.py"), *SOURCES.rglob("*")], key=lambda p: str(p)
+    ):
+        if path.is_file():
+            digest.update(path.name.encode() + path.read_bytes())
+    digest.update(f"{SUITE} {MIRROR} {NODE_PACKAGES}".encode())
+    return digest.hexdigest()[:16]
+
+
+def node_image_name() -> str:
+    """The node image's tag: microshop/kind-node:KUBERNETES_VERSION-KEY."""
+    return f"microshop/kind-node:{pin('KUBERNETES_VERSION')}-{content_key()}"
+
+
+def base_image_name() -> str:
+    """The intermediate base (no Kubernetes, no images) of the node image."""
+    return f"microshop/kind-base:{SUITE}-{content_key()}"
+
+
+def addon_image(name: str, version_key: str) -> str:
+    """The name under which an add-on image built here is imported into the node."""
+    return f"{LOCAL}/{name}:{pin(version_key)}"
+
+
+def helper_image() -> str:
+    """The node's own Debian root as an image: local-path helper pods need a shell."""
+    return f"{LOCAL}/node-shell:{content_key()}"
+
+
+def image_specs() -> list[ImageSpec]:
+    """Every image the node carries, from the built components."""
+    k8s = c.KUBERNETES.out_dir
+    version = pin("KUBERNETES_VERSION")
+    pause_version = pin("PAUSE_VERSION")
+    specs = [
+        ImageSpec(f"registry.k8s.io/{cmd}:{version}", ((f"/usr/local/bin/{cmd}", k8s / cmd),))
+        for cmd in ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+    ]
+    specs += [
+        ImageSpec(
+            f"registry.k8s.io/kube-proxy:{version}",
+            (("/usr/local/bin/kube-proxy", k8s / "kube-proxy"),),
+            on_node_root=True,
+        ),
+        ImageSpec(
+            f"registry.k8s.io/etcd:{pin('ETCD_VERSION').removeprefix('v')}-0",
+            (("/usr/local/bin/etcd", c.ETCD.binary("etcd")),),
+        ),
+        # CoreDNS binds port 53: upstream's image sets a file capability for its nonroot user,
+        # which a scratch image built without a shell cannot; kubeadm's Deployment drops every
+        # capability but NET_BIND_SERVICE, so it runs as root here (a local test cluster only).
+        ImageSpec(
+            f"registry.k8s.io/coredns/coredns:{pin('COREDNS_VERSION')}",
+            (("/coredns", c.COREDNS.binary("coredns")),),
+            entrypoint=("/coredns",),
+        ),
+        ImageSpec(
+            f"registry.k8s.io/pause:{pause_version}",
+            (("/pause", pause_binary()),),
+            entrypoint=("/pause",),
+            user="65535:65535",
+        ),
+        ImageSpec(
+            addon_image("kube-router", "KUBE_ROUTER_VERSION"),
+            (("/usr/local/bin/kube-router", c.KUBE_ROUTER.binary("kube-router")),),
+            on_node_root=True,
+        ),
+        ImageSpec(
+            addon_image("local-path-provisioner", "LOCAL_PATH_PROVISIONER_VERSION"),
+            (
+                (
+                    "/local-path-provisioner",
+                    c.LOCAL_PATH_PROVISIONER.binary("local-path-provisioner"),
+                ),
+            ),
+            entrypoint=("/local-path-provisioner",),
+        ),
+        ImageSpec(helper_image(), (), on_node_root=True),
+    ]
+    certs = Path("/etc/ssl/certs/ca-certificates.crt")
+    for cmd in c.KYVERNO_COMMANDS:
+        specs.append(
+            ImageSpec(
+                addon_image(f"kyverno/{cmd}", "KYVERNO_VERSION"),
+                ((f"/{cmd}", c.KYVERNO.binary(cmd)), ("/etc/ssl/certs/ca-certificates.crt", certs)),
+                entrypoint=(f"/{cmd}",),
+                user="65534:65534",
+            )
+        )
+    specs.append(
+        ImageSpec(
+            addon_image("kyverno/kyverno-cli", "KYVERNO_VERSION"),
+            (
+                ("/kyverno", Path(tool_path("kyverno"))),
+                ("/etc/ssl/certs/ca-certificates.crt", certs),
+            ),
+            entrypoint=("/kyverno",),
+            user="65534:65534",
+        )
+    )
+    return specs
+
+
+def tool_path(name: str) -> str:
+    """A pinned tool built by scripts/tool (the Kyverno CLI for the chart's hook jobs)."""
+    log = cache_root() / "cluster" / "tools.log"
+    return run(
+        [str(REPO_ROOT / "scripts" / "tool"), name], step=f"scripts/tool {name}", log=log
+    ).strip()
+
+
+def pause_binary() -> Path:
+    """pause from the Kubernetes module's build/pause, compiled static with gcc (as upstream)."""
+    version = pin("PAUSE_VERSION")
+    out = cache_root() / "cluster" / "pause" / version / "pause"
+    if not out.exists():
+        log = out.with_name("build.log")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        source = module_dir("k8s.io/kubernetes", pin("KUBERNETES_VERSION"), log)
+        run(
+            [
+                "gcc",
+                "-Os",
+                "-Wall",
+                "-Werror",
+                "-static",
+                f"-DVERSION=v{version}",
+                "-o",
+                f"{out}.partial",
+                str(source / "build" / "pause" / "linux" / "pause.c"),
+            ],
+            step="gcc pause.c",
+            log=log,
+        )
+        Path(f"{out}.partial").rename(out)
+    return out
+
+
+def docker_image_exists(name: str) -> bool:
+    """True if the local Docker engine has an image of that name."""
+    result = subprocess.run(  # nosec B603 B607 -- fixed argv
+        ["docker", "image", "inspect", name], capture_output=True, check=False
+    )
+    return result.returncode == 0
+
+
+KIND_COPIES = (  # (folder in kind's images/base/files, folder in the node, mode)
+    ("usr/local/bin", "usr/local/bin", 0o755),
+    ("kind", "kind", 0o644),
+    ("kind/bin", "kind/bin", 0o755),
+    ("etc", "etc", 0o644),
+    ("etc/containerd", "etc/containerd", 0o644),
+    ("etc/default", "etc/default", 0o644),
+    ("etc/sysctl.d", "etc/sysctl.d", 0o644),
+    ("etc/systemd/system", "etc/systemd/system", 0o644),
+    ("etc/systemd/system/kubelet.service.d", "etc/systemd/system/kubelet.service.d", 0o644),
+)
+WANTS_TO_CLEAR = (  # as kind's base image: only the units kind enables start in a node
+    "lib/systemd/system/multi-user.target.wants",
+    "etc/systemd/system/multi-user.target.wants",
+    "lib/systemd/system/local-fs.target.wants",
+    "lib/systemd/system/basic.target.wants",
+)
+
+
+def _copy_kind_files(root: Path, log: Path) -> None:
+    files = module_dir("sigs.k8s.io/kind", pin("KIND_VERSION"), log) / "images" / "base" / "files"
+    for source_dir, target_dir, mode in KIND_COPIES:
+        target = root / target_dir
+        target.mkdir(parents=True, exist_ok=True)
+        for source in (files / source_dir).iterdir():
+            if source.is_file():
+                shutil.copyfile(source, target / source.name)
+                (target / source.name).chmod(mode)
+    (root / "kind").chmod(0o755)
+    (root / "kind" / "bin").chmod(0o755)
+
+
+def _containerd_config(root: Path) -> None:
+    """kind's containerd config with the pause image kubeadm expects of this Kubernetes."""
+    config = root / "etc" / "containerd" / "config.toml"
+    text = config.read_text()
+    old = next(line for line in text.splitlines() if "sandbox_image" in line)
+    pause = f'  sandbox_image = "registry.k8s.io/pause:{pin("PAUSE_VERSION")}"'
+    config.write_text(text.replace(old, pause))
+
+
+def _runtime_spec(root: Path, log: Path) -> None:
+    """containerd's default OCI spec with kind's product-files hook and without rlimits."""
+    ctr = c.CONTAINERD.binary("ctr")
+    spec = json.loads(run([str(ctr), "oci", "spec"], step="ctr oci spec", log=log))
+    hooks = spec.setdefault("hooks", {}).setdefault("createContainer", [])
+    hooks.append({"path": "/kind/bin/mount-product-files.sh"})
+    spec["process"].pop("rlimits", None)
+    (root / "etc" / "containerd" / "cri-base.json").write_text(json.dumps(spec, indent=2))
+
+
+def _install_binaries(root: Path) -> None:
+    targets = [
+        *(
+            (c.CONTAINERD.binary(b), "usr/local/bin")
+            for b in ("containerd", "ctr", "containerd-shim-runc-v2")
+        ),
+        (c.RUNC.binary("runc"), "usr/local/sbin"),
+        (c.CRICTL.binary("crictl"), "usr/local/bin"),
+        *((p, "opt/cni/bin") for p in sorted(c.CNI_PLUGINS.out_dir.iterdir())),
+    ]
+    for binary, folder in targets:
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(binary, root / folder / binary.name)
+        (root / folder / binary.name).chmod(0o755)
+
+
+def _systemd_like_kind(root: Path, log: Path) -> None:
+    tmpfiles = root / "lib/systemd/system/sysinit.target.wants/systemd-tmpfiles-setup.service"
+    tmpfiles.unlink(missing_ok=True)
+    for folder in WANTS_TO_CLEAR:
+        for link in (root / folder).glob("*"):
+            link.unlink()
+    for link in (root / "lib/systemd/system/sockets.target.wants").glob("*"):
+        if "udev" in link.name or "initctl" in link.name:
+            link.unlink()
+    with (root / "etc/systemd/journald.conf").open("a") as conf:
+        conf.write("ReadKMsg=no\n")
+    chroot = ["chroot", str(root), "systemctl"]
+    run(
+        as_root(
+            [*chroot, "enable", "kubelet.service", "containerd.service", "undo-mount-hacks.service"]
+        ),
+        step="systemctl enable",
+        log=log,
+    )
+    run(as_root([*chroot, "mask", "systemd-binfmt.service"]), step="systemctl mask", log=log)
+    (root / "etc/kubernetes/manifests").mkdir(parents=True, exist_ok=True)
+
+
+def debootstrap(root: Path, log: Path) -> None:
+    """A Debian bookworm root with the node's packages, signatures checked against the keyring.
+
+    Shares scripts/build-base-image's package cache and takes its lock while it writes there.
+    """
+    debs = cache_root() / "base" / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    if not KEYRING.is_file():
+        raise BuildError(f"{KEYRING} is missing: run scripts/setup (debian-archive-keyring)")
+    argv = [
+        "debootstrap",
+        "--variant=minbase",
+        f"--cache-dir={debs}",
+        f"--keyring={KEYRING}",
+        "--force-check-gpg",
+        f"--include={NODE_PACKAGES}",
+        SUITE,
+        str(root),
+        MIRROR,
+    ]
+    with locked(cache_root() / "base" / ".lock"):
+        run(as_root(argv), step="debootstrap (node base)", log=log)
+
+
+def build_base(work: Path, log: Path) -> str:
+    """The node base image (kind's base-image layout); returns its name."""
+    name = base_image_name()
+    if docker_image_exists(name):
+        return name
+    root = work / "root"
+    debootstrap(root, log)
+    _copy_kind_files(root, log)
+    _containerd_config(root)
+    _runtime_spec(root, log)
+    _install_binaries(root)
+    _systemd_like_kind(root, log)
+    for junk in ("debootstrap", "var/cache/apt", "var/lib/apt/lists"):
+        shutil.rmtree(root / junk, ignore_errors=True)
+    (root / "sbin" / "init").unlink(missing_ok=True)
+    (root / "sbin" / "init").symlink_to("/usr/lib/systemd/systemd")
+    tar = work / "root.tar"
+    run(
+        as_root(["tar", "--numeric-owner", "-C", str(root), "-cf", str(tar), "."]),
+        step="tar node root",
+        log=log,
+    )
+    run(
+        [
+            "docker",
+            "import",
+            "--change",
+            "ENV container=docker",
+            "--change",
+            "STOPSIGNAL SIGRTMIN+3",
+            "--change",
+            'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]',
+            str(tar),
+            name,
+        ],
+        step="docker import (node base)",
+        log=log,
+    )
+    return name
+
+
+def build_images(specs: list[ImageSpec], base: str, work: Path, log: Path) -> list[str]:
+    """docker build each image from its files; return every name (with extra tags)."""
+    names = []
+    for index, spec in enumerate(specs):
+        context = work / f"image-{index}"
+        context.mkdir(parents=True)
+        lines = [f"FROM {base}" if spec.on_node_root else "FROM scratch"]
+        for number, (target, source) in enumerate(spec.files):
+            shutil.copyfile(source, context / f"f{number}")
+            (context / f"f{number}").chmod(0o755)
+            lines.append(f"COPY f{number} {target}")
+        if spec.on_node_root:
+            lines.append("ENTRYPOINT []")
+        lines.append("ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        if spec.entrypoint:
+            lines.append(f"ENTRYPOINT {json.dumps(list(spec.entrypoint))}")
+        if spec.user:
+            lines.append(f"USER {spec.user}")
+        (context / "Dockerfile").write_text("\n".join(lines) + "\n")
+        run(
+            ["docker", "build", "--quiet", "--network", "none", "-t", spec.name, str(context)],
+            step=f"docker build {spec.name}",
+            log=log,
+        )
+        names.append(spec.name)
+        for tag in spec.extra_tags:
+            run(["docker", "tag", spec.name, tag], step=f"docker tag {tag}", log=log)
+            names.append(tag)
+    return names
+
+
+def _manifest(name: str) -> str:
+    text = (SOURCES / "manifests" / name).read_text()
+    return (
+        text.replace("__KUBE_ROUTER_IMAGE__", addon_image("kube-router", "KUBE_ROUTER_VERSION"))
+        .replace(
+            "__LOCAL_PATH_IMAGE__",
+            addon_image("local-path-provisioner", "LOCAL_PATH_PROVISIONER_VERSION"),
+        )
+        .replace("__HELPER_IMAGE__", helper_image())
+    )
+
+
+def _in_node(container: str, *argv: str) -> list[str]:
+    return ["docker", "exec", container, *argv]
+
+
+def assemble(base: str, images: list[str], work: Path, log: Path) -> str:
+    """Start the base, add Kubernetes, manifests and images, commit the node image."""
+    name = node_image_name()
+    container = f"microshop-node-build-{content_key()}"
+    run(["docker", "rm", "-f", container], step="docker rm", log=log)
+    run(
+        [
+            "docker",
+            "run",
+            "-d",
+            "--privileged",
+            "--name",
+            container,
+            "--entrypoint",
+            "sleep",
+            base,
+            "infinity",
+        ],
+        step="docker run (node build)",
+        log=log,
+    )
+    try:
+        for cmd in ("kubeadm", "kubelet", "kubectl"):
+            run(
+                ["docker", "cp", str(c.KUBERNETES.binary(cmd)), f"{container}:/usr/bin/{cmd}"],
+                step=f"docker cp {cmd}",
+                log=log,
+            )
+        files = {
+            "/kind/version": pin("KUBERNETES_VERSION"),
+            "/kind/manifests/default-cni.yaml": _manifest("default-cni.yaml"),
+            "/kind/manifests/default-storage.yaml": _manifest("default-storage.yaml"),
+        }
+        for path, text in files.items():
+            run(_in_node(container, "mkdir", "-p", str(Path(path).parent)), step="mkdir", log=log)
+            run(
+                ["docker", "exec", "-i", container, "cp", "/dev/stdin", path],
+                stdin=text.encode(),
+                step=f"write {path}",
+                log=log,
+            )
+        archive = work / "images.tar"
+        run(["docker", "save", "-o", str(archive), *images], step="docker save", log=log)
+        run(
+            _in_node(
+                container, "bash", "-c", "nohup containerd >/var/log/containerd-build.log 2>&1 &"
+            ),
+            step="start containerd in the build container",
+            log=log,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                run(_in_node(container, "ctr", "version"), step="ctr version", log=log)
+                break
+            except BuildError:
+                if time.monotonic() > deadline:
+                    raise BuildError(
+                        f"containerd did not start in the build container (log: {log})"
+                    ) from None
+                time.sleep(1)
+        run(
+            [
+                "docker",
+                "exec",
+                "-i",
+                container,
+                "ctr",
+                "--namespace=k8s.io",
+                "images",
+                "import",
+                "--label=io.cri-containerd.pinned=pinned",
+                "--all-platforms",
+                "--no-unpack",
+                "--digests",
+                "-",
+            ],
+            stdin=archive.read_bytes(),
+            step="ctr images import",
+            log=log,
+        )
+        run(_in_node(container, "pkill", "containerd"), step="stop containerd", log=log)
+        time.sleep(2)
+        run(_in_node(container, "rm", "-f", "/var/log/containerd-build.log"), step="rm", log=log)
+        run(
+            [
+                "docker",
+                "commit",
+                "--change",
+                'ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]',
+                "--change",
+                'ENV HTTP_PROXY="" HTTPS_PROXY="" NO_PROXY=""',
+                container,
+                name,
+            ],
+            step="docker commit (node image)",
+            log=log,
+        )
+    finally:
+        subprocess.run(["docker", "rm", "-f", "-v", container], capture_output=True, check=False)  # nosec B603 B607
+    return name
+
+
+def build_node_image() -> str:
+    """Build every component and the node image unless cached; return the image's name."""
+    name = node_image_name()
+    if docker_image_exists(name):
+        return name
+    for component in c.ALL:
+        build(component)
+    log = cache_root() / "cluster" / "node-image.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    with tempfile.TemporaryDirectory(prefix="kind-node-", dir=cache_root() / "cluster") as tmp:
+        work = Path(tmp)
+        try:
+            base = build_base(work, log)
+            images = build_images(image_specs(), base, work, log)
+            return assemble(base, images, work, log)
+        finally:
+            if (work / "root").exists():
+                run(as_root(["rm", "-rf", str(work / "root")]), step="clean up", log=log)
