@@ -4,7 +4,7 @@
     python -m microshop_ci.cluster node-image          build the kind node image, print its name
     python -m microshop_ci.cluster up [--node-image upstream|local]
     python -m microshop_ci.cluster down
-    python -m microshop_ci.cluster addons [--images upstream|local] [--mesh]
+    python -m microshop_ci.cluster addons [--images upstream|local] [--mesh|--no-mesh]
     python -m microshop_ci.cluster database-image --images FILE
     python -m microshop_ci.cluster e2e [--keep] [--node-image upstream|local] [PYTEST_ARGS...]
 
@@ -68,7 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     addons_parser.add_argument(
         "--images", choices=("upstream", "local"), default=kind.default_node_source()
     )
-    addons_parser.add_argument("--mesh", action="store_true", help="install Istio too")
+    addons_parser.add_argument(
+        "--mesh",
+        action=argparse.BooleanOptionalAction,
+        default=kind.default_node_source() == "upstream",
+        help="install Istio (default on GitHub; elsewhere only its CRDs: no data plane yet)",
+    )
     db_parser = sub.add_parser("database-image", help="push FerretDB, add it to the images file")
     db_parser.add_argument("--images", type=Path, required=True)
     e2e_parser = sub.add_parser("e2e", help="the whole kind end-to-end run")
