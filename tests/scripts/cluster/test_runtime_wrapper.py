@@ -44,7 +44,7 @@ def test_strip_process_removes_the_capability_from_every_set() -> None:
 
 
 def test_strip_process_leaves_a_process_without_the_capability_alone() -> None:
-    process = {"capabilities": {"bounding": ["CAP_CHOWN"]}}
+    process: dict[str, object] = {"capabilities": {"bounding": ["CAP_CHOWN"]}}
     assert strip_process(process, {"CAP_SYS_RESOURCE"}) is False
     assert process == {"capabilities": {"bounding": ["CAP_CHOWN"]}}
 
