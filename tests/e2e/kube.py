@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import re
 import shlex
+import shutil
 import subprocess
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -325,3 +330,46 @@ def sign_with_new_key(cosign: str, ref: str, key_dir: Path) -> Path:
         env=env,
     )
     return key_dir / "cosign.pub"
+
+
+def _pump(stream_: Iterable[str], lines: queue.Queue[str]) -> None:
+    for line in stream_:
+        lines.put(line)
+
+
+@contextmanager
+def port_forward(namespace: str, target: str, port: int, timeout: float = 60) -> Iterator[str]:
+    """`kubectl port-forward TARGET :PORT` for the block; yields http://127.0.0.1:LOCAL.
+
+    Waits (bounded) for kubectl to report the local port it chose; stops it afterwards.
+    """
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        raise ToolError("kubectl not found on PATH (scripts/lib.sh puts the built one there)")
+    proc = subprocess.Popen(
+        [kubectl, "port-forward", "-n", namespace, target, f":{port}", "--address", "127.0.0.1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
+
+        def forwarding() -> str | None:
+            try:
+                line = lines.get(timeout=1)
+            except queue.Empty:
+                return None
+            match = re.search(r"Forwarding from 127\.0\.0\.1:(\d+)", line)
+            return f"http://127.0.0.1:{match.group(1)}" if match else None
+
+        yield wait_for(forwarding, what=f"kubectl port-forward {target}", timeout=timeout)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -110,7 +110,12 @@ def install_kyverno(images: str) -> None:
         step="kubectl apply Kyverno policies.kyverno.io CRDs",
         log=log_path(),
     )
-    values = ["features.registryClient.allowInsecure=true", "admissionController.replicas=1"]
+    values = [
+        "features.registryClient.allowInsecure=true",
+        "admissionController.replicas=1",
+        # A test cluster: the background scan re-checks existing resources every minute, not hour.
+        "features.backgroundScan.backgroundScanInterval=1m",
+    ]
     if images == "local":
         values += local_image_values()
     argv = [

@@ -1,8 +1,15 @@
-"""Admission: only our signed images, by digest, in pods that meet the bar, get into the cluster."""
+"""Admission, against the live API server and Kyverno's webhook: only our signed images get in.
+
+Every refusal is tried in a namespace without Pod Security Admission labels, so Kyverno alone has to
+refuse it, and the test names the policy and rule that did, with a phrase of its message.
+"""
 
 from __future__ import annotations
 
+import copy
 import json
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -10,22 +17,56 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from microshop_ci.gha.images import Image
-from tests.e2e.kube import Settings, probe_pod_manifest
+from tests.conftest import tool_path
+from tests.e2e.kube import PROPAGATION_TIMEOUT, probe_pod_manifest, run_tool
+from tests.e2e.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
-SIGNATURE_POLICY = "verify-image-signatures"
+SIGNATURES = "verify-image-signatures"
+SIGNATURE_RULE = "verify-microshop-image-signatures"
+BARE_NAMESPACE = "microshop-e2e-admission"
+PRIVILEGED_POLICY = "disallow-privileged-containers"
+PRIVILEGED_RULE = "privileged-containers"
 
 
-def _dry_run_create(core: client.CoreV1Api, namespace: str, pod: dict[str, Any]) -> None:
-    """Ask the API server (and every admission webhook) to create the pod, without keeping it."""
-    core.create_namespaced_pod(namespace, pod, dry_run="All")
+@pytest.fixture(scope="module")
+def bare_namespace(core: client.CoreV1Api) -> Iterator[str]:
+    """A namespace with no Pod Security labels and no mesh: only Kyverno stands in the way."""
+    try:
+        core.create_namespace({"metadata": {"name": BARE_NAMESPACE}})
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+    namespace = core.read_namespace(BARE_NAMESPACE)
+    labels = namespace.metadata.labels or {}
+    assert not [k for k in labels if k.startswith("pod-security.kubernetes.io/")], labels
+    yield BARE_NAMESPACE
+    core.delete_namespace(BARE_NAMESPACE)
 
 
-def _denial(core: client.CoreV1Api, namespace: str, pod: dict[str, Any]) -> str:
+def _pod(name: str, image: str) -> dict[str, Any]:
+    return probe_pod_manifest(name, image, "default", {"app.kubernetes.io/name": "e2e-admission"})
+
+
+def _create(kube: client.ApiClient, namespace: str, manifest: dict[str, Any]) -> Any:
+    """Create through the API server and every admission webhook, without keeping it."""
+    kind = manifest["kind"]
+    if kind == "Pod":
+        return client.CoreV1Api(kube).create_namespaced_pod(namespace, manifest, dry_run="All")
+    if kind == "Deployment":
+        api = client.AppsV1Api(kube)
+        return api.create_namespaced_deployment(namespace, manifest, dry_run="All")
+    batch = client.BatchV1Api(kube)
+    if kind == "Job":
+        return batch.create_namespaced_job(namespace, manifest, dry_run="All")
+    return batch.create_namespaced_cron_job(namespace, manifest, dry_run="All")
+
+
+def _denial(kube: client.ApiClient, namespace: str, manifest: dict[str, Any]) -> str:
     with pytest.raises(ApiException) as err:
-        _dry_run_create(core, namespace, pod)
-    assert err.value.status in (400, 403), err.value
+        _create(kube, namespace, manifest)
+    assert err.value.status == 400, err.value
     body = str(err.value.body)
     try:
         return str(json.loads(body).get("message", body))
@@ -33,57 +74,179 @@ def _denial(core: client.CoreV1Api, namespace: str, pod: dict[str, Any]) -> str:
         return body
 
 
-def _pod(name: str, image: str) -> dict[str, Any]:
-    return probe_pod_manifest(name, image, "default", {"app.kubernetes.io/name": "e2e-admission"})
+def _assert_refused_by(message: str, policy: str, rule: str, phrase: str) -> None:
+    """Kyverno's denial names the policy, then the rule with its message."""
+    assert "denied the request" in message, message
+    assert f"{policy}:" in message, message
+    assert f"{rule}:" in message, message
+    assert phrase in message, message
+
+
+def _controller(kind: str, pod: dict[str, Any]) -> dict[str, Any]:
+    template = {
+        "metadata": {"labels": pod["metadata"]["labels"]},
+        "spec": copy.deepcopy(pod["spec"]),
+    }
+    name = f"e2e-{kind.lower()}-{uuid.uuid4().hex[:6]}"
+    if kind == "Deployment":
+        spec: dict[str, Any] = {
+            "replicas": 0,
+            "selector": {"matchLabels": pod["metadata"]["labels"]},
+            "template": template,
+        }
+        return {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name}, "spec": spec}
+    template["spec"]["restartPolicy"] = "Never"
+    job_spec = {"template": template}
+    if kind == "Job":
+        return {
+            "apiVersion": "batch/v1",
+            "kind": kind,
+            "metadata": {"name": name},
+            "spec": job_spec,
+        }
+    spec = {"schedule": "0 0 1 1 *", "jobTemplate": {"spec": job_spec}}
+    return {"apiVersion": "batch/v1", "kind": kind, "metadata": {"name": name}, "spec": spec}
 
 
 def test_our_signed_images_are_admitted(
-    core: client.CoreV1Api, settings: Settings, images: dict[str, Image]
+    kube: client.ApiClient, bare_namespace: str, images: dict[str, Image]
 ) -> None:
-    for service, image in sorted(images.items()):
-        _dry_run_create(core, settings.namespace, _pod(f"e2e-signed-{service}", image.ref))
+    admitted = []
+    for name, image in sorted(images.items()):
+        pod = _create(kube, bare_namespace, _pod(f"e2e-signed-{name}", image.ref))
+        admitted.append((name, pod.spec.containers[0].image))
+    assert admitted == [(name, image.ref) for name, image in sorted(images.items())]
 
 
-def test_an_unsigned_image_is_rejected_with_kyvernos_message(
-    core: client.CoreV1Api, settings: Settings, unsigned_image: str
+def test_a_signed_image_by_tag_is_admitted_pinned_to_its_digest(
+    kube: client.ApiClient, bare_namespace: str, images: dict[str, Image]
 ) -> None:
-    message = _denial(core, settings.namespace, _pod("e2e-unsigned", unsigned_image))
-    assert "denied the request" in message
-    assert SIGNATURE_POLICY in message
+    image = images["api-service"]
+    tag = f"{image.name}:e2e-signed"
+    run_tool(tool_path("crane"), "tag", "--insecure", image.ref, "e2e-signed")
+    pod = _create(kube, bare_namespace, _pod("e2e-by-tag", tag))
+    assert pod.spec.containers[0].image == image.ref  # mutateDigest rewrote the tag
 
 
-def test_an_image_signed_with_another_key_is_rejected(
-    core: client.CoreV1Api, settings: Settings, other_key_image: str
+def test_an_unsigned_image_is_refused_by_the_signature_rule(
+    kube: client.ApiClient, bare_namespace: str, unsigned_image: str
 ) -> None:
-    message = _denial(core, settings.namespace, _pod("e2e-other-key", other_key_image))
-    assert "denied the request" in message
-    assert SIGNATURE_POLICY in message
+    message = _denial(kube, bare_namespace, _pod("e2e-unsigned", unsigned_image))
+    _assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no signatures found")
 
 
-def test_a_pod_running_as_root_is_rejected(
-    core: client.CoreV1Api, settings: Settings, images: dict[str, Image]
+def test_an_image_signed_with_another_key_is_refused_by_the_signature_rule(
+    kube: client.ApiClient, bare_namespace: str, other_key_image: str
+) -> None:
+    message = _denial(kube, bare_namespace, _pod("e2e-other-key", other_key_image))
+    _assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no matching signatures")
+
+
+def test_an_image_by_a_tag_that_was_never_pushed_is_refused(
+    kube: client.ApiClient, bare_namespace: str, images: dict[str, Image]
+) -> None:
+    missing = f"{images['api-service'].name}:e2e-never-pushed"
+    message = _denial(kube, bare_namespace, _pod("e2e-missing-tag", missing))
+    _assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "e2e-never-pushed")
+
+
+def test_a_root_container_is_refused_by_require_run_as_nonroot(
+    kube: client.ApiClient, bare_namespace: str, images: dict[str, Image]
 ) -> None:
     pod = _pod("e2e-root", images["api-service"].ref)
     pod["spec"]["securityContext"].update({"runAsNonRoot": False, "runAsUser": 0})
-    message = _denial(core, settings.namespace, pod)
-    assert "denied the request" in message or "violates PodSecurity" in message
+    pod["spec"]["containers"][0]["securityContext"].update({"runAsNonRoot": False, "runAsUser": 0})
+    message = _denial(kube, bare_namespace, pod)
+    _assert_refused_by(message, "require-run-as-nonroot", "require-run-as-nonroot", "runAsNonRoot")
 
 
-def test_a_privileged_pod_is_rejected(
-    core: client.CoreV1Api, settings: Settings, images: dict[str, Image]
+def test_a_privileged_container_is_refused(
+    kube: client.ApiClient, bare_namespace: str, images: dict[str, Image]
 ) -> None:
     pod = _pod("e2e-privileged", images["api-service"].ref)
-    pod["spec"]["containers"][0]["securityContext"].update(
-        {"privileged": True, "allowPrivilegeEscalation": True}
-    )
-    message = _denial(core, settings.namespace, pod)
-    assert "denied the request" in message or "violates PodSecurity" in message
+    pod["spec"]["containers"][0]["securityContext"]["privileged"] = True
+    message = _denial(kube, bare_namespace, pod)
+    _assert_refused_by(message, PRIVILEGED_POLICY, PRIVILEGED_RULE, "privileged")
 
 
-def test_our_image_by_tag_is_rejected(
-    core: client.CoreV1Api, settings: Settings, images: dict[str, Image]
+@pytest.mark.parametrize(
+    ("kind", "rule"),
+    [
+        ("Deployment", f"autogen-{SIGNATURE_RULE}"),
+        ("Job", f"autogen-{SIGNATURE_RULE}"),
+        ("CronJob", f"autogen-cronjob-{SIGNATURE_RULE}"),
+    ],
+)
+def test_an_unsigned_image_in_a_controller_is_refused_by_the_autogen_rule(
+    kube: client.ApiClient, bare_namespace: str, unsigned_image: str, kind: str, rule: str
 ) -> None:
-    message = _denial(
-        core, settings.namespace, _pod("e2e-by-tag", f"{images['api-service'].name}:latest")
+    manifest = _controller(kind, _pod("unused", unsigned_image))
+    message = _denial(kube, bare_namespace, manifest)
+    _assert_refused_by(message, SIGNATURES, rule, "no signatures found")
+
+
+def test_a_policy_report_records_a_background_failure(
+    kube: client.ApiClient, core: client.CoreV1Api, images: dict[str, Image]
+) -> None:
+    """A workload whose AuthorizationPolicy is deleted afterwards: admission cannot see that,
+    the background scan must, and its PolicyReport says fail for the coverage rule."""
+    namespace = f"microshop-e2e-reports-{uuid.uuid4().hex[:6]}"
+    custom = client.CustomObjectsApi(kube)
+    core.create_namespace(
+        {"metadata": {"name": namespace, "labels": {"istio-injection": "enabled"}}}
     )
-    assert "denied the request" in message
+    try:
+        policy = {
+            "apiVersion": "security.istio.io/v1",
+            "kind": "AuthorizationPolicy",
+            "metadata": {"name": "allow-e2e-reports"},
+            "spec": {
+                "selector": {"matchLabels": {"app.kubernetes.io/name": "e2e-admission"}},
+                "rules": [{"from": [{"source": {"principals": ["cluster.local/ns/x/sa/y"]}}]}],
+            },
+        }
+        custom.create_namespaced_custom_object(
+            "security.istio.io", "v1", namespace, "authorizationpolicies", policy
+        )
+        deployment = _controller("Deployment", _pod("unused", images["api-service"].ref))
+        created = wait_for(
+            lambda: _created_or_none(kube, namespace, deployment),
+            what="the covered Deployment is admitted (policy cache up to date)",
+            timeout=PROPAGATION_TIMEOUT,
+        )
+        custom.delete_namespaced_custom_object(
+            "security.istio.io", "v1", namespace, "authorizationpolicies", "allow-e2e-reports"
+        )
+        result = wait_for(
+            lambda: _report_result(custom, namespace, created.metadata.uid),
+            what="a PolicyReport with the background scan's fail for the Deployment",
+            timeout=300,
+            interval=5,
+        )
+        assert result["policy"] == "require-authorizationpolicy-coverage"
+        assert result["rule"] == "require-authorizationpolicy-coverage"
+        assert "no ALLOW AuthorizationPolicy with rules selects" in result["message"]
+    finally:
+        core.delete_namespace(namespace)
+
+
+def _created_or_none(kube: client.ApiClient, namespace: str, manifest: dict[str, Any]) -> Any:
+    try:
+        return client.AppsV1Api(kube).create_namespaced_deployment(namespace, manifest)
+    except ApiException as exc:
+        if exc.status == 400:  # the AuthorizationPolicy is not in Kyverno's view yet
+            return None
+        raise
+
+
+def _report_result(custom: client.CustomObjectsApi, namespace: str, uid: str) -> Any:
+    reports = custom.list_namespaced_custom_object(
+        "wgpolicyk8s.io", "v1alpha2", namespace, "policyreports"
+    )["items"]
+    for report in reports:
+        if report.get("scope", {}).get("uid") != uid:
+            continue
+        for result in report.get("results", []):
+            if result.get("result") == "fail":
+                return result
+    return None
