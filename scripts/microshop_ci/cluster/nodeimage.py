@@ -21,24 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from microshop_ci.cluster import components as c
+from microshop_ci.cluster import noderoot
 from microshop_ci.cluster.gobuild import (
     REPO_ROOT,
     BuildError,
     build,
     cache_root,
-    locked,
     module_dir,
 )
 from microshop_ci.cluster.pins import pin
-from microshop_ci.cluster.run import as_root, run
+from microshop_ci.cluster.run import as_root, image_exists, run
 
-SUITE = "bookworm"
-MIRROR = "http://deb.debian.org/debian"
-KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
-NODE_PACKAGES = (
-    "systemd,systemd-sysv,dbus,conntrack,iptables,ipset,iproute2,ethtool,util-linux,mount,kmod,"
-    "libseccomp2,pigz,bash,ca-certificates,curl,jq,procps"
-)
 SOURCES = REPO_ROOT / "scripts" / "cluster-src"
 LOCAL = "localhost/microshop"  # our names for add-on images that have no upstream name here
 
@@ -69,7 +62,7 @@ def content_key() -> str:
     ):
         if path.is_file():
             digest.update(path.name.encode() + path.read_bytes())
-    digest.update(f"{SUITE} {MIRROR} {NODE_PACKAGES}".encode())
+    digest.update(f"{noderoot.SUITE} {noderoot.MIRROR} {noderoot.NODE_PACKAGES}".encode())
     return digest.hexdigest()[:16]
 
 
@@ -80,7 +73,7 @@ def node_image_name() -> str:
 
 def base_image_name() -> str:
     """The intermediate base (no Kubernetes, no images) of the node image."""
-    return f"microshop/kind-base:{SUITE}-{content_key()}"
+    return f"microshop/kind-base:{noderoot.SUITE}-{content_key()}"
 
 
 def addon_image(name: str, version_key: str) -> str:
@@ -202,169 +195,6 @@ def pause_binary() -> Path:
     return out
 
 
-def docker_image_exists(name: str) -> bool:
-    """True if the local Docker engine has an image of that name."""
-    result = subprocess.run(  # nosec B603 B607 -- fixed argv
-        ["docker", "image", "inspect", name], capture_output=True, check=False
-    )
-    return result.returncode == 0
-
-
-KIND_COPIES = (  # (folder in kind's images/base/files, folder in the node, mode)
-    ("usr/local/bin", "usr/local/bin", 0o755),
-    ("kind", "kind", 0o644),
-    ("kind/bin", "kind/bin", 0o755),
-    ("etc", "etc", 0o644),
-    ("etc/containerd", "etc/containerd", 0o644),
-    ("etc/default", "etc/default", 0o644),
-    ("etc/sysctl.d", "etc/sysctl.d", 0o644),
-    ("etc/systemd/system", "etc/systemd/system", 0o644),
-    ("etc/systemd/system/kubelet.service.d", "etc/systemd/system/kubelet.service.d", 0o644),
-)
-WANTS_TO_CLEAR = (  # as kind's base image: only the units kind enables start in a node
-    "lib/systemd/system/multi-user.target.wants",
-    "etc/systemd/system/multi-user.target.wants",
-    "lib/systemd/system/local-fs.target.wants",
-    "lib/systemd/system/basic.target.wants",
-)
-
-
-def _copy_kind_files(root: Path, log: Path) -> None:
-    files = module_dir("sigs.k8s.io/kind", pin("KIND_VERSION"), log) / "images" / "base" / "files"
-    for source_dir, target_dir, mode in KIND_COPIES:
-        target = root / target_dir
-        target.mkdir(parents=True, exist_ok=True)
-        for source in (files / source_dir).iterdir():
-            if source.is_file():
-                shutil.copyfile(source, target / source.name)
-                (target / source.name).chmod(mode)
-    (root / "kind").chmod(0o755)
-    (root / "kind" / "bin").chmod(0o755)
-
-
-def _containerd_config(root: Path) -> None:
-    """kind's containerd config with the pause image kubeadm expects of this Kubernetes."""
-    config = root / "etc" / "containerd" / "config.toml"
-    text = config.read_text()
-    old = next(line for line in text.splitlines() if "sandbox_image" in line)
-    pause = f'  sandbox_image = "registry.k8s.io/pause:{pin("PAUSE_VERSION")}"'
-    config.write_text(text.replace(old, pause))
-
-
-def _runtime_spec(root: Path, log: Path) -> None:
-    """containerd's default OCI spec with kind's product-files hook and without rlimits."""
-    ctr = c.CONTAINERD.binary("ctr")
-    spec = json.loads(run([str(ctr), "oci", "spec"], step="ctr oci spec", log=log))
-    hooks = spec.setdefault("hooks", {}).setdefault("createContainer", [])
-    hooks.append({"path": "/kind/bin/mount-product-files.sh"})
-    spec["process"].pop("rlimits", None)
-    (root / "etc" / "containerd" / "cri-base.json").write_text(json.dumps(spec, indent=2))
-
-
-def _install_binaries(root: Path) -> None:
-    targets = [
-        *(
-            (c.CONTAINERD.binary(b), "usr/local/bin")
-            for b in ("containerd", "ctr", "containerd-shim-runc-v2")
-        ),
-        (c.RUNC.binary("runc"), "usr/local/sbin"),
-        (c.CRICTL.binary("crictl"), "usr/local/bin"),
-        *((p, "opt/cni/bin") for p in sorted(c.CNI_PLUGINS.out_dir.iterdir())),
-    ]
-    for binary, folder in targets:
-        (root / folder).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(binary, root / folder / binary.name)
-        (root / folder / binary.name).chmod(0o755)
-
-
-def _systemd_like_kind(root: Path, log: Path) -> None:
-    tmpfiles = root / "lib/systemd/system/sysinit.target.wants/systemd-tmpfiles-setup.service"
-    tmpfiles.unlink(missing_ok=True)
-    for folder in WANTS_TO_CLEAR:
-        for link in (root / folder).glob("*"):
-            link.unlink()
-    for link in (root / "lib/systemd/system/sockets.target.wants").glob("*"):
-        if "udev" in link.name or "initctl" in link.name:
-            link.unlink()
-    with (root / "etc/systemd/journald.conf").open("a") as conf:
-        conf.write("ReadKMsg=no\n")
-    chroot = ["chroot", str(root), "systemctl"]
-    run(
-        as_root(
-            [*chroot, "enable", "kubelet.service", "containerd.service", "undo-mount-hacks.service"]
-        ),
-        step="systemctl enable",
-        log=log,
-    )
-    run(as_root([*chroot, "mask", "systemd-binfmt.service"]), step="systemctl mask", log=log)
-    (root / "etc/kubernetes/manifests").mkdir(parents=True, exist_ok=True)
-
-
-def debootstrap(root: Path, log: Path) -> None:
-    """A Debian bookworm root with the node's packages, signatures checked against the keyring.
-
-    Shares scripts/build-base-image's package cache and takes its lock while it writes there.
-    """
-    debs = cache_root() / "base" / "debs"
-    debs.mkdir(parents=True, exist_ok=True)
-    if not KEYRING.is_file():
-        raise BuildError(f"{KEYRING} is missing: run scripts/setup (debian-archive-keyring)")
-    argv = [
-        "debootstrap",
-        "--variant=minbase",
-        f"--cache-dir={debs}",
-        f"--keyring={KEYRING}",
-        "--force-check-gpg",
-        f"--include={NODE_PACKAGES}",
-        SUITE,
-        str(root),
-        MIRROR,
-    ]
-    with locked(cache_root() / "base" / ".lock"):
-        run(as_root(argv), step="debootstrap (node base)", log=log)
-
-
-def build_base(work: Path, log: Path) -> str:
-    """The node base image (kind's base-image layout); returns its name."""
-    name = base_image_name()
-    if docker_image_exists(name):
-        return name
-    root = work / "root"
-    debootstrap(root, log)
-    _copy_kind_files(root, log)
-    _containerd_config(root)
-    _runtime_spec(root, log)
-    _install_binaries(root)
-    _systemd_like_kind(root, log)
-    for junk in ("debootstrap", "var/cache/apt", "var/lib/apt/lists"):
-        shutil.rmtree(root / junk, ignore_errors=True)
-    (root / "sbin" / "init").unlink(missing_ok=True)
-    (root / "sbin" / "init").symlink_to("/usr/lib/systemd/systemd")
-    tar = work / "root.tar"
-    run(
-        as_root(["tar", "--numeric-owner", "-C", str(root), "-cf", str(tar), "."]),
-        step="tar node root",
-        log=log,
-    )
-    run(
-        [
-            "docker",
-            "import",
-            "--change",
-            "ENV container=docker",
-            "--change",
-            "STOPSIGNAL SIGRTMIN+3",
-            "--change",
-            'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]',
-            str(tar),
-            name,
-        ],
-        step="docker import (node base)",
-        log=log,
-    )
-    return name
-
-
 def build_images(specs: list[ImageSpec], base: str, work: Path, log: Path) -> list[str]:
     """docker build each image from its files; return every name (with extra tags)."""
     names = []
@@ -474,25 +304,23 @@ def assemble(base: str, images: list[str], work: Path, log: Path) -> str:
                     ) from None
                 time.sleep(1)
         run(
-            [
-                "docker",
-                "exec",
-                "-i",
-                container,
-                "ctr",
-                "--namespace=k8s.io",
-                "images",
-                "import",
-                "--label=io.cri-containerd.pinned=pinned",
-                "--all-platforms",
-                "--no-unpack",
-                "--digests",
-                "-",
-            ],
-            stdin=archive.read_bytes(),
-            step="ctr images import",
+            ["docker", "cp", str(archive), f"{container}:/images.tar"],
+            step="docker cp images",
             log=log,
         )
+        import_argv = [
+            "ctr",
+            "--namespace=k8s.io",
+            "images",
+            "import",
+            "--all-platforms",
+            "--label=io.cri-containerd.pinned=pinned",
+            "--no-unpack",
+            "--digests",
+            "/images.tar",
+        ]
+        run(_in_node(container, *import_argv), step="ctr images import", log=log)
+        run(_in_node(container, "rm", "/images.tar"), step="rm images.tar", log=log)
         run(_in_node(container, "pkill", "containerd"), step="stop containerd", log=log)
         time.sleep(2)
         run(_in_node(container, "rm", "-f", "/var/log/containerd-build.log"), step="rm", log=log)
@@ -518,7 +346,7 @@ def assemble(base: str, images: list[str], work: Path, log: Path) -> str:
 def build_node_image() -> str:
     """Build every component and the node image unless cached; return the image's name."""
     name = node_image_name()
-    if docker_image_exists(name):
+    if image_exists(name):
         return name
     for component in c.ALL:
         build(component)
@@ -528,7 +356,7 @@ def build_node_image() -> str:
     with tempfile.TemporaryDirectory(prefix="kind-node-", dir=cache_root() / "cluster") as tmp:
         work = Path(tmp)
         try:
-            base = build_base(work, log)
+            base = noderoot.build_base(work, log, base_image_name())
             images = build_images(image_specs(), base, work, log)
             return assemble(base, images, work, log)
         finally:

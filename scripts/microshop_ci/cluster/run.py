@@ -41,3 +41,11 @@ def run(
     if result.returncode != 0:
         raise BuildError(f"{step} failed (exit {result.returncode}; log: {log})")
     return result.stdout.decode("utf-8", "replace")
+
+
+def image_exists(name: str) -> bool:
+    """True if the local Docker engine has an image of that name."""
+    result = subprocess.run(  # nosec B603 B607 -- fixed docker argv
+        ["docker", "image", "inspect", name], capture_output=True, check=False
+    )
+    return result.returncode == 0
