@@ -155,25 +155,37 @@ def build_base(work: Path, log: Path, name: str) -> str:
     (root / "sbin" / "init").unlink(missing_ok=True)
     (root / "sbin" / "init").symlink_to("/usr/lib/systemd/systemd")
     tar = work / "root.tar"
+    (work / "empty").mkdir()
     run(
         as_root(["tar", "--numeric-owner", "-C", str(root), "-cf", str(tar), "."]),
         step="tar node root",
         log=log,
     )
+    # docker import takes no STOPSIGNAL: import the root, then set the config in a build.
+    rootfs = f"{name}-rootfs"
+    run(["docker", "import", str(tar), rootfs], step="docker import (node root)", log=log)
+    (work / "Dockerfile").write_text(
+        f"FROM {rootfs}\n"
+        "ENV container=docker\n"
+        "# systemd exits on SIGRTMIN+3 (SIGTERM makes it re-execute)\n"
+        "STOPSIGNAL SIGRTMIN+3\n"
+        'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]\n'
+    )
     run(
         [
             "docker",
-            "import",
-            "--change",
-            "ENV container=docker",
-            "--change",
-            "STOPSIGNAL SIGRTMIN+3",
-            "--change",
-            'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]',
-            str(tar),
+            "build",
+            "--quiet",
+            "--network",
+            "none",
+            "-t",
             name,
+            "-f",
+            str(work / "Dockerfile"),
+            str(work / "empty"),
         ],
-        step="docker import (node base)",
+        step="docker build (node base)",
         log=log,
     )
+    run(["docker", "rmi", rootfs], step="docker rmi (node root tag)", log=log)
     return name
