@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +42,8 @@ class ImageSpec:
     """One image the node carries: a name, a base (scratch or the node's root) and its files."""
 
     name: str
-    files: tuple[tuple[str, Path], ...]  # (path in the image, file on this machine)
+    # (path in the image, file on this machine, or what builds it when the image is built)
+    files: tuple[tuple[str, Path | Callable[[], Path]], ...]
     entrypoint: tuple[str, ...] = ()
     user: str = ""
     on_node_root: bool = False  # FROM the node base (iptables, ipset, a shell), not scratch
@@ -115,7 +117,7 @@ def image_specs() -> list[ImageSpec]:
         ),
         ImageSpec(
             f"registry.k8s.io/pause:{pause_version}",
-            (("/pause", pause_binary()),),
+            (("/pause", pause_binary),),
             entrypoint=("/pause",),
             user="65535:65535",
         ),
@@ -150,7 +152,7 @@ def image_specs() -> list[ImageSpec]:
         ImageSpec(
             addon_image("kyverno/kyverno-cli", "KYVERNO_VERSION"),
             (
-                ("/kyverno", Path(tool_path("kyverno"))),
+                ("/kyverno", lambda: Path(tool_path("kyverno"))),
                 ("/etc/ssl/certs/ca-certificates.crt", certs),
             ),
             entrypoint=("/kyverno",),
@@ -203,7 +205,7 @@ def build_images(specs: list[ImageSpec], base: str, work: Path, log: Path) -> li
         context.mkdir(parents=True)
         lines = [f"FROM {base}" if spec.on_node_root else "FROM scratch"]
         for number, (target, source) in enumerate(spec.files):
-            shutil.copyfile(source, context / f"f{number}")
+            shutil.copyfile(source() if callable(source) else source, context / f"f{number}")
             (context / f"f{number}").chmod(0o755)
             lines.append(f"COPY f{number} {target}")
         if spec.on_node_root:
@@ -226,7 +228,7 @@ def build_images(specs: list[ImageSpec], base: str, work: Path, log: Path) -> li
     return names
 
 
-def _manifest(name: str) -> str:
+def manifest(name: str) -> str:
     text = (SOURCES / "manifests" / name).read_text()
     return (
         text.replace("__KUBE_ROUTER_IMAGE__", addon_image("kube-router", "KUBE_ROUTER_VERSION"))
@@ -272,8 +274,8 @@ def assemble(base: str, images: list[str], work: Path, log: Path) -> str:
             )
         files = {
             "/kind/version": pin("KUBERNETES_VERSION"),
-            "/kind/manifests/default-cni.yaml": _manifest("default-cni.yaml"),
-            "/kind/manifests/default-storage.yaml": _manifest("default-storage.yaml"),
+            "/kind/manifests/default-cni.yaml": manifest("default-cni.yaml"),
+            "/kind/manifests/default-storage.yaml": manifest("default-storage.yaml"),
         }
         for path, text in files.items():
             run(_in_node(container, "mkdir", "-p", str(Path(path).parent)), step="mkdir", log=log)
