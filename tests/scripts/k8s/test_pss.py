@@ -6,11 +6,12 @@ from __future__ import annotations
 import shutil
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from microshop_ci.k8s import admission, pss_suites
+from microshop_ci.k8s import admission, overlay, pss_suites
 from microshop_ci.k8s.common import POLICIES_DIR, REPO_ROOT
 from microshop_ci.k8s.policies import policy_files
 from microshop_ci.k8s.pss_controls import CATEGORY, PSS_POLICY, PSS_RULE, SUITES
@@ -133,3 +134,38 @@ def test_the_istio_sidecar_pod_is_admitted_by_every_pod_security_policy(
     assert (proxy["name"], proxy["restartPolicy"]) == ("istio-proxy", "Always")
     assert proxy["securityContext"]["runAsUser"] == 1337
     assert [c["name"] for c in pod["spec"]["initContainers"]] == ["istio-validation", "istio-proxy"]
+
+
+WORKLOADS = ("Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
+
+
+def _pod_of(doc: dict[str, Any]) -> dict[str, Any]:
+    """A workload's pod as the API server would create it (no sidecar yet)."""
+    template = doc["spec"]["template"] if doc["kind"] != "CronJob" else (
+        doc["spec"]["jobTemplate"]["spec"]["template"]
+    )  # fmt: skip
+    meta = {**template.get("metadata", {}), "name": doc["metadata"]["name"],
+            "namespace": doc["metadata"].get("namespace", "default")}  # fmt: skip
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": template["spec"]}
+
+
+@pytest.mark.parametrize("name", ["kind", "production"])
+def test_the_real_workloads_pass_every_pod_security_policy_with_and_without_the_sidecar(
+    name: str, tmp_path: Path
+) -> None:
+    docs = [d for d in overlay.documents(overlay.build(name)) if d["kind"] in WORKLOADS]
+    injected = [pss_suites.with_istio_sidecar(_pod_of(d)) for d in docs if d["kind"] != "Pod"]
+    sources = [p for p in policy_files() if p.parent.parent.name == CATEGORY]
+    policy_file = tmp_path / "pod-security.yaml"
+    policy_file.write_text("\n---\n".join(p.read_text() for p in sources))
+    outcome = admission.kyverno_apply(policy_file, docs + injected, tmp_path, name)
+    assert outcome.problems == []
+    checked = {
+        (r["kind"], r["name"], item["policy"])
+        for item in outcome.results
+        if item["result"] == "pass"
+        for r in item["resources"]
+    }
+    names = {p.stem for p in sources}
+    expected = {(d["kind"], d["metadata"]["name"], p) for d in docs + injected for p in names}
+    assert checked == expected
