@@ -36,11 +36,16 @@ def _ids(item: tuple[Suite, Case] | Case) -> str:
 def bare_namespace(core: client.CoreV1Api, settings: Settings) -> Iterator[str]:
     """A namespace without any pod-security.kubernetes.io label: only Kyverno stands guard."""
     name = f"{settings.namespace}-e2e-pss"
-    try:
-        core.create_namespace({"metadata": {"name": name}})
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
+
+    def active() -> bool:  # a namespace left Terminating by an earlier run must go first
+        try:
+            core.create_namespace({"metadata": {"name": name}})
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+        return bool(core.read_namespace(name).status.phase == "Active")
+
+    wait_for(active, what=f"namespace {name} active", timeout=180, retry_on=(ApiException,))
     labels = core.read_namespace(name).metadata.labels or {}
     assert [k for k in labels if k.startswith(PSA_LABEL)] == []
     # The ServiceAccount admission plugin refuses pods until the namespace's default account exists.

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from microshop_ci.k8s import admission, overlay, pss_suites
+from microshop_ci.k8s import admission, overlay, pss_suites, validate
 from microshop_ci.k8s.common import POLICIES_DIR, REPO_ROOT
 from microshop_ci.k8s.policies import policy_files
 from microshop_ci.k8s.pss_controls import CATEGORY, PSS_POLICY, PSS_RULE, SUITES
@@ -169,3 +169,17 @@ def test_the_real_workloads_pass_every_pod_security_policy_with_and_without_the_
     names = {p.stem for p in sources}
     expected = {(d["kind"], d["metadata"]["name"], p) for d in docs + injected for p in names}
     assert checked == expected
+
+
+def test_the_resources_the_e2e_test_sends_are_valid_kubernetes_objects(tmp_path: Path) -> None:
+    """kubeconform (strict): what tests/e2e/cluster/test_pod_security.py sends is schema-valid."""
+    names = {c.name: c for s in SUITES for c in pss_suites.suite_cases(s)}
+    docs = [
+        pss_suites.as_kind(pss_suites.case_pod(case, live=True), kind, f"{name}-{kind.lower()}")
+        for name, case in names.items()
+        for kind in pss_suites.KINDS
+    ]
+    path = tmp_path / "live.yaml"
+    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    assert len(docs) == 5 * len(names)
+    assert validate.kubeconform(path, "live") == []
