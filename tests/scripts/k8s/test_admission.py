@@ -72,8 +72,9 @@ def test_a_non_compliant_workload_is_refused(registry: Registry, tmp_path: Path)
     policy_file = tmp_path / "policies.yaml"
     policy_file.write_text(policies.dump(rendered))
     outcome = admission.kyverno_apply(policy_file, docs, tmp_path, "kind")
-    assert [p.split(" on ")[0] for p in outcome.problems] == [
-        "disallow-host-namespaces/autogen-disallow-host-namespaces fail"
+    assert sorted(p.split(" on ")[0] for p in outcome.problems) == [
+        "disallow-host-namespaces/autogen-disallow-host-namespaces fail",
+        "require-pod-security-standards/autogen-require-restricted-profile fail",
     ]
 
 
@@ -135,6 +136,7 @@ def test_production_obeys_the_release_policies_apart_from_online_signature_check
     outcome = admission.kyverno_apply(policy_file, docs, tmp_path, "production")
     assert outcome.problems == []
     assert {r["result"] for r in outcome.results} == {"pass"}
-    # 12 Pod rules x 4 controllers, third-party images x 2 (mongodb, the Job), coverage x 3
-    # (the two Deployments and the StatefulSet), 2 PeerAuthentication rules.
-    assert len(outcome.results) == 12 * 4 + 2 + 3 + 2
+    # 23 Pod rules (21 pod-security incl. podSecurity, 2 supply-chain) x 4 controllers,
+    # third-party images x 2 (mongodb, the Job), coverage x 3 (the two Deployments and the
+    # StatefulSet), 2 PeerAuthentication rules.
+    assert len(outcome.results) == 23 * 4 + 2 + 3 + 2

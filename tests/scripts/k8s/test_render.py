@@ -138,8 +138,8 @@ def test_the_cli_renders_policies_first_then_the_overlay(tmp_path: Path) -> None
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     kinds = [d["kind"] for d in yaml.safe_load_all(result.stdout) if d]
-    assert kinds[:15] == ["ClusterPolicy"] * 14 + ["ClusterRole"]
-    assert "ClusterPolicy" not in kinds[15:]
+    assert kinds[:24] == ["ClusterPolicy"] * 23 + ["ClusterRole"]
+    assert "ClusterPolicy" not in kinds[24:]
     assert "Deployment" in kinds
 
 

@@ -18,8 +18,11 @@ EXPECTED_POLICIES = {
     "mesh": {"require-authorizationpolicy-coverage", "require-strict-peerauthentication"},
     "pod-security": {
         "disallow-host-namespaces", "disallow-host-path", "disallow-host-ports",
-        "disallow-privilege-escalation", "require-drop-all", "require-requests-limits",
-        "require-ro-rootfs", "require-run-as-nonroot", "require-seccomp-runtimedefault",
+        "disallow-host-probes", "disallow-host-process", "disallow-privilege-escalation",
+        "disallow-privileged-containers", "require-default-proc-mount", "require-drop-all",
+        "require-pod-security-standards", "require-requests-limits", "require-ro-rootfs",
+        "require-run-as-nonroot", "require-seccomp-runtimedefault", "restrict-apparmor-profiles",
+        "restrict-selinux-options", "restrict-sysctls", "restrict-volume-types",
     },
     "supply-chain": {
         "require-image-digest", "restrict-image-registries", "verify-image-signatures",
@@ -130,7 +133,7 @@ def test_the_cli_passes_on_the_tree_and_fails_naming_the_broken_suite(tmp_path: 
     script = str(REPO_ROOT / "scripts" / "kyverno-test")
     clean = subprocess.run([script], capture_output=True, text=True, check=False)
     assert clean.returncode == 0, clean.stdout
-    assert clean.stdout.splitlines()[-1].startswith("kyverno-test: 14 policies proven, 0 not")
+    assert clean.stdout.splitlines()[-1].startswith("kyverno-test: 23 policies proven, 0 not")
     folder = _copy_policy(tmp_path, "pod-security", "disallow-host-path")
     (folder / suites.SUITE).unlink()
     broken = subprocess.run(
