@@ -53,3 +53,50 @@ def test_docker_and_pipeline_tests_run_in_their_own_job_which_required_waits_for
     assert runs_of(jobs["checks"]) == ['scripts/test -m "not slow and not docker"']
     assert runs_of(jobs["slow-tests"]) == ['scripts/test --no-cov -m "slow or docker"']
     assert "slow-tests" in jobs["required"]["needs"]
+
+
+# defect 6: the release gates before it pushes, builds without cache, tags vX.Y.Z, only on vX.Y.Z
+
+
+def release_build_runs() -> list[str]:
+    return runs_of(load(".github/workflows/release.yml")["jobs"]["build"])
+
+
+def test_release_triggers_only_on_semver_tags() -> None:
+    assert load(".github/workflows/release.yml")[True] == {
+        "push": {"tags": ["v[0-9]+.[0-9]+.[0-9]+"]}
+    }
+
+
+def test_release_scans_before_anything_reaches_ghcr() -> None:
+    job = load(".github/workflows/release.yml")["jobs"]["build"]
+    steps = steps_of(job)
+    order = [str(s.get("run") or s.get("uses")) for s in steps]
+    scan = next(i for i, s in enumerate(order) if s.startswith("scripts/scan-images"))
+    login = next(i for i, s in enumerate(order) if s.startswith("docker/login-action@"))
+    promote = next(i for i, s in enumerate(order) if s.startswith("scripts/promote-images"))
+    build = next(i for i, s in enumerate(order) if s.startswith("scripts/build-images"))
+    assert build < scan < login < promote
+    # the build pushes to the loopback registry, never to GHCR
+    assert steps[build]["env"] == {"MICROSHOP_REGISTRY": ""}
+    assert "scripts/registry up" in order[:build]
+
+
+def test_release_builds_without_cache_and_pushes_the_release_tag() -> None:
+    runs = release_build_runs()
+    (build,) = [r for r in runs if r.startswith("scripts/build-images")]
+    assert "--no-cache" in build.split()
+    (promote,) = [r for r in runs if r.startswith("scripts/promote-images")]
+    assert promote.endswith('--release-tag "$RELEASE_TAG"')
+    job = load(".github/workflows/release.yml")["jobs"]["build"]
+    (step,) = [s for s in steps_of(job) if str(s.get("run", "")).startswith("scripts/promote")]
+    assert step["env"] == {"RELEASE_TAG": "${{ github.ref_name }}"}
+
+
+def test_the_provenance_job_may_write_its_storage_record() -> None:
+    jobs = load(".github/workflows/release.yml")["jobs"]
+    for name, job in jobs.items():
+        if any(str(s.get("uses", "")).startswith("actions/attest") for s in steps_of(job)):
+            assert job["permissions"]["artifact-metadata"] == "write", name
+            assert job["permissions"]["attestations"] == "write", name
+            assert job["permissions"]["id-token"] == "write", name
