@@ -100,3 +100,13 @@ def test_the_provenance_job_may_write_its_storage_record() -> None:
             assert job["permissions"]["artifact-metadata"] == "write", name
             assert job["permissions"]["attestations"] == "write", name
             assert job["permissions"]["id-token"] == "write", name
+
+
+# defect 8: on GitHub the pin check may ask the API about a Dependabot bump
+
+
+def test_the_workflows_job_gives_the_pin_check_a_read_only_token() -> None:
+    job = load(".github/workflows/pr.yml")["jobs"]["workflows"]
+    assert job["permissions"] == {"contents": "read"}
+    (step,) = [s for s in steps_of(job) if s.get("run") == "scripts/lint-workflows"]
+    assert step["env"] == {"GITHUB_TOKEN": "${{ github.token }}"}
