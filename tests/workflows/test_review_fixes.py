@@ -110,3 +110,24 @@ def test_the_workflows_job_gives_the_pin_check_a_read_only_token() -> None:
     assert job["permissions"] == {"contents": "read"}
     (step,) = [s for s in steps_of(job) if s.get("run") == "scripts/lint-workflows"]
     assert step["env"] == {"GITHUB_TOKEN": "${{ github.token }}"}
+
+
+# defect 9: kind-e2e keeps its results and diagnostics on every run
+
+
+def test_kind_e2e_uploads_results_and_diagnostics_always() -> None:
+    steps = steps_of(load(".github/workflows/kind-e2e.yml")["jobs"]["e2e"])
+    uploads = {
+        s["with"]["name"]: s
+        for s in steps
+        if str(s.get("uses", "")).startswith("actions/upload-artifact@")
+    }
+    assert set(uploads) == {"kind-diagnostics", "kind-e2e-reports"}
+    assert all(s["if"] == "${{ always() }}" for s in uploads.values())
+    assert uploads["kind-e2e-reports"]["with"]["path"].split() == [
+        "reports/e2e/junit.xml",
+        "reports/images.json",
+        "reports/supply-chain",
+    ]
+    (collect,) = [s for s in steps if str(s.get("run", "")).startswith("scripts/kind-diagnostics")]
+    assert collect["if"] == "${{ always() }}"
