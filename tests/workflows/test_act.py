@@ -31,8 +31,8 @@ MAPPED = ("actions/setup-python", "actions/setup-go", "actions/cache")
 # the cheap pr.yml jobs that run here, and required, fed by them
 CHEAP_JOBS = ("workflows", "kyverno", "manifests")
 ACT_TIMEOUT = 1200
-# about 12 minutes on this machine's 2 shared cores (the three jobs run side by side): with the
-# image and pipeline tests in the slow-tests job, not in checks
+# 46 s warm here, 727 s once under load from other builds (2 shared cores; the three jobs run
+# side by side): with the image and pipeline tests in the slow-tests job, not in checks
 pytestmark = pytest.mark.slow
 
 
