@@ -83,14 +83,14 @@ def local_repositories() -> list[str]:
     return args
 
 
-def cheap_pr_workflow(repo: Path, dest: Path) -> Path:
-    """pr.yml with only the cheap jobs and `required`, each job's YAML unchanged, and
+def cheap_pr_workflow(repo: Path, dest: Path, jobs: tuple[str, ...] = CHEAP_JOBS) -> Path:
+    """pr.yml with only the given jobs and `required`, each job's YAML unchanged, and
     `required.needs` cut to them (act runs every job a selected job needs)."""
     doc: dict[Any, Any] = yaml.safe_load((repo / ".github/workflows/pr.yml").read_text())
-    doc["jobs"] = {k: v for k, v in doc["jobs"].items() if k in (*CHEAP_JOBS, "required")}
-    doc["jobs"]["required"]["needs"] = list(CHEAP_JOBS)
+    doc["jobs"] = {k: v for k, v in doc["jobs"].items() if k in (*jobs, "required")}
+    doc["jobs"]["required"]["needs"] = list(jobs)
     doc["on"] = doc.pop(True)
-    path = dest / "pr-cheap.yml"
+    path = dest / f"pr-{'-'.join(jobs)}.yml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
 
@@ -137,3 +137,29 @@ def test_each_job_ran_its_real_steps(cheap_run: ActRun) -> None:
         assert f"| cache stand-in: miss for key microshop-tools-Linux-[{tools}]-" in log
     # required read toJSON(needs) and found every job it needs successful
     assert re.search(r"\[pr/required *\] +✅  Success - Main Fail unless every job succeeded", log)
+
+
+def test_required_fails_and_names_the_job_when_a_needed_job_fails(
+    tmp_path: Path,
+) -> None:
+    # plant an invented action SHA (tag comment kept) in the copy: the workflows job must fail
+    repo = copy_checkout(tmp_path)
+    kind = repo / ".github" / "workflows" / "kind-e2e.yml"
+    kind.write_text(
+        kind.read_text().replace(
+            "Azure/setup-kubectl@829323503d1be3d00ca8346e5391ca0b07a9ab0d",
+            "Azure/setup-kubectl@0123456789abcdef0123456789abcdef01234567",
+        )
+    )
+    run = run_act(
+        tool_path("act"), repo, cheap_pr_workflow(repo, tmp_path, ("workflows",)), "required"
+    )
+    assert run.returncode == 1
+    assert run.results == {"actionlint and zizmor": "failed", "required": "failed"}
+    assert (
+        "Azure/setup-kubectl@0123456789abcdef0123456789abcdef01234567: not in"
+        " .github/actions-pins.yaml" in run.log
+    )
+    # required still ran (if: always()) and read the failure from toJSON(needs)
+    assert "require-jobs: workflows: failure" in run.log
+    assert "require-jobs: 0/1 jobs succeeded" in run.log
