@@ -6,12 +6,46 @@ import os
 import socket
 import subprocess
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from microshop_ci.osv.db import default_zip
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+OSV_FIXTURE = REPO_ROOT / "tests" / "fixtures" / "osv" / "advisories"
+
+
+def zip_osv_fixture(dest: Path) -> Path:
+    """Zip the carried advisories (tests/fixtures/osv) as an OSV export: one `<id>.json` each."""
+    path = dest / "PyPI-fixture.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for advisory in sorted(OSV_FIXTURE.glob("*.json")):
+            archive.write(advisory, advisory.name)
+    return path
+
+
+@pytest.fixture(scope="session")
+def osv_fixture_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The carried OSV fixture as an export zip (the same here and on GitHub)."""
+    return zip_osv_fixture(tmp_path_factory.mktemp("osv"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def offline_osv_export(osv_fixture_zip: Path) -> Iterator[None]:
+    """Offline advisories for the gates and pipeline tests: the full export where it exists
+    (../shared/data/osv here, or MICROSHOP_OSV_ZIP), else the carried fixture (a GitHub
+    checkout has no ../shared). Set in the environment so the scripts the tests run see it."""
+    if default_zip().exists():
+        yield
+        return
+    os.environ["MICROSHOP_OSV_ZIP"] = str(osv_fixture_zip)
+    try:
+        yield
+    finally:
+        os.environ.pop("MICROSHOP_OSV_ZIP", None)
 
 
 def free_port() -> int:

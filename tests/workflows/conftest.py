@@ -1,4 +1,4 @@
-"""Paths shared by the workflow checks: the real tree, the bad fixtures and the shared pin list."""
+"""Paths shared by the workflow checks: the real tree, the bad fixtures and the pin list."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from microshop_ci.gha.policy import load_pins
+from microshop_ci.gha.pins import PINS_PATH, Pin, load_pin_list
 from tests.conftest import REPO_ROOT
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 ACTIONS = REPO_ROOT / ".github" / "actions"
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "workflows"
-PINS_FILE = REPO_ROOT.parent / "shared" / "reference" / "github-actions-pins.md"
+PINS_FILE = REPO_ROOT / PINS_PATH
 
 
 def workflow_files() -> list[Path]:
@@ -26,10 +26,8 @@ def action_files() -> list[Path]:
 
 
 @pytest.fixture(scope="session")
-def pins() -> set[str]:
-    """Every `owner/repo@sha` of the shared pin list; fails clearly when the list is missing."""
-    if not PINS_FILE.is_file():
-        pytest.fail(f"shared pin list not found at {PINS_FILE} (shared/ must sit beside the repo)")
-    found = load_pins(PINS_FILE)
+def pins() -> dict[str, Pin]:
+    """Every `owner/repo@sha` of the project's pin list (.github/actions-pins.yaml)."""
+    found = load_pin_list(PINS_FILE)
     assert found, f"no pin parsed from {PINS_FILE}"
     return found

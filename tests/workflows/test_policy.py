@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from microshop_ci.gha.pins import Pin
 from microshop_ci.gha.policy import Checker, main
 from tests.conftest import REPO_ROOT
 from tests.workflows.conftest import FIXTURES, PINS_FILE, action_files, workflow_files
@@ -36,7 +41,7 @@ BAD_FIXTURES = {
 
 
 @pytest.fixture(scope="module")
-def checker(pins: set[str]) -> Checker:
+def checker(pins: dict[str, Pin]) -> Checker:
     return Checker(repo=REPO_ROOT, pins=pins)
 
 
@@ -53,7 +58,9 @@ def test_every_workflow_and_action_obeys_the_house_rules(checker: Checker, path:
 
 
 @pytest.mark.parametrize("path", workflow_files() + action_files(), ids=lambda p: p.name)
-def test_every_uses_is_a_full_sha_from_the_shared_pin_list(pins: set[str], path: Path) -> None:
+def test_every_uses_is_a_full_sha_from_the_projects_pin_list(
+    pins: dict[str, Pin], path: Path
+) -> None:
     for uses in USES_RE.findall(path.read_text()):
         if uses.startswith("./"):
             assert (REPO_ROOT / uses / "action.yml").is_file(), uses
@@ -125,9 +132,11 @@ def test_cli_exits_0_on_a_clean_file(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_cli_refuses_a_missing_pin_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["--repo", str(REPO_ROOT), "--pins", str(tmp_path / "nope.md")])
+    code = main(["--repo", str(REPO_ROOT), "--pins", str(tmp_path / "nope.yaml")])
     assert code == 2
-    assert "pin list not found" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "nope.yaml: cannot read the pin list" in err
+    assert "Traceback" not in err
 
 
 def _callers_text() -> str:
@@ -152,3 +161,32 @@ def test_every_script_the_workflows_call_is_exercised_by_tests_or_the_local_pipe
         name for name in called if f'"{name}"' not in text and f"scripts/{name}" not in text
     )
     assert unexercised == [], f"called by workflows but run by no test or pipeline: {unexercised}"
+
+
+def test_the_policy_check_needs_nothing_beside_the_checkout(tmp_path: Path) -> None:
+    # a copy of the tracked files with no ../shared next to it, as a GitHub checkout is
+    clone = tmp_path / "checkout"
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", ".github", "scripts"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for name in files:
+        target = clone / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO_ROOT / name, target)
+    assert not (tmp_path / "shared").exists()
+    env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_ACTIONS", "GITHUB_TOKEN")}
+    result = subprocess.run(
+        [sys.executable, "-m", "microshop_ci.gha.policy", "--repo", str(clone)],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={**env, "PYTHONPATH": str(clone / "scripts")},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == "workflow-policy: 4 files, 0 findings"

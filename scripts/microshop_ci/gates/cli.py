@@ -13,6 +13,7 @@ from pathlib import Path
 
 from microshop_ci.gates.context import REPO_ROOT, Context, Mode
 from microshop_ci.gates.evaluate import GateResult, evaluate
+from microshop_ci.gates.model import Verdict
 from microshop_ci.gates.policy import ConfigError, load_exceptions, load_policy
 from microshop_ci.gates.registry import GATES
 from microshop_ci.gates.report import run_passed, summary_json, summary_markdown
@@ -85,7 +86,13 @@ def write_reports(
     """SARIF per gate that ran, summary.json, summary.md."""
     report_dir.mkdir(parents=True, exist_ok=True)
     for result in results:
-        (report_dir / f"{result.gate}.sarif").write_text(json.dumps(to_sarif(result), indent=2))
+        sarif = report_dir / f"{result.gate}.sarif"
+        if result.verdict in (Verdict.SKIPPED, Verdict.NOT_RUN):
+            # An empty run would tell code scanning that the gate found nothing: it would close
+            # the alerts of the job that really ran it (the image scan in the images job).
+            sarif.unlink(missing_ok=True)
+            continue
+        sarif.write_text(json.dumps(to_sarif(result), indent=2))
     (report_dir / "summary.json").write_text(json.dumps(summary_json(results, meta), indent=2))
     (report_dir / "summary.md").write_text(summary_markdown(results, today, str(meta["mode"])))
 

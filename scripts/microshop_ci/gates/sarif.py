@@ -87,8 +87,9 @@ def to_sarif(result: GateResult) -> dict[str, Any]:
         "$schema": SCHEMA,
         "runs": [
             {
+                # No automationDetails: the upload's `category:` (gates, image-gates) names the
+                # analysis, and the tool name (unique per gate) tells the runs apart within it.
                 "tool": {"driver": driver},
-                "automationDetails": {"id": f"microshop-gates/{result.gate}/"},
                 "results": results,
                 "properties": {"gate": result.gate, "verdict": result.verdict.value},
             }

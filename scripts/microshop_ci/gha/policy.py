@@ -6,15 +6,17 @@ import argparse
 import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from microshop_ci.gha.pins import PINS_PATH, GitHubTags, Pin, PinListError, load_pin_list
+
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
-PIN_RE = re.compile(r"([A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+)@([0-9a-f]{40})")
 USES_LINE_RE = re.compile(r"^\s*(?:-\s+)?uses:\s*(\S+)\s*(#.*)?$")
+COMMENT_TAG_RE = re.compile(r"#\s*(v?\d[\w.+-]*)")
 SCRIPT_RE = re.compile(r'^(?:"\$\()?(scripts/[A-Za-z0-9_.-]+)')
 FORBIDDEN_VERSIONS = ("0.69.4",)  # trivy v0.69.4 was a malicious release
 
@@ -32,11 +34,6 @@ class Finding:
         return f"{self.path}: {self.where}: [{self.rule}] {self.message}"
 
 
-def load_pins(pins_file: Path) -> set[str]:
-    """Return every `owner/repo[/path]@sha` listed in the shared pin list."""
-    return {f"{name}@{sha}" for name, sha in PIN_RE.findall(pins_file.read_text())}
-
-
 def _triggers(doc: Mapping[Any, Any]) -> dict[str, Any]:
     # PyYAML reads the bare key `on` as the boolean True.
     raw = doc.get("on", doc.get(True))
@@ -51,10 +48,17 @@ def _triggers(doc: Mapping[Any, Any]) -> dict[str, Any]:
 
 @dataclass
 class Checker:
-    """Checks files against the rules; `repo` is where scripts/ and local actions live."""
+    """Checks files against the rules; `repo` is where scripts/ and local actions live.
+
+    `pins` is the project's pin list; `github`, when set (on GitHub Actions with a token), checks
+    an SHA that the list lacks against the tag in its `# vX.Y.Z` comment, so Dependabot's bumps
+    pass without a hand edit of the list while an invented SHA still fails.
+    """
 
     repo: Path
-    pins: set[str]
+    pins: Mapping[str, Pin]
+    github: GitHubTags | None = None
+    _comment_tags: dict[str, str] = field(default_factory=dict, repr=False)
 
     def check_file(self, path: Path) -> list[Finding]:
         """Every finding for one workflow (.github/workflows/*.yml) or action.yml."""
@@ -65,6 +69,7 @@ class Checker:
             return [Finding(rel, "file", "yaml", f"not valid YAML: {exc}")]
         if not isinstance(doc, dict):
             return [Finding(rel, "file", "yaml", "expected a mapping at the top level")]
+        self._comment_tags = self._tags_from_comments(path.read_text())
         findings = list(self._check_uses_comments(rel, path.read_text()))
         findings += self._check_versions(rel, path.read_text())
         if path.name in ("action.yml", "action.yaml"):
@@ -219,13 +224,41 @@ class Checker:
             yield from self._check_image(rel, at, uses.removeprefix("docker://"))
             return
         name, _, ref = uses.partition("@")
+        tag = self._comment_tags.get(uses, "")
         if not SHA_RE.match(ref):
             yield Finding(rel, at, "pinned-sha", f"{uses}: pin by a full 40-hex commit SHA")
-        elif uses not in self.pins:
+        elif uses in self.pins:
+            pin = self.pins[uses]
+            if tag and tag != pin.tag:
+                yield Finding(
+                    rel,
+                    at,
+                    "tag-comment",
+                    f"{uses}: the comment says {tag}, the commit is {pin.tag}",
+                )
+        elif self.github is None:
             yield Finding(
-                rel, at, "known-pin", f"{uses}: not in the shared pin list; never invent a SHA"
+                rel,
+                at,
+                "known-pin",
+                f"{uses}: not in {PINS_PATH}; never invent a SHA (on GitHub an unlisted SHA is"
+                " checked against its tag comment)",
             )
-        del name
+        elif tag:
+            problem = self.github.verify(name, ref, tag)
+            if problem:
+                yield Finding(rel, at, "known-pin", f"{uses}: {problem}")
+
+    @staticmethod
+    def _tags_from_comments(text: str) -> dict[str, str]:
+        tags: dict[str, str] = {}
+        for line in text.splitlines():
+            match = USES_LINE_RE.match(line)
+            if match and match.group(2):
+                comment = COMMENT_TAG_RE.search(match.group(2))
+                if comment:
+                    tags[match.group(1)] = comment.group(1)
+        return tags
 
     def _check_image(self, rel: str, at: str, image: str) -> Iterator[Finding]:
         if not re.search(r"@sha256:[0-9a-f]{64}$", image):
@@ -268,18 +301,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="workflow-policy", description=__doc__)
     parser.add_argument("files", nargs="*", type=Path)
     parser.add_argument("--repo", type=Path, default=Path.cwd())
-    parser.add_argument(
-        "--pins",
-        type=Path,
-        default=None,
-        help="default: <repo>/../shared/reference/github-actions-pins.md",
-    )
+    parser.add_argument("--pins", type=Path, default=None, help=f"default: <repo>/{PINS_PATH}")
     args = parser.parse_args(argv)
-    pins_file = args.pins or args.repo / ".." / "shared" / "reference" / "github-actions-pins.md"
-    if not pins_file.is_file():
-        print(f"workflow-policy: pin list not found: {pins_file}", file=sys.stderr)
+    pins_file = args.pins or args.repo / PINS_PATH
+    try:
+        pins = load_pin_list(pins_file)
+    except PinListError as exc:
+        print(f"workflow-policy: {exc}", file=sys.stderr)
         return 2
-    checker = Checker(repo=args.repo, pins=load_pins(pins_file))
+    github = GitHubTags.from_env()
+    if github is not None:
+        print("workflow-policy: unlisted SHAs are checked against their tags on GitHub")
+    checker = Checker(repo=args.repo, pins=pins, github=github)
     files = args.files or default_files(args.repo)
     findings = [f for path in files for f in checker.check_file(path)]
     for finding in findings:

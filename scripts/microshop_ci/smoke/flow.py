@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import expect, sync_playwright
 
-from microshop_ci.browser import CHROMIUM, CHROMIUM_ARGS
+from microshop_ci.browser import CHROMIUM_ARGS, chromium
 from microshop_ci.smoke.stack import API_URL, STOREFRONT_URL, SmokeError
 
 PRODUCT = {"name": "Smoke test kettle", "description": "Placed by scripts/smoke.", "price": 2599}
@@ -55,14 +55,13 @@ def stock_of(product_id: str) -> int:
 
 def order_in_browser(product_id: str, screenshot: Path) -> Order:
     """Register, order QTY units and read "My orders", in Debian's headless Chromium."""
-    if not CHROMIUM.exists():
-        raise SmokeError(f"{CHROMIUM} is missing: scripts/setup installs Debian's chromium")
+    binary = chromium()
+    if not binary.exists():
+        raise SmokeError(f"{binary} is missing: scripts/setup installs or finds it")
     email = f"smoke-{secrets.token_hex(4)}@example.com"
     password = secrets.token_urlsafe(16)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS)
-        )
+        browser = playwright.chromium.launch(executable_path=str(binary), args=list(CHROMIUM_ARGS))
         try:
             page = browser.new_page()
             page.goto(f"{STOREFRONT_URL}/register")

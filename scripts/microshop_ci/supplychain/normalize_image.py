@@ -6,12 +6,22 @@ build time into `created` and every history entry, the id of its last build cont
 layers themselves are reproducible (fixed mtimes, sorted tar), so rewriting just those config
 fields makes the image ID, and the pushed digest, a pure function of the commit. Reads a
 `docker save` archive, writes one for `docker load`.
+
+Independent of Docker's image store: the classic store (graph drivers) saves uncompressed layer
+tars named `<id>/layer.tar`; the containerd image store (Docker 29's default on fresh installs)
+saves an OCI layout whose manifest.json names `blobs/sha256/<hex>` and whose layers may be
+gzip-compressed. Either way the layers written here are uncompressed tars whose sha256 is the
+config's `rootfs.diff_ids` entry, checked: the image ID (the config digest) is the same for both.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
+import hashlib
 import json
+import shutil
+import sys
 import tarfile
 import tempfile
 from datetime import UTC, datetime
@@ -21,6 +31,28 @@ from typing import Any
 from microshop_ci.supplychain.image_archive import write_layers_archive
 
 VOLATILE = ("container", "container_config")
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def uncompressed_layer(layer: Path, diff_id: str) -> Path:
+    """The layer as an uncompressed tar (gunzipped beside it if needed), checked against diff_id."""
+    with layer.open("rb") as handle:
+        magic = handle.read(4)
+    if magic.startswith(ZSTD_MAGIC):
+        raise ValueError(f"{layer.name}: zstd-compressed layer (not supported; use gzip or none)")
+    if magic.startswith(GZIP_MAGIC):
+        plain = layer.with_name(layer.name + ".tar")
+        with gzip.open(layer, "rb") as src, plain.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        layer = plain
+    digest = hashlib.sha256()
+    with layer.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    if f"sha256:{digest.hexdigest()}" != diff_id:
+        raise ValueError(f"{layer.name}: content is not the config's diff_id {diff_id}")
+    return layer
 
 
 def normalize_config(config: dict[str, Any], epoch: int) -> dict[str, Any]:
@@ -43,7 +75,15 @@ def normalize(saved: Path, out: Path, tag: str, epoch: int) -> str:
         if len(manifest) != 1:
             raise ValueError(f"{saved}: expected one image, found {len(manifest)}")
         config = json.loads((root / manifest[0]["Config"]).read_text())
-        layers = [root / layer for layer in manifest[0]["Layers"]]
+        diff_ids = config.get("rootfs", {}).get("diff_ids", [])
+        if len(diff_ids) != len(manifest[0]["Layers"]):
+            raise ValueError(
+                f"{saved}: {len(manifest[0]['Layers'])} layers, {len(diff_ids)} diff_ids"
+            )
+        layers = [
+            uncompressed_layer(root / layer, diff_id)
+            for layer, diff_id in zip(manifest[0]["Layers"], diff_ids, strict=True)
+        ]
         body = json.dumps(normalize_config(config, epoch), sort_keys=True, separators=(",", ":"))
         return write_layers_archive(layers, out, tag, body.encode(), epoch)
 
@@ -56,7 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tag", required=True)
     parser.add_argument("--epoch", type=int, required=True)
     args = parser.parse_args(argv)
-    print(normalize(args.saved, args.out, args.tag, args.epoch))
+    try:
+        print(normalize(args.saved, args.out, args.tag, args.epoch))
+    except (ValueError, OSError, KeyError, tarfile.TarError) as exc:
+        print(f"normalize_image: {args.saved}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

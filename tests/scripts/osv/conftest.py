@@ -1,16 +1,15 @@
-"""The shared PyPI OSV export, loaded once per session."""
+"""The carried OSV fixture (tests/fixtures/osv), loaded once per session."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from microshop_ci.osv.db import OsvDatabase, default_zip
+from microshop_ci.osv.db import OsvDatabase
 
 
 @pytest.fixture(scope="session")
-def osv_db() -> OsvDatabase:
-    """The 2024-10-10 PyPA advisory export from ../shared/data/osv."""
-    path = default_zip()
-    if not path.exists():
-        pytest.fail(f"the shared OSV export is missing: {path}")
-    return OsvDatabase.from_zip(path)
+def osv_db(osv_fixture_zip: Path) -> OsvDatabase:
+    """Seven real PyPA advisories (2024-10-10 export), the same here and on GitHub."""
+    return OsvDatabase.from_zip(osv_fixture_zip)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import ConsoleMessage, async_playwright, expect
 
-from microshop_ci.browser import CHROMIUM, CHROMIUM_ARGS
+from microshop_ci.browser import CHROMIUM_ARGS, chromium
 from tests.services.client_service.conftest import RunningApi, RunningStorefront, unique_email
 
 PASSWORD = "browser test password"
@@ -18,8 +18,9 @@ PASSWORD = "browser test password"
 async def test_visitor_signs_in_orders_and_sees_the_order(
     storefront_process: RunningStorefront, api_service: RunningApi, tmp_path: Path
 ) -> None:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: scripts/setup installs Debian's chromium")
+    binary = chromium()
+    if not binary.exists():
+        pytest.fail(f"{binary} is missing: scripts/setup installs or finds it")
     product_id = api_service.create_product("Brass desk lamp", 4200, 5, "Warm light, heavy base.")
     email = unique_email()
     with api_service.client() as api:
@@ -27,7 +28,7 @@ async def test_visitor_signs_in_orders_and_sees_the_order(
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS)
+            executable_path=str(binary), args=list(CHROMIUM_ARGS)
         )
         try:
             page = await browser.new_page(viewport={"width": 1100, "height": 760})

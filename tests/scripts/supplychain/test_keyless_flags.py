@@ -1,0 +1,80 @@
+"""Keyless signing's command line against the real cosign, offline: past flag validation."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+FLAG_ERROR = "must provide --new-bundle-format or --bundle"
+# Nothing listens on port 9 (discard) of the loopback: every network call is refused at once.
+DEAD = "127.0.0.1:9"
+REF = f"{DEAD}/microshop/api-service@sha256:{'a' * 64}"
+
+
+def keyless(tmp_path: Path, step: str) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Run scripts/supply-chain --mode keyless for one step; return the run and cosign's log."""
+    images = tmp_path / "images.json"
+    images.write_text(json.dumps({"api-service": {"ref": REF}}))
+    out = tmp_path / "out"
+    out.mkdir()
+    if step == "attest":
+        (out / "api-service").mkdir()
+        (out / "api-service" / "sbom.cdx.json").write_text('{"bomFormat": "CycloneDX"}')
+    env = {
+        **os.environ,
+        "COSIGN_CERTIFICATE_IDENTITY": "https://github.com/o/r/.github/workflows/release.yml@refs/tags/v1.0.0",
+        "COSIGN_CERTIFICATE_OIDC_ISSUER": "https://token.actions.githubusercontent.com",
+        "ACTIONS_ID_TOKEN_REQUEST_URL": f"http://{DEAD}/token",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "not-a-token",
+        # cosign's TUF cache and any proxy come from the environment: keep both local
+        "TUF_ROOT": str(tmp_path / "tuf"),
+        "HTTPS_PROXY": f"http://{DEAD}",
+        "HTTP_PROXY": f"http://{DEAD}",
+        "NO_PROXY": "",
+    }
+    env.pop("MICROSHOP_COSIGN_BUNDLE", None)
+    result = subprocess.run(
+        [
+            str(REPO_ROOT / "scripts" / "supply-chain"),
+            "--mode",
+            "keyless",
+            "--images",
+            str(images),
+            "--out-dir",
+            str(out),
+            "--step",
+            step,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env=env,
+    )
+    log = out / "api-service" / f"{step}.log"
+    return result, log.read_text() if log.is_file() else ""
+
+
+# where each step first needs the network: sign reads the image from the registry first,
+# attest asks the GitHub OIDC token endpoint first
+REFUSED = f"dial tcp {DEAD}: connect: connection refused"
+NETWORK_ERRORS = {
+    "sign": f'accessing image: Get "https://{DEAD}/v2/": {REFUSED}',
+    "attest": f'fetching ambient OIDC credentials: Get "http://{DEAD}/token&audience=sigstore": '
+    f"{REFUSED}",
+}
+
+
+@pytest.mark.parametrize("step", ["sign", "attest"])
+def test_keyless_legacy_format_passes_cosign_flag_validation(tmp_path: Path, step: str) -> None:
+    result, log = keyless(tmp_path, step)
+    assert result.returncode == 1, result.stderr
+    assert f"api-service: cosign {step} failed" in result.stderr
+    assert FLAG_ERROR not in log
+    assert NETWORK_ERRORS[step] in log, log
