@@ -26,8 +26,8 @@ pytestmark = pytest.mark.e2e
 SIGNATURES = "verify-image-signatures"
 SIGNATURE_RULE = "verify-microshop-image-signatures"
 BARE_NAMESPACE = "microshop-e2e-admission"
-PRIVILEGED_POLICY = "disallow-privileged-containers"
-PRIVILEGED_RULE = "privileged-containers"
+PRIVILEGED = "disallow-privileged-containers"  # the policy and its rule have one name
+NONROOT = "require-run-as-nonroot"
 
 
 @pytest.fixture(scope="module")
@@ -157,16 +157,20 @@ def test_a_root_container_is_refused_by_require_run_as_nonroot(
     pod["spec"]["securityContext"].update({"runAsNonRoot": False, "runAsUser": 0})
     pod["spec"]["containers"][0]["securityContext"].update({"runAsNonRoot": False, "runAsUser": 0})
     message = _denial(kube, bare_namespace, pod)
-    _assert_refused_by(message, "require-run-as-nonroot", "require-run-as-nonroot", "runAsNonRoot")
+    _assert_refused_by(message, NONROOT, NONROOT, "set spec.securityContext.runAsNonRoot: true")
+    _assert_refused_by(message, NONROOT, "disallow-root-user", "UID 0 is root")
 
 
 def test_a_privileged_container_is_refused(
     kube: client.ApiClient, bare_namespace: str, images: dict[str, Image]
 ) -> None:
     pod = _pod("e2e-privileged", images["api-service"].ref)
-    pod["spec"]["containers"][0]["securityContext"]["privileged"] = True
+    # The API server refuses privileged with allowPrivilegeEscalation false as invalid.
+    pod["spec"]["containers"][0]["securityContext"].update(
+        {"privileged": True, "allowPrivilegeEscalation": True}
+    )
     message = _denial(kube, bare_namespace, pod)
-    _assert_refused_by(message, PRIVILEGED_POLICY, PRIVILEGED_RULE, "privileged")
+    _assert_refused_by(message, PRIVILEGED, PRIVILEGED, "Privileged containers are not allowed")
 
 
 @pytest.mark.parametrize(
