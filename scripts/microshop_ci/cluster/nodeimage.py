@@ -57,11 +57,11 @@ def images_key_inputs() -> str:
 
 
 def content_key() -> str:
-    """16 hex digits over the pins, this package's code and the manifests it installs."""
+    """16 hex digits over the pins, the code that lays out the node and what it installs."""
     digest = hashlib.sha256(images_key_inputs().encode())
-    for path in sorted(
-        [*Path(__file__).parent.glob("*.py"), *SOURCES.rglob("*")], key=lambda p: str(p)
-    ):
+    here = Path(__file__).parent
+    code = [here / name for name in ("noderoot.py", "nodeimage.py", "components.py")]
+    for path in sorted([*code, *SOURCES.rglob("*")], key=str):
         if path.is_file():
             digest.update(path.name.encode() + path.read_bytes())
     digest.update(f"{noderoot.SUITE} {noderoot.MIRROR} {noderoot.NODE_PACKAGES}".encode())

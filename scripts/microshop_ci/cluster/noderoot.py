@@ -58,12 +58,19 @@ def _copy_kind_files(root: Path, log: Path) -> None:
 
 
 def _containerd_config(root: Path) -> None:
-    """kind's containerd config with the pause image kubeadm expects of this Kubernetes."""
+    """kind's containerd config with the pause image kubeadm expects of this Kubernetes, and
+    restrict_oom_score_adj on: the node lacks CAP_SYS_RESOURCE (dropped by dockerd's runtime
+    wrapper), so runc cannot lower a pod's oom_score_adj below containerd's own; containerd
+    then clamps the value instead of every sandbox failing (its setting for rootless nodes)."""
     config = root / "etc" / "containerd" / "config.toml"
     text = config.read_text()
     old = next(line for line in text.splitlines() if "sandbox_image" in line)
     pause = f'  sandbox_image = "registry.k8s.io/pause:{pin("PAUSE_VERSION")}"'
-    config.write_text(text.replace(old, pause))
+    text = text.replace(old, pause)
+    restrict = "restrict_oom_score_adj = false"
+    if restrict not in text:
+        raise BuildError(f"kind's containerd config no longer sets {restrict!r}: review the node")
+    config.write_text(text.replace(restrict, "restrict_oom_score_adj = true"))
 
 
 def _runtime_spec(root: Path, log: Path) -> None:
