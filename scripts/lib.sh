@@ -22,11 +22,12 @@ uv_bin() {
   echo "$venv/bin/uv"
 }
 
-# kubectl: the one on PATH (GitHub installs a pinned one), else the one built here with the local
-# kind node image (scripts/kind-node-image), when it exists.
-if ! command -v kubectl >/dev/null 2>&1; then
-  _k8s_version="$(sed -n 's/^KUBERNETES_VERSION=//p' "$REPO_ROOT/scripts/tool-versions.env")"
-  _k8s_bin="$MICROSHOP_CACHE/cluster/kubernetes/$_k8s_version/bin"
-  [[ -x "$_k8s_bin/kubectl" ]] && PATH="$_k8s_bin:$PATH" && export PATH
-  unset _k8s_version _k8s_bin
+# kubectl: the one built with the local kind node image (scripts/kind-node-image) when it exists,
+# so client and server versions match; else the one on PATH (GitHub installs a pinned one).
+_k8s_version="$(sed -n 's/^KUBERNETES_VERSION=//p' "$REPO_ROOT/scripts/tool-versions.env")"
+_k8s_bin="$MICROSHOP_CACHE/cluster/kubernetes/$_k8s_version/bin"
+if [[ -x "$_k8s_bin/kubectl" && ":$PATH:" != *":$_k8s_bin:"* ]]; then
+  PATH="$_k8s_bin:$PATH"
+  export PATH
 fi
+unset _k8s_version _k8s_bin

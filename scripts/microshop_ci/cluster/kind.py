@@ -68,13 +68,14 @@ def tool(name: str) -> str:
 
 
 def kubectl() -> str:
-    """kubectl from PATH (GitHub installs a pinned one), else the one built for the node image."""
-    found = shutil.which("kubectl")
-    if found:
-        return found
+    """The kubectl built with the local node image (same version as the cluster) when it exists,
+    else the one on PATH (GitHub installs a pinned one)."""
     built = components.KUBERNETES.binary("kubectl")
     if built.exists():
         return str(built)
+    found = shutil.which("kubectl")
+    if found:
+        return found
     raise BuildError("kubectl not found on PATH and not built yet (scripts/kind-node-image)")
 
 
