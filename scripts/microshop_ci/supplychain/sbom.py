@@ -72,6 +72,16 @@ def check(sbom: dict[str, Any], pins: dict[str, str], service: str) -> list[str]
     return problems
 
 
+def check_go_binary(sbom: dict[str, Any]) -> list[str]:
+    """Problems of an SBOM for an image that is one Go binary (no pyproject: the local database)."""
+    if sbom.get("bomFormat") != "CycloneDX":
+        return ["not a CycloneDX document (bomFormat is not CycloneDX)"]
+    modules = [
+        c for c in sbom.get("components", []) if str(c.get("purl", "")).startswith("pkg:golang/")
+    ]
+    return [] if modules else ["no Go module is listed (pkg:golang components)"]
+
+
 def sbom_from_attestations(text: str) -> dict[str, Any]:
     """Return the CycloneDX predicate from `cosign verify-attestation` output (JSON lines)."""
     for line in filter(None, (raw.strip() for raw in text.splitlines())):
@@ -91,18 +101,20 @@ def summary(sbom: dict[str, Any], names: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI: sbom {sbom|attestation} FILE --pyproject PYPROJECT --service NAME."""
+    """CLI: sbom {sbom|attestation} FILE [--pyproject PYPROJECT] --service NAME."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("kind", choices=("sbom", "attestation"))
     parser.add_argument("file", type=Path)
-    parser.add_argument("--pyproject", type=Path, required=True)
+    parser.add_argument(
+        "--pyproject", type=Path, help="the service's; without it the image is one Go binary"
+    )
     parser.add_argument("--service", required=True)
     args = parser.parse_args(argv)
     try:
         text = args.file.read_text()
         sbom = sbom_from_attestations(text) if args.kind == "attestation" else json.loads(text)
-        pins = pinned_dependencies(args.pyproject)
-        problems = check(sbom, pins, args.service)
+        pins = pinned_dependencies(args.pyproject) if args.pyproject else {}
+        problems = check(sbom, pins, args.service) if args.pyproject else check_go_binary(sbom)
     except (OSError, ValueError, KeyError, tomllib.TOMLDecodeError) as err:
         print(f"sbom: {args.file}: {err}", file=sys.stderr)
         return 1

@@ -127,3 +127,14 @@ def test_unpinned_dependency_is_reported(tmp_path: Path) -> None:
     pyproject.write_text('[project]\ndependencies = ["fastapi>=0.100"]\n')
     with pytest.raises(sbom.SbomError, match="is not pinned with =="):
         sbom.pinned_dependencies(pyproject)
+
+
+def test_a_go_binary_sbom_must_list_its_go_modules() -> None:
+    go = {"purl": "pkg:golang/github.com/jackc/pgx/v5@v5.7.1", "name": "github.com/jackc/pgx/v5"}
+    assert sbom.check_go_binary({"bomFormat": "CycloneDX", "components": [go]}) == []
+    assert sbom.check_go_binary({"bomFormat": "CycloneDX", "components": []}) == [
+        "no Go module is listed (pkg:golang components)"
+    ]
+    assert sbom.check_go_binary({"bomFormat": "SPDX"}) == [
+        "not a CycloneDX document (bomFormat is not CycloneDX)"
+    ]
