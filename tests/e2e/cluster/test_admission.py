@@ -125,7 +125,7 @@ def test_a_signed_image_by_tag_is_admitted_pinned_to_its_digest(
     tag = f"{image.name}:e2e-signed"
     run_tool(tool_path("crane"), "tag", "--insecure", image.ref, "e2e-signed")
     pod = _create(kube, bare_namespace, _pod("e2e-by-tag", tag))
-    assert pod.spec.containers[0].image == image.ref  # mutateDigest rewrote the tag
+    assert pod.spec.containers[0].image == f"{tag}@{image.digest}"  # mutateDigest pinned the tag
 
 
 def test_an_unsigned_image_is_refused_by_the_signature_rule(
