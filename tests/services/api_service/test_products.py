@@ -199,7 +199,7 @@ async def test_replace_of_product_deleted_meanwhile_is_404(
     assert stored is not None
     await stored.delete()
     with pytest.raises(products.NotFound):
-        await products.replace_product(stored, ProductIn.model_validate(NEW))
+        await products.replace_product(stored, ProductIn.model_validate(NEW), "lease")
     with pytest.raises(products.NotFound):
         await products.delete_product(stored)
 

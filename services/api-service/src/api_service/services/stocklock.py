@@ -1,4 +1,4 @@
-"""Per-product leases so stock changes stay serial on every MongoDB-wire database.
+"""Per-product leases so stock changes stay serial on FerretDB (used only where it is detected).
 
 MongoDB applies a conditional update ({"stock": {"$gte": qty}} + $inc) atomically, which alone
 prevents overselling. FerretDB 1.24 (SQLite) does not: its updates read and then write, so
@@ -25,6 +25,7 @@ from pymongo.errors import DuplicateKeyError
 from api_service.clock import utc_now
 from api_service.errors import ServiceUnavailable
 from api_service.models import StockLock
+from api_service.services.stockmode import StockWrites
 
 LEASE = timedelta(seconds=10)
 WAIT_SECONDS = 10.0
@@ -88,3 +89,13 @@ async def product_lock(
             yield
         finally:
             await StockLock.get_pymongo_collection().delete_one({"_id": key, "owner": owner})
+
+
+@asynccontextmanager
+async def stock_guard(product_id: PydanticObjectId, mode: StockWrites) -> AsyncIterator[None]:
+    """The product's lease where the database needs it ("lease"), nothing on MongoDB."""
+    if mode == "lease":
+        async with product_lock(product_id):
+            yield
+    else:
+        yield

@@ -7,7 +7,7 @@ from typing import cast
 from beanie import PydanticObjectId
 from fastapi import APIRouter, Request, Response, status
 
-from api_service.api.deps import CurrentUser, Page
+from api_service.api.deps import CurrentUser, Page, StockWritesMode
 from api_service.models import User
 from api_service.schemas.orders import OrderIn, OrderOut, order_out
 from api_service.services import orders
@@ -21,9 +21,9 @@ def _id(user: User) -> PydanticObjectId:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def place_order(body: OrderIn, user: CurrentUser) -> OrderOut:
+async def place_order(body: OrderIn, user: CurrentUser, mode: StockWritesMode) -> OrderOut:
     """Place an order; prices and total come from the server."""
-    return order_out(await orders.place_order(_id(user), body.items))
+    return order_out(await orders.place_order(_id(user), body.items, mode))
 
 
 @router.get("/me")

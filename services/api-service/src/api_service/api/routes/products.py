@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
-from api_service.api.deps import Admin, Page, ProductById
+from api_service.api.deps import Admin, Page, ProductById, StockWritesMode
 from api_service.schemas.products import Deleted, ProductIn, ProductOut, product_out
 from api_service.services import products
 
@@ -32,9 +32,11 @@ async def create_product(_admin: Admin, body: ProductIn) -> ProductOut:
 
 
 @router.put("/{product_id}")
-async def replace_product(_admin: Admin, product: ProductById, body: ProductIn) -> ProductOut:
+async def replace_product(
+    _admin: Admin, product: ProductById, body: ProductIn, mode: StockWritesMode
+) -> ProductOut:
     """Replace a product's fields (admin)."""
-    return product_out(await products.replace_product(product, body))
+    return product_out(await products.replace_product(product, body, mode))
 
 
 @router.delete("/{product_id}")
