@@ -13,6 +13,7 @@ from pymongo.monitoring import CommandListener
 from api_service.api.metrics import Metrics
 from api_service.api.middleware import (
     BodyLimitMiddleware,
+    DatabaseDeadlineMiddleware,
     EnvelopeCORSMiddleware,
     RequestContextMiddleware,
 )
@@ -22,6 +23,7 @@ from api_service.config import Settings, get_settings
 from api_service.errors import install_error_handlers
 from api_service.logs import configure_logging
 from api_service.models import DOCUMENT_MODELS
+from api_service.services import later
 from api_service.services.ratelimit import FailureLimiter, LoginLimiter
 from api_service.services.stockmode import detect_stock_writes
 from api_service.services.tokens import TokenService, load_signing_key
@@ -49,6 +51,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             )
         yield
     finally:
+        await later.drain(seconds=10)  # stock put-backs still being retried, bounded
         await client.close()
 
 
@@ -94,6 +97,7 @@ def create_app(
         expose_headers=["X-Request-ID", "X-Total-Count", "Link"],
         max_age=600,
     )
+    app.add_middleware(DatabaseDeadlineMiddleware, seconds=settings.db_request_timeout_seconds)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     return app

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 from beanie import PydanticObjectId, SortDirection
 from pymongo import ReturnDocument
+from pymongo.errors import PyMongoError
 
-from api_service.errors import NotFound, OutOfStock
+from api_service.errors import NotFound, OutOfStock, database_unavailable
 from api_service.models import Order, OrderLine, Product
 from api_service.schemas.orders import OrderItemIn
+from api_service.services.later import retry_later
 from api_service.services.products import read_page
 from api_service.services.stocklock import stock_guard
 from api_service.services.stockmode import StockWrites
@@ -59,12 +62,34 @@ async def _take(product_id: PydanticObjectId, qty: int, mode: StockWrites) -> Or
     )
 
 
+async def _give_back(item: Taken, mode: StockWrites) -> None:
+    """Return one line's units (an atomic $inc)."""
+    async with stock_guard(item.product_id, mode):
+        await Product.get_pymongo_collection().update_one(
+            {"_id": item.product_id}, {"$inc": {"stock": item.qty}}
+        )
+
+
 async def _put_back(taken: list[Taken], mode: StockWrites) -> None:
-    """Compensate: return every unit taken so far (each an atomic $inc)."""
-    collection = Product.get_pymongo_collection()
-    for item in reversed(taken):
-        async with stock_guard(item.product_id, mode):
-            await collection.update_one({"_id": item.product_id}, {"$inc": {"stock": item.qty}})
+    """Compensate: return every unit taken so far, newest first.
+
+    If the database is away, the lines not yet returned are retried in the background
+    (services/later.py) so no unit is lost; the request fails at once.
+    """
+    left = list(reversed(taken))
+    while left:
+        try:
+            await _give_back(left[0], mode)
+        except PyMongoError as exc:
+            if not database_unavailable(exc):
+                raise
+            for item in left:
+                retry_later(
+                    f"put back {item.qty} of product {item.product_id}",
+                    partial(_give_back, item, mode),
+                )
+            return
+        left.pop(0)
 
 
 async def place_order(
