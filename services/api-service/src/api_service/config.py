@@ -44,8 +44,10 @@ class Settings(BaseSettings):
     # what the server is).
     stock_writes: Literal["auto", "lease", "conditional"] = "auto"
     # Deadline for the database work of one request (PyMongo's client-side timeout): past it the
-    # request is answered 503 instead of hanging while the database is away.
-    db_request_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # request is answered 503 instead of hanging on a database that does not answer. It covers
+    # the wait for a busy product's lease (up to 10 s on FerretDB), hence 15; a database that is
+    # down is noticed sooner (server selection gives up after 5 s).
+    db_request_timeout_seconds: float = Field(default=15.0, gt=0, le=60)
 
     @field_validator("mongodb_uri")
     @classmethod
