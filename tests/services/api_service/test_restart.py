@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import subprocess
@@ -178,6 +179,16 @@ async def _wait_ready(client: httpx.AsyncClient, want: int, bound: float) -> flo
     pytest.fail(f"/ready did not answer {want} within {bound} s")
 
 
+def _unknown_takes(log: Path) -> dict[str, int]:
+    """Units per product whose stock take got no answer (the API logs each one)."""
+    units: dict[str, int] = {}
+    for line in log.read_text().splitlines():
+        if '"stock take of unknown outcome"' in line:
+            record = json.loads(line)
+            units[record["product_id"]] = units.get(record["product_id"], 0) + record["qty"]
+    return units
+
+
 def _books(uri: str) -> tuple[dict[str, int], dict[str, dict[str, int]], int]:
     """Stock per product, every stored order's quantities, and how many leases exist."""
     client: MongoClient[dict[str, Any]] = MongoClient(uri, tz_aware=True)
@@ -193,7 +204,10 @@ def _books(uri: str) -> tuple[dict[str, int], dict[str, dict[str, int]], int]:
         client.close()
 
 
-async def test_orders_survive_a_database_restart(api: str, database: Database) -> None:
+async def test_orders_survive_a_database_restart(
+    api: str, database: Database, tmp_path: Path
+) -> None:
+    log = tmp_path / "api.log"
     timeout = httpx.Timeout(DEADLINE + SLACK)
     limits = httpx.Limits(max_connections=SHOPPERS + 2)
     async with httpx.AsyncClient(base_url=api, timeout=timeout, limits=limits) as client:
@@ -236,16 +250,26 @@ async def test_orders_survive_a_database_restart(api: str, database: Database) -
         for lines in orders.values():
             for product, qty in lines.items():
                 sold[product] += qty
-        if leases == 0 and all(stock[p] == STOCK - sold[p] for p in ids):
+        off = {p: stock[p] - (STOCK - sold[p]) for p in ids if stock[p] != STOCK - sold[p]}
+        unknown = _unknown_takes(log)
+        # Units are missing only where a stock take got no answer (logged), never more.
+        settled = all(-off.get(p, 0) <= unknown.get(p, 0) for p in ids)
+        if leases == 0 and settled and not [n for n in off.values() if n > 0]:
+            lost = -sum(off.values())
             break
-        assert time.monotonic() - settle_started < 60, (stock, sold, leases)
+        assert time.monotonic() - settle_started < 60, f"stock minus expected {off}, {leases=}"
         await asyncio.sleep(0.5)
-    assert set(orders) == set(tally.acknowledged)
-    assert orders == tally.acknowledged
+    # Every 201 is stored with its lines. An order stored although its answer was a 503 (an
+    # insert whose reply was lost) keeps its stock (settled) and is counted, not hidden.
+    assert set(tally.acknowledged) <= set(orders)
+    assert {oid: orders[oid] for oid in tally.acknowledged} == tally.acknowledged
+    stored_after_503 = len(set(orders) - set(tally.acknowledged))
     print(  # the figures the issue asks for, shown with -s
         f"\nrestart figures: outage {outage:.1f} s, not ready after {not_ready_after:.1f} s,"
         f" 503s served {tally.unavailable} ({tally.unavailable_while_down} while down),"
         f" ready {ready_after:.1f} s after restart, first 201 after"
         f" {tally.first_201_after_restart:.1f} s, orders acknowledged {len(tally.acknowledged)},"
-        f" found {len(orders)}, slowest answer {tally.slowest:.1f} s"
+        f" found {len(orders)}, slowest answer {tally.slowest:.1f} s,"
+        f" stored after a 503 {stored_after_503},"
+        f" units of unknown outcome {sum(_unknown_takes(log).values())}, lost {lost}"
     )

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 import pymongo
 from pymongo.errors import PyMongoError
 
-from api_service.errors import database_unavailable
+from api_service.errors import ServiceUnavailable, database_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ async def _retry(what: str, write: Callable[[], Awaitable[None]]) -> None:
         try:
             with pymongo.timeout(TRY_SECONDS):
                 await write()
-        except PyMongoError as exc:
+        except (PyMongoError, ServiceUnavailable) as exc:
             if not database_unavailable(exc) or loop.time() >= deadline:
                 logger.exception("gave up retrying %s", what)
                 return

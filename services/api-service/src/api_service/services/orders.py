@@ -17,7 +17,7 @@ from beanie import PydanticObjectId, SortDirection
 from pymongo import ReturnDocument
 from pymongo.errors import PyMongoError
 
-from api_service.errors import NotFound, OutOfStock, database_unavailable
+from api_service.errors import NotFound, OutOfStock, ServiceUnavailable, database_unavailable
 from api_service.models import Order, OrderLine, Product
 from api_service.schemas.orders import OrderItemIn
 from api_service.services.later import retry_later
@@ -43,11 +43,21 @@ async def _take(product_id: PydanticObjectId, qty: int, mode: StockWrites) -> Or
     """
     collection = Product.get_pymongo_collection()
     async with stock_guard(product_id, mode):
-        raw = await collection.find_one_and_update(
-            {"_id": product_id, "stock": {"$gte": qty}},
-            {"$inc": {"stock": -qty}},
-            return_document=ReturnDocument.BEFORE,
-        )
+        try:
+            raw = await collection.find_one_and_update(
+                {"_id": product_id, "stock": {"$gte": qty}},
+                {"$inc": {"stock": -qty}},
+                return_document=ReturnDocument.BEFORE,
+            )
+        except PyMongoError as exc:
+            if database_unavailable(exc):
+                # Sent, but no answer: the database may have applied it. Those units are then
+                # neither sold nor back in stock (never sold twice); logged for reconciliation.
+                logger.warning(
+                    "stock take of unknown outcome",
+                    extra={"product_id": str(product_id), "qty": qty},
+                )
+            raise
     if raw is None:
         if await collection.count_documents({"_id": product_id}, limit=1) == 0:
             raise NotFound(f"product {product_id} not found")
@@ -70,6 +80,13 @@ async def _give_back(item: Taken, mode: StockWrites) -> None:
         )
 
 
+async def _settle(order_id: PydanticObjectId, taken: list[Taken], mode: StockWrites) -> None:
+    """After an insert whose outcome is unknown: keep the stock if the order was stored."""
+    stored = await Order.get_pymongo_collection().count_documents({"_id": order_id}, limit=1)
+    if not stored:
+        await _put_back(taken, mode)
+
+
 async def _put_back(taken: list[Taken], mode: StockWrites) -> None:
     """Compensate: return every unit taken so far, newest first.
 
@@ -80,7 +97,7 @@ async def _put_back(taken: list[Taken], mode: StockWrites) -> None:
     while left:
         try:
             await _give_back(left[0], mode)
-        except PyMongoError as exc:
+        except (PyMongoError, ServiceUnavailable) as exc:
             if not database_unavailable(exc):
                 raise
             for item in left:
@@ -104,7 +121,17 @@ async def place_order(
             lines.append(await _take(product_id, item.qty, mode))
             taken.append(Taken(product_id, item.qty))
         order = Order(user_id=user_id, items=lines, total=sum(line.line_total for line in lines))
-        await order.insert()
+        order.id = PydanticObjectId()  # known before the insert, so a lost reply can be settled
+        try:
+            await order.insert()
+        except PyMongoError as exc:
+            if not database_unavailable(exc):
+                raise
+            # The insert may have been stored even though its reply was lost: settle later,
+            # putting the stock back only if the order is not there.
+            retry_later(f"settle order {order.id}", partial(_settle, order.id, list(taken), mode))
+            taken.clear()
+            raise
     except BaseException:
         if taken:
             logger.info("order failed part-way; returning stock", extra={"lines": len(taken)})
