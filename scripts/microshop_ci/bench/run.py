@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import random
 import shutil
 import socket
 import subprocess
@@ -15,9 +16,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from microshop_ci.bench.commands import Call, CommandCount, count_commands, markdown_commands
 from microshop_ci.bench.wrk import Cell, markdown_table, parse_wrk
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -144,6 +147,39 @@ def _load() -> str:
     return "unknown"  # pragma: no cover - Linux always has /proc/loadavg
 
 
+def _commands(env: dict[str, str], token: str, ids: list[str]) -> list[CommandCount]:
+    """Commands per request of each endpoint, from an in-process app on the same database."""
+    from api_service.config import Settings  # noqa: PLC0415 - the benchmarked code, loaded late
+    from api_service.main import create_app  # noqa: PLC0415
+
+    settings = Settings(
+        mongodb_uri=env["MONGODB_URI"],
+        jwt_private_key_file=Path(env["JWT_PRIVATE_KEY_FILE"]),
+        log_level="WARNING",
+    )
+    user = {"Authorization": f"Bearer {token}"}
+
+    def order(client: httpx.AsyncClient) -> Any:
+        body = {"items": [{"productId": random.choice(ids), "qty": 1}]}  # noqa: S311 - load mix
+        return client.post("/orders", json=body, headers=user)
+
+    calls: list[tuple[str, Call]] = [
+        ("GET /products", lambda client: client.get("/products")),
+        ("GET /products/{id}", lambda client: client.get(f"/products/{ids[0]}")),
+        ("POST /orders", order),
+        ("GET /orders/me", lambda client: client.get("/orders/me", headers=user)),
+        ("GET /health", lambda client: client.get("/health")),
+    ]
+    counts = count_commands(lambda: create_app(settings), calls)
+    if "stock_writes" in Settings.model_fields:
+        # The MongoDB path (no lease), forced here: one request at a time, so FerretDB's
+        # non-atomic conditional update cannot oversell, and the count is what MongoDB sees.
+        forced = settings.model_copy(update={"stock_writes": "conditional"})
+        mongodb_path: list[tuple[str, Call]] = [("POST /orders (MongoDB path)", order)]
+        counts += count_commands(lambda: create_app(forced), mongodb_path)
+    return counts
+
+
 def run(workers: int, duration: int, connections: list[int], out: Path) -> str:
     """The whole benchmark; returns the Markdown report (also written to out)."""
     for tool in ("wrk", "openssl"):
@@ -211,6 +247,8 @@ def run(workers: int, duration: int, connections: list[int], out: Path) -> str:
                         print(f"{endpoint} c={conns}: {cells[-1].result}", file=sys.stderr)
                 peaks = worker_peaks(api.pid)
                 load_after = _load()
+                counts = _commands(env, token, ids)
+                print(markdown_commands(counts), file=sys.stderr)
     report = "\n".join(
         [
             f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Machine: {_machine()}.",
@@ -220,7 +258,12 @@ def run(workers: int, duration: int, connections: list[int], out: Path) -> str:
             f" random one of {PRODUCTS} products.",
             f"Load average (1/5/15 min) before: {load_before}; after: {load_after}.",
             "",
-            markdown_table(cells),
+            markdown_table(cells, {c.endpoint: c.per_request for c in counts}),
+            "",
+            "Database commands per request (PyMongo command monitoring, in-process app on the"
+            " same database, 50 requests per endpoint after one warm-up request):",
+            "",
+            markdown_commands(counts),
             "",
             "Peak RSS per worker (VmHWM): " + ", ".join(f"{mib:.0f} MiB" for mib in peaks) + ".",
         ]

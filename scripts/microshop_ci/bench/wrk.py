@@ -58,17 +58,20 @@ class Cell:
     result: WrkResult
 
 
-def markdown_table(cells: list[Cell]) -> str:
-    """The results as a Markdown table."""
+def markdown_table(cells: list[Cell], commands: dict[str, float] | None = None) -> str:
+    """The results as a Markdown table; database commands per request beside each endpoint."""
+    commands = commands or {}
     lines = [
-        "| endpoint | connections | req/s | p50 (ms) | p99 (ms) | requests | non-2xx "
-        "| socket errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| endpoint | connections | db commands/request | req/s | p50 (ms) | p99 (ms) | requests "
+        "| non-2xx | socket errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for cell in cells:
         r = cell.result
+        per_request = commands.get(cell.endpoint)
+        shown = f"{per_request:g}" if per_request is not None else "-"
         lines.append(
-            f"| {cell.endpoint} | {cell.connections} | {r.requests_per_second:.0f} "
+            f"| {cell.endpoint} | {cell.connections} | {shown} | {r.requests_per_second:.0f} "
             f"| {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.requests} | {r.non_2xx} | {r.socket_errors} |"
         )
     return "\n".join(lines)

@@ -57,11 +57,11 @@ def test_parse_wrk_refuses_unknown_units() -> None:
 
 def test_markdown_table_has_one_row_per_cell() -> None:
     result = parse_wrk(WRK_OUTPUT)
-    table = markdown_table([Cell("GET /products", 16, result), Cell("POST /orders", 64, result)])
-    lines = table.splitlines()
+    cells = [Cell("GET /products", 16, result), Cell("POST /orders", 64, result)]
+    lines = markdown_table(cells, {"GET /products": 1.0}).splitlines()
     assert len(lines) == 4
-    assert lines[2] == "| GET /products | 16 | 747 | 19.87 | 1020.00 | 7482 | 12 | 5 |"
-    assert lines[3].startswith("| POST /orders | 64 | 747 |")
+    assert lines[2] == "| GET /products | 16 | 1 | 747 | 19.87 | 1020.00 | 7482 | 12 | 5 |"
+    assert lines[3].startswith("| POST /orders | 64 | - | 747 |")
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
+from pymongo.monitoring import CommandListener
 
 from api_service.config import Settings
 from api_service.main import create_app
@@ -85,9 +86,11 @@ async def start_app(
     """Start apps (inside their lifespan) with settings overrides; everything is closed after."""
     opened: list[tuple[LifespanManager, httpx.AsyncClient, Settings]] = []
 
-    async def start(**overrides: Any) -> tuple[FastAPI, httpx.AsyncClient]:
+    async def start(
+        command_listeners: Sequence[CommandListener] = (), **overrides: Any
+    ) -> tuple[FastAPI, httpx.AsyncClient]:
         settings = make_settings(**overrides)
-        app = create_app(settings)
+        app = create_app(settings, command_listeners)
         manager = LifespanManager(app)
         await manager.__aenter__()
         client = httpx.AsyncClient(

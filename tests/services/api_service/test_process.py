@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -112,13 +113,27 @@ async def test_two_workers_never_oversell(server: Server) -> None:
         assert final.json()["stock"] == 0
 
 
+def _log_records(log: Path) -> list[dict[str, object]]:
+    """Every complete JSON line of the log so far (a line still being written is skipped)."""
+    text = log.read_text()
+    complete = text if text.endswith("\n") else text.rsplit("\n", 1)[0]
+    return [json.loads(line) for line in complete.splitlines() if line.strip()]
+
+
 def test_process_logs_are_json_without_the_admin_password(server: Server) -> None:
+    request_id = f"logtest-{uuid.uuid4().hex[:12]}"
     with httpx.Client(base_url=server.url, timeout=10) as client:
-        assert client.get("/health").status_code == 200
-    lines = [line for line in server.log.read_text().splitlines() if line.strip()]
-    records = [json.loads(line) for line in lines]
+        assert client.get("/health", headers={"X-Request-ID": request_id}).status_code == 200
+    # The access line is written after the response is sent: poll for it, bounded.
+    deadline = time.monotonic() + 15
+    records = _log_records(server.log)
+    while not any(r.get("request_id") == request_id for r in records):
+        assert time.monotonic() < deadline, f"no access-log line for {request_id} within 15 s"
+        time.sleep(0.05)
+        records = _log_records(server.log)
+    (access,) = [r for r in records if r.get("request_id") == request_id]
+    assert (access["route"], access["status"]) == ("/health", 200)
     assert any(r.get("outcome") == "created" for r in records)
-    assert any(r.get("route") == "/health" for r in records)
     assert ADMIN_PASSWORD not in server.log.read_text()
 
 

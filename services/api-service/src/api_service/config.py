@@ -39,6 +39,15 @@ class Settings(BaseSettings):
     login_max_failures_per_email: int = Field(default=5, ge=1)
     login_max_failures_per_ip: int = Field(default=20, ge=1)
     login_failure_window_seconds: int = Field(default=300, ge=1, le=86_400)
+    # How stock writes are serialised: "auto" asks the server at start-up (FerretDB needs the
+    # per-product lease, MongoDB does not); the others force a mode (tests, or a proxy that hides
+    # what the server is).
+    stock_writes: Literal["auto", "lease", "conditional"] = "auto"
+    # Deadline for the database work of one request (PyMongo's client-side timeout): past it the
+    # request is answered 503 instead of hanging on a database that does not answer. It covers
+    # the wait for a busy product's lease (up to 10 s on FerretDB), hence 15; a database that is
+    # down is noticed sooner (server selection gives up after 5 s).
+    db_request_timeout_seconds: float = Field(default=15.0, gt=0, le=60)
 
     @field_validator("mongodb_uri")
     @classmethod

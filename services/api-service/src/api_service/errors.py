@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pymongo.errors import ConnectionFailure, PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api_service.logs import current_request_id
+
+logger = logging.getLogger(__name__)
 
 HTTP_CODES = {
     400: "bad_request",
@@ -130,7 +134,27 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(status, code, message, dict(http_exc.headers or {}))
 
 
+def database_unavailable(exc: BaseException) -> bool:
+    """The database did not answer (down, restarting, unreachable, or past the deadline)."""
+    return isinstance(exc, ConnectionFailure) or (isinstance(exc, PyMongoError) and exc.timeout)
+
+
+async def handle_database_error(request: Request, exc: Exception) -> JSONResponse:
+    """503 (retry shortly) when the database is away; any other database error is a 500."""
+    if database_unavailable(exc):
+        logger.warning("database unavailable: %s", type(exc).__name__)
+        return error_response(
+            503,
+            "service_unavailable",
+            "the database is not reachable; try again",
+            {"Retry-After": "1"},
+        )
+    logger.error("database error", exc_info=exc)
+    return error_response(500, "internal_error", "internal server error")
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Route every error class through handle_error."""
+    """Route every error class through handle_error, and database errors to 503 or 500."""
     for exc_class in (DomainError, RequestValidationError, StarletteHTTPException):
         app.add_exception_handler(exc_class, handle_error)
+    app.add_exception_handler(PyMongoError, handle_database_error)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from beanie import init_beanie
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
+from pymongo.monitoring import CommandListener
 
 from api_service.api.metrics import Metrics
 from api_service.api.middleware import (
     BodyLimitMiddleware,
+    DatabaseDeadlineMiddleware,
     EnvelopeCORSMiddleware,
     RequestContextMiddleware,
 )
@@ -21,7 +23,9 @@ from api_service.config import Settings, get_settings
 from api_service.errors import install_error_handlers
 from api_service.logs import configure_logging
 from api_service.models import DOCUMENT_MODELS
+from api_service.services import later
 from api_service.services.ratelimit import FailureLimiter, LoginLimiter
+from api_service.services.stockmode import detect_stock_writes
 from api_service.services.tokens import TokenService, load_signing_key
 
 
@@ -30,24 +34,35 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Connect to MongoDB, create indexes, run the one-shot admin bootstrap; close on exit."""
     settings: Settings = app.state.settings
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
-        settings.mongodb_uri.get_secret_value(), serverSelectionTimeoutMS=5_000, tz_aware=True
+        settings.mongodb_uri.get_secret_value(),
+        serverSelectionTimeoutMS=5_000,
+        tz_aware=True,
+        event_listeners=list(app.state.command_listeners),
     )
     app.state.mongo = client
     try:
         await init_beanie(
             database=client[settings.mongodb_database], document_models=DOCUMENT_MODELS
         )
+        app.state.stock_writes = await detect_stock_writes(client, settings.stock_writes)
         if settings.admin_email and settings.admin_password_file:
             await bootstrap_admin(
                 settings.admin_email, settings.admin_password_file, "ADMIN_PASSWORD_FILE"
             )
         yield
     finally:
+        await later.drain(seconds=10)  # stock put-backs still being retried, bounded
         await client.close()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app from settings (the environment's when none are given)."""
+def create_app(
+    settings: Settings | None = None, command_listeners: Sequence[CommandListener] = ()
+) -> FastAPI:
+    """Build the app from settings (the environment's when none are given).
+
+    command_listeners: PyMongo command monitors for the app's client (the benchmark and the
+    command-count tests count database commands per request with one).
+    """
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     window = settings.login_failure_window_seconds
@@ -59,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.command_listeners = tuple(command_listeners)
     app.state.tokens = TokenService(
         load_signing_key(settings.jwt_private_key_file),
         settings.jwt_issuer,
@@ -81,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["X-Request-ID", "X-Total-Count", "Link"],
         max_age=600,
     )
+    app.add_middleware(DatabaseDeadlineMiddleware, seconds=settings.db_request_timeout_seconds)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     return app

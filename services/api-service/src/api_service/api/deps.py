@@ -12,6 +12,7 @@ from api_service.errors import Forbidden, Unauthorized
 from api_service.models import Product, Role, User
 from api_service.services import auth, products
 from api_service.services.ratelimit import LoginLimiter
+from api_service.services.stockmode import StockWrites
 from api_service.services.tokens import TokenService
 
 MAX_PAGE = 100
@@ -29,6 +30,12 @@ def get_login_limiter(request: Request) -> LoginLimiter:
     """The app's (per-process) login failure limiter."""
     limiter: LoginLimiter = request.app.state.login_limiter
     return limiter
+
+
+def get_stock_writes(request: Request) -> StockWrites:
+    """How this app serialises stock writes (detected at start-up)."""
+    mode: StockWrites = request.app.state.stock_writes
+    return mode
 
 
 async def get_current_user(
@@ -92,3 +99,4 @@ ProductById = Annotated[Product, Depends(get_product)]
 Page = Annotated[PageParams, Depends(get_page)]
 Tokens = Annotated[TokenService, Depends(get_tokens)]
 LoginLimit = Annotated[LoginLimiter, Depends(get_login_limiter)]
+StockWritesMode = Annotated[StockWrites, Depends(get_stock_writes)]

@@ -8,6 +8,7 @@ import time
 import uuid
 from typing import Any
 
+import pymongo
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
@@ -136,3 +137,22 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+class DatabaseDeadlineMiddleware:
+    """Every database operation of a request shares one deadline (PyMongo's client-side timeout).
+
+    Past it PyMongo raises a timeout error, which the error handler answers with 503: a request
+    never waits longer than this for a database that is down or restarting.
+    """
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with pymongo.timeout(self.seconds):
+            await self.app(scope, receive, send)

@@ -8,14 +8,14 @@ from typing import Annotated
 from pydantic import Field, field_validator
 
 from api_service.models import Order
-from api_service.schemas.base import MAX_QTY, InputModel, ObjectIdStr, OutputModel
+from api_service.schemas.base import MAX_QTY, InputModel, ObjectIdStr, OutputModel, WholeNumber
 
 
 class OrderItemIn(InputModel):
     """One line of an order request."""
 
     product_id: ObjectIdStr
-    qty: Annotated[int, Field(strict=True, ge=1, le=MAX_QTY)]
+    qty: Annotated[WholeNumber, Field(ge=1, le=MAX_QTY)]
 
 
 class OrderIn(InputModel):

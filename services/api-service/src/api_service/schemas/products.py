@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field
 
 from api_service.models import Product
-from api_service.schemas.base import MAX_STOCK, Cents, InputModel, OutputModel
+from api_service.schemas.base import MAX_STOCK, Cents, InputModel, OutputModel, WholeNumber
 
 
 class ProductIn(InputModel):
@@ -17,7 +17,7 @@ class ProductIn(InputModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     description: Annotated[str, Field(max_length=2_000)] = ""
     price: Cents
-    stock: Annotated[int, Field(strict=True, ge=0, le=MAX_STOCK)]
+    stock: Annotated[WholeNumber, Field(ge=0, le=MAX_STOCK)]
 
 
 class ProductOut(OutputModel):

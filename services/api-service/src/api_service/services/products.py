@@ -13,7 +13,8 @@ from api_service.clock import utc_now
 from api_service.errors import NotFound
 from api_service.models import Product
 from api_service.schemas.products import ProductIn
-from api_service.services.stocklock import product_lock
+from api_service.services.stocklock import stock_guard
+from api_service.services.stockmode import StockWrites
 
 
 @dataclass(frozen=True)
@@ -25,10 +26,29 @@ class Page:
 
 
 def page_total(items: list[Any], limit: int, offset: int) -> int | None:
-    """The total when a short page proves it (saves a count query), else None."""
-    if len(items) < limit and (items or offset == 0):
+    """The total when the page itself proves it (no count query needed), else None.
+
+    `items` is the result of asking for limit + 1 documents: at most `limit` of them means this
+    is the last page, so the total is offset + len(items). An empty page past the end proves
+    nothing (the count is needed to say how many there are).
+    """
+    if len(items) <= limit and (items or offset == 0):
         return offset + len(items)
     return None
+
+
+async def read_page(query: Any, count: Any, limit: int, offset: int) -> tuple[list[Any], int]:
+    """One page from a Beanie query in one round trip, plus a count only when more pages follow.
+
+    The query asks for limit + 1 documents: the extra one says whether another page exists. On
+    the last page (a catalogue that fits one page is the common case) the total is known
+    without a second query; FerretDB 1.24 has no $facet to carry a count in the same command.
+    """
+    items = await query.skip(offset).limit(limit + 1).to_list()
+    total = page_total(items, limit, offset)
+    if total is None:
+        total = int(await count())
+    return items[:limit], total
 
 
 def parse_id(raw: str) -> PydanticObjectId:
@@ -41,10 +61,9 @@ def parse_id(raw: str) -> PydanticObjectId:
 
 async def list_products(limit: int, offset: int) -> Page:
     """Products in creation order, one page of them."""
-    items = await Product.find_all().sort("_id").skip(offset).limit(limit).to_list()
-    total = page_total(items, limit, offset)
-    if total is None:
-        total = await Product.find_all().count()
+    items, total = await read_page(
+        Product.find_all().sort("_id"), Product.find_all().count, limit, offset
+    )
     return Page(items, total)
 
 
@@ -63,10 +82,10 @@ async def create_product(data: ProductIn) -> Product:
     return product
 
 
-async def replace_product(product: Product, data: ProductIn) -> Product:
-    """Replace every writable field of a product in one update, under the product's lease."""
+async def replace_product(product: Product, data: ProductIn, mode: StockWrites) -> Product:
+    """Replace every writable field of a product in one update (under its lease on FerretDB)."""
     fields = {**data.model_dump(), "updated_at": utc_now()}
-    async with product_lock(cast(PydanticObjectId, product.id)):
+    async with stock_guard(cast(PydanticObjectId, product.id), mode):
         raw = await Product.get_pymongo_collection().find_one_and_update(
             {"_id": product.id}, {"$set": fields}, return_document=ReturnDocument.AFTER
         )

@@ -1,4 +1,4 @@
-"""Per-product leases so stock changes stay serial on every MongoDB-wire database.
+"""Per-product leases so stock changes stay serial on FerretDB (used only where it is detected).
 
 MongoDB applies a conditional update ({"stock": {"$gte": qty}} + $inc) atomically, which alone
 prevents overselling. FerretDB 1.24 (SQLite) does not: its updates read and then write, so
@@ -20,11 +20,13 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from beanie import PydanticObjectId
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from api_service.clock import utc_now
-from api_service.errors import ServiceUnavailable
+from api_service.errors import ServiceUnavailable, database_unavailable
 from api_service.models import StockLock
+from api_service.services.later import retry_later
+from api_service.services.stockmode import StockWrites
 
 LEASE = timedelta(seconds=10)
 WAIT_SECONDS = 10.0
@@ -87,4 +89,32 @@ async def product_lock(
         try:
             yield
         finally:
-            await StockLock.get_pymongo_collection().delete_one({"_id": key, "owner": owner})
+            await _release(key, owner)
+
+
+async def _release(key: str, owner: str) -> None:
+    """Delete our lease; if the database is away, retry in the background (it also expires).
+
+    A failed release must not fail the block it guarded: the stock write inside may have
+    succeeded, and the caller has to know that to keep its books (and put units back).
+    """
+
+    async def delete() -> None:
+        await StockLock.get_pymongo_collection().delete_one({"_id": key, "owner": owner})
+
+    try:
+        await delete()
+    except PyMongoError as exc:
+        if not database_unavailable(exc):
+            raise
+        retry_later(f"release the lease on product {key}", delete)
+
+
+@asynccontextmanager
+async def stock_guard(product_id: PydanticObjectId, mode: StockWrites) -> AsyncIterator[None]:
+    """The product's lease where the database needs it ("lease"), nothing on MongoDB."""
+    if mode == "lease":
+        async with product_lock(product_id):
+            yield
+    else:
+        yield

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, status
 
 from api_service.api.deps import LoginLimit, Tokens
+from api_service.api.responses import errors
 from api_service.schemas.auth import Credentials, TokenOut, user_out
 from api_service.services import auth
 from api_service.services.auth import Session
@@ -17,13 +18,15 @@ def _token_out(session: Session, tokens: Tokens) -> TokenOut:
     return TokenOut(token=session.token, expires_in=expires_in, user=user_out(session.user))
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/register", status_code=status.HTTP_201_CREATED, responses=errors(400, 409, 413, 422, 503)
+)
 async def register(body: Credentials, tokens: Tokens) -> TokenOut:
     """Create an account (role "user") and sign it in."""
     return _token_out(await auth.register(body.email, body.password, tokens), tokens)
 
 
-@router.post("/login")
+@router.post("/login", responses=errors(400, 401, 413, 422, 429, 503))
 async def login(
     body: Credentials, request: Request, tokens: Tokens, limiter: LoginLimit
 ) -> TokenOut:

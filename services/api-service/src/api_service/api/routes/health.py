@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
+from api_service.api.responses import errors
 from api_service.errors import ServiceUnavailable
 
 router = APIRouter(tags=["health"])
@@ -19,7 +20,7 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready")
+@router.get("/ready", responses=errors(503))
 async def ready(request: Request) -> dict[str, str]:
     """The database answers a ping; 503 otherwise."""
     client: AsyncMongoClient[dict[str, object]] = request.app.state.mongo

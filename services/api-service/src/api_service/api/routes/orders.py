@@ -7,7 +7,8 @@ from typing import cast
 from beanie import PydanticObjectId
 from fastapi import APIRouter, Request, Response, status
 
-from api_service.api.deps import CurrentUser, Page
+from api_service.api.deps import CurrentUser, Page, StockWritesMode
+from api_service.api.responses import errors
 from api_service.models import User
 from api_service.schemas.orders import OrderIn, OrderOut, order_out
 from api_service.services import orders
@@ -20,13 +21,15 @@ def _id(user: User) -> PydanticObjectId:
     return cast(PydanticObjectId, user.id)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
-async def place_order(body: OrderIn, user: CurrentUser) -> OrderOut:
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, responses=errors(400, 401, 404, 409, 413, 422, 503)
+)
+async def place_order(body: OrderIn, user: CurrentUser, mode: StockWritesMode) -> OrderOut:
     """Place an order; prices and total come from the server."""
-    return order_out(await orders.place_order(_id(user), body.items))
+    return order_out(await orders.place_order(_id(user), body.items, mode))
 
 
-@router.get("/me")
+@router.get("/me", responses=errors(401, 422, 503))
 async def my_orders(
     user: CurrentUser, page: Page, request: Request, response: Response
 ) -> list[OrderOut]:
