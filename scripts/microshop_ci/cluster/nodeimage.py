@@ -361,15 +361,18 @@ def build_node_image() -> str:
             base = noderoot.build_base(work, log, base_image_name())
             images = build_images(image_specs(), base, work, log)
             built = assemble(base, images, work, log)
-            prune_stale(keep=(built, base))
+            prune_stale(keep=(built, base, helper_image()))
             return built
         finally:
             if (work / "root").exists():
                 run(as_root(["rm", "-rf", str(work / "root")]), step="clean up", log=log)
 
 
+KEYED_REPOSITORIES = ("microshop/kind-node", "microshop/kind-base", f"{LOCAL}/node-shell")
+
+
 def prune_stale(keep: tuple[str, ...]) -> None:
-    """Remove node and base images of other content keys (2 GB each); keep the current ones."""
+    """Remove the images of other content keys (a node image is 2 GB); keep the current ones."""
     listed = subprocess.run(  # nosec B603 B607 -- fixed docker argv
         ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"],
         capture_output=True,
@@ -377,9 +380,7 @@ def prune_stale(keep: tuple[str, ...]) -> None:
         check=False,
     ).stdout.split()
     stale = [
-        ref
-        for ref in listed
-        if ref.split(":")[0] in ("microshop/kind-node", "microshop/kind-base") and ref not in keep
+        ref for ref in listed if ref.rsplit(":", 1)[0] in KEYED_REPOSITORIES and ref not in keep
     ]
     if stale:
         subprocess.run(["docker", "rmi", *stale], capture_output=True, check=False)  # nosec B603 B607
