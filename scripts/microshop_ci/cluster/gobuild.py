@@ -90,7 +90,7 @@ def _go(args: list[str], *, cwd: Path | None, env: Mapping[str, str], log: Path)
     with log.open("a") as out:
         out.write(f"$ go {' '.join(args)}\n")
         out.flush()
-        result = subprocess.run(  # nosec B603 B607 -- the Go toolchain, argv list
+        result = subprocess.run(  # nosec B603, B607 -- the Go toolchain, argv list
             ["go", *args],
             cwd=cwd,
             env={**os.environ, "GOFLAGS": "-mod=mod", "GOWORK": "off", **env},

@@ -97,7 +97,7 @@ def clusters(kind: str) -> list[str]:
 
 
 def _docker_quiet(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # nosec B603 B607 -- fixed docker argv
+    return subprocess.run(  # nosec B603, B607 -- fixed docker argv
         ["docker", *args], capture_output=True, text=True, check=False
     )
 

@@ -341,7 +341,9 @@ def assemble(base: str, images: list[str], work: Path, log: Path) -> str:
             log=log,
         )
     finally:
-        subprocess.run(["docker", "rm", "-f", "-v", container], capture_output=True, check=False)  # nosec B603 B607
+        subprocess.run(  # nosec B603, B607 -- fixed docker argv
+            ["docker", "rm", "-f", "-v", container], capture_output=True, check=False
+        )
     return name
 
 
@@ -373,7 +375,7 @@ KEYED_REPOSITORIES = ("microshop/kind-node", "microshop/kind-base", f"{LOCAL}/no
 
 def prune_stale(keep: tuple[str, ...]) -> None:
     """Remove the images of other content keys (a node image is 2 GB); keep the current ones."""
-    listed = subprocess.run(  # nosec B603 B607 -- fixed docker argv
+    listed = subprocess.run(  # nosec B603, B607 -- fixed docker argv
         ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"],
         capture_output=True,
         text=True,
@@ -383,4 +385,6 @@ def prune_stale(keep: tuple[str, ...]) -> None:
         ref for ref in listed if ref.rsplit(":", 1)[0] in KEYED_REPOSITORIES and ref not in keep
     ]
     if stale:
-        subprocess.run(["docker", "rmi", *stale], capture_output=True, check=False)  # nosec B603 B607
+        subprocess.run(  # nosec B603, B607 -- docker argv of our own image names
+            ["docker", "rmi", *stale], capture_output=True, check=False
+        )

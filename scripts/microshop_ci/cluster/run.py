@@ -45,7 +45,7 @@ def run(
 
 def image_exists(name: str) -> bool:
     """True if the local Docker engine has an image of that name."""
-    result = subprocess.run(  # nosec B603 B607 -- fixed docker argv
+    result = subprocess.run(  # nosec B603, B607 -- fixed docker argv
         ["docker", "image", "inspect", name], capture_output=True, check=False
     )
     return result.returncode == 0
