@@ -9,6 +9,7 @@ import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,7 +70,7 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: 
     pytest.fail(f"{what} did not listen on 127.0.0.1:{port} within {timeout} s")
 
 
-def stop_process(proc: subprocess.Popen[bytes], grace: float = 10) -> None:
+def stop_process(proc: subprocess.Popen[Any], grace: float = 10) -> None:
     """Terminate a process started by a fixture; kill it if it does not stop within grace."""
     proc.terminate()
     try:

@@ -21,6 +21,7 @@ from kubernetes.client.rest import ApiException
 from kubernetes.stream import stream
 
 from microshop_ci.gha.images import Image
+from tests.conftest import stop_process
 from tests.e2e.waiting import wait_for
 
 PROBE_LABEL = "microshop.e2e/probe"
@@ -367,9 +368,4 @@ def port_forward(namespace: str, target: str, port: int, timeout: float = 60) ->
 
         yield wait_for(forwarding, what=f"kubectl port-forward {target}", timeout=timeout)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)

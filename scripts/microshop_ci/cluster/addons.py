@@ -134,6 +134,11 @@ def install_kyverno(images: str) -> None:
     for value in values:
         argv += ["--set", value]
     run(argv, step="helm upgrade --install kyverno (chart in the Kyverno module)", log=log_path())
+    wait_available("kyverno")
+
+
+def wait_available(namespace: str) -> None:
+    """Wait (bounded: 300 s) until every Deployment in namespace is Available."""
     run(
         [
             kubectl(),
@@ -141,11 +146,11 @@ def install_kyverno(images: str) -> None:
             "--for=condition=Available",
             "--timeout=300s",
             "-n",
-            "kyverno",
+            namespace,
             "deployment",
             "--all",
         ],
-        step="wait for Kyverno",
+        step=f"wait for the Deployments in {namespace}",
         log=log_path(),
     )
 
@@ -160,20 +165,7 @@ def install_istio() -> None:
             step="istioctl install",
             log=log_path(),
         )
-    run(
-        [
-            kubectl(),
-            "wait",
-            "--for=condition=Available",
-            "--timeout=300s",
-            "-n",
-            "istio-system",
-            "deployment",
-            "--all",
-        ],
-        step="wait for istiod",
-        log=log_path(),
-    )
+    wait_available("istio-system")
 
 
 def install_istio_crds() -> None:
