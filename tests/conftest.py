@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +81,19 @@ def stop_process(proc: subprocess.Popen[Any], grace: float = 10) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+@contextmanager
+def loopback_http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve handler on 127.0.0.1 (a free port) in a thread for the block; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def tool_path(name: str) -> str:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from microshop_ci.gha.pins import GitHubTags, Pin, PinListError, load_pin_list
 from microshop_ci.gha.policy import Checker
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, loopback_http_server
 from tests.workflows.conftest import FIXTURES, PINS_FILE
 
 CHECKOUT = "actions/checkout"
@@ -58,14 +57,8 @@ class FakeGitHub(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def api_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeGitHub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_http_server(FakeGitHub) as url:
+        yield url
 
 
 def workflow(tmp_path: Path, uses: str) -> Path:
