@@ -6,19 +6,18 @@ the module (kyverno-api, openreports, reports-server) and Helm checks every list
 before its condition, so a copy without them is installed, with the policies.kyverno.io CRDs (which
 kyverno-api would bring) applied from the module's config/crds first. Images: upstream's on GitHub,
 the ones built here into the node image elsewhere (`--images upstream|local`).
-Istio (GitHub only until the local cluster has a data plane): the pinned istioctl, minimal profile
-plus an ingress gateway on NodePort 30080 (mapped to 127.0.0.1:8080 by the kind config).
+Istio: built from the pinned commit with its CNI agent and an ingress gateway on NodePort 30080
+(mapped to 127.0.0.1:8080 by the kind config), the same on GitHub and here (mesh.py).
 """
 
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 import yaml
 
-from microshop_ci.cluster import nodeimage
+from microshop_ci.cluster import mesh, nodeimage
 from microshop_ci.cluster.gobuild import cache_root, locked, module_dir
 from microshop_ci.cluster.kind import kubectl, log_path, tool
 from microshop_ci.cluster.pins import pin
@@ -36,26 +35,6 @@ CHART_IMAGES = {
     "webhooksCleanup.image": "readiness-checker",
     "test.image": "readiness-checker",
 }
-ISTIO_OPERATOR = """\
-apiVersion: install.istio.io/v1alpha1
-kind: IstioOperator
-spec:
-  profile: minimal
-  hub: docker.io/istio
-  tag: "{tag}"
-  components:
-    ingressGateways:
-      - name: istio-ingressgateway
-        enabled: true
-        k8s:
-          service:
-            type: NodePort
-            ports:
-              - name: http2
-                port: 80
-                targetPort: 8080
-                nodePort: 30080
-"""
 
 
 def kyverno_module() -> Path:
@@ -156,22 +135,26 @@ def wait_available(namespace: str) -> None:
 
 
 def install_istio() -> None:
-    """Istio ISTIO_RELEASE's minimal profile and an ingress gateway on NodePort 30080."""
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as operator:
-        operator.write(ISTIO_OPERATOR.format(tag=pin("ISTIO_RELEASE")))
-        operator.flush()
-        run(
-            [tool("istioctl"), "install", "-y", "-f", operator.name],
-            step="istioctl install",
-            log=log_path(),
-        )
+    """Istio built from the pinned commit (mesh.py), its CNI agent and an ingress gateway."""
+    mesh.install()
     wait_available("istio-system")
+    run(
+        [
+            kubectl(),
+            "rollout",
+            "status",
+            "--timeout=300s",
+            "-n",
+            "istio-system",
+            "ds/istio-cni-node",
+        ],
+        step="wait for the Istio CNI node agent",
+        log=log_path(),
+    )
 
 
 def install_istio_crds() -> None:
-    """Only Istio's CRDs (from the pinned Istio module): the kind overlay's mesh resources apply
-    and Kyverno's mesh policies can look them up, but nothing enforces them (no istiod, no
-    sidecars) until the local cluster has a data plane."""
+    """Only Istio's CRDs (from the pinned Istio module), for a cluster without the mesh."""
     crds = module_dir("istio.io/istio", pin("ISTIOCTL_VERSION"), log_path())
     path = crds / "manifests" / "charts" / "base" / "files" / "crd-all.gen.yaml"
     run(

@@ -6,6 +6,7 @@
     python -m microshop_ci.cluster down
     python -m microshop_ci.cluster addons [--images upstream|local] [--mesh|--no-mesh]
     python -m microshop_ci.cluster database-image --images FILE
+    python -m microshop_ci.cluster proxy-image --images FILE   the injected sidecar, to be signed
     python -m microshop_ci.cluster e2e [--keep] [--node-image upstream|local] [PYTEST_ARGS...]
 
 A failure is one line naming the step and its log, exit 1; `up` then tears down what it started.
@@ -19,13 +20,17 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from microshop_ci.cluster import addons, components, database, flow, kind, nodeimage
+from microshop_ci.cluster import addons, components, database, flow, kind, mesh, nodeimage
 from microshop_ci.cluster.gobuild import BuildError, build, build_seconds
 from microshop_ci.cluster.pins import PinError
 
 
 def _build(names: Sequence[str]) -> int:
-    chosen = [components.by_name(n) for n in names] if names else list(components.ALL)
+    known = {c.name: c for c in (*components.ALL, *mesh.COMPONENTS)}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise KeyError(f"unknown component {unknown[0]!r} (known: {', '.join(known)})")
+    chosen = [known[n] for n in names] if names else list(known.values())
     for component in chosen:
         out = build(component)
         print(f"{component.name} {component.version}: {out} ({build_seconds(component)} s)")
@@ -71,11 +76,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     addons_parser.add_argument(
         "--mesh",
         action=argparse.BooleanOptionalAction,
-        default=kind.default_node_source() == "upstream",
-        help="install Istio (default on GitHub; elsewhere only its CRDs: no data plane yet)",
+        default=True,
+        help="install Istio built from the pinned commit (default); --no-mesh: its CRDs only",
     )
     db_parser = sub.add_parser("database-image", help="push FerretDB, add it to the images file")
     db_parser.add_argument("--images", type=Path, required=True)
+    proxy_parser = sub.add_parser(
+        "proxy-image", help="add the sidecar image istiod injects to the images file"
+    )
+    proxy_parser.add_argument("--images", type=Path, required=True)
     e2e_parser = sub.add_parser("e2e", help="the whole kind end-to-end run")
     e2e_parser.add_argument("--keep", action="store_true", help="leave the cluster running")
     e2e_parser.add_argument(
@@ -91,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "down": lambda: _down(),
         "addons": lambda: _addons(args.images, args.mesh),
         "database-image": lambda: _print(database.database_image(args.images)),
+        "proxy-image": lambda: _print(mesh.add_proxy_to_images_file(args.images)),
         "e2e": lambda: flow.main(args.node_image == "local", args.keep, rest),
     }
     try:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from microshop_ci.cluster import database
+from microshop_ci.cluster import database, mesh
 from microshop_ci.cluster.gobuild import REPO_ROOT, BuildError
 
 REPORTS = REPO_ROOT / "reports" / "e2e"
@@ -86,10 +86,9 @@ class Flow:
         """The workflow's steps in order."""
         node = "local" if self.local else "upstream"
         self.script("kind-up", "--node-image", node)
-        self.script(
-            "install-cluster-addons", "--images", node, *(() if self.local else ("--mesh",))
-        )
+        self.script("install-cluster-addons", "--images", node)
         self.script("build-images", "--base", "local", "--push", "--out", str(IMAGES_FILE))
+        mesh.add_proxy_to_images_file(IMAGES_FILE)
         components: tuple[str, ...] = ()
         if self.local:
             start = time.monotonic()

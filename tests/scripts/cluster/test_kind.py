@@ -1,4 +1,4 @@
-"""Bring-up settings, the /etc/hosts line and the images file entry of the database image."""
+"""Bring-up settings, the /etc/hosts line and the images file entries of images built here."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from microshop_ci.cluster import database, kind
+from microshop_ci.cluster import images, kind
 from microshop_ci.cluster.gobuild import BuildError
 
 REF = "kind-registry:5000/ferretdb@sha256:" + "a" * 64
@@ -58,11 +58,11 @@ def test_default_node_source_is_upstream_only_on_github(monkeypatch: pytest.Monk
 
 
 def test_database_image_joins_the_images_file(tmp_path: Path) -> None:
-    images = tmp_path / "images.json"
+    path = tmp_path / "images.json"
     api = {"ref": "kind-registry:5000/api-service@sha256:" + "b" * 64}
-    images.write_text(json.dumps({"api-service": api}))
-    database.add_to_images_file(images, REF)
-    assert json.loads(images.read_text()) == {
+    path.write_text(json.dumps({"api-service": api}))
+    images.add_to_images_file(path, "ferretdb", REF)
+    assert json.loads(path.read_text()) == {
         "api-service": api,
         "ferretdb": {
             "ref": REF,
@@ -73,8 +73,8 @@ def test_database_image_joins_the_images_file(tmp_path: Path) -> None:
 
 
 def test_database_image_refuses_a_broken_images_file(tmp_path: Path) -> None:
-    images = tmp_path / "images.json"
-    images.write_text("[1, 2]")
+    path = tmp_path / "images.json"
+    path.write_text("[1, 2]")
     with pytest.raises(BuildError, match=r"images.json: expected an object of image name"):
-        database.add_to_images_file(images, REF)
-    assert images.read_text() == "[1, 2]"
+        images.add_to_images_file(path, "ferretdb", REF)
+    assert path.read_text() == "[1, 2]"
