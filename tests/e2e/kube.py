@@ -22,7 +22,7 @@ from kubernetes.stream import stream
 
 from microshop_ci.gha.images import Image
 from tests.conftest import stop_process
-from tests.e2e.waiting import wait_for
+from tests.e2e.waiting import WaitTimeoutError, wait_for
 
 PROBE_LABEL = "microshop.e2e/probe"
 PROBE_PREFIX = "PROBE "
@@ -147,8 +147,9 @@ def probe_pod_manifest(
     service_account: str,
     labels: dict[str, str],
     annotations: dict[str, str] | None = None,
+    command: list[str] | None = None,
 ) -> dict[str, Any]:
-    """A pod that idles in our own (signed) image and obeys every pod-security rule.
+    """A pod that idles (or runs command) in our own signed image and obeys every pod-security rule.
 
     Its readiness probe always fails, so it never joins a Service's endpoints even when it
     carries a workload's labels (which NetworkPolicies and AuthorizationPolicies select on).
@@ -176,7 +177,7 @@ def probe_pod_manifest(
                 {
                     "name": "probe",
                     "image": image,
-                    "command": [*python, KEEP_ALIVE],
+                    "command": command or [*python, KEEP_ALIVE],
                     "securityContext": {
                         "allowPrivilegeEscalation": False,
                         "readOnlyRootFilesystem": True,
@@ -266,13 +267,18 @@ def eventually(
     probe: Callable[[], ProbeResult], holds: Callable[[ProbeResult], bool], what: str
 ) -> ProbeResult:
     """Wait (bounded) until the probe's result holds, then check it holds once more (stable)."""
-    result = wait_for(
-        lambda: (r if holds(r := probe()) else None),
-        what=what,
-        timeout=PROPAGATION_TIMEOUT,
-        interval=1.0,
-        retry_on=(ApiException,),
-    )
+    seen: list[ProbeResult] = []
+
+    def attempt() -> ProbeResult | None:
+        seen.append(probe())
+        return seen[-1] if holds(seen[-1]) else None
+
+    try:
+        result = wait_for(
+            attempt, what=what, timeout=PROPAGATION_TIMEOUT, interval=1.0, retry_on=(ApiException,)
+        )
+    except WaitTimeoutError as exc:
+        raise WaitTimeoutError(f"{exc}; last probe result: {seen[-1] if seen else None}") from None
     again = probe()
     assert holds(again), f"{what}: held once, then not: {result} then {again}"
     return again

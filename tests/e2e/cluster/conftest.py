@@ -107,6 +107,7 @@ def probes(
     other:    client-service's labels, another ServiceAccount (NetworkPolicy allows, mesh must not)
     api:      api-service's ServiceAccount and labels (allowed to MongoDB)
     intruder: api-service's ServiceAccount, a label no NetworkPolicy allows (mesh would allow)
+    impostor: api-service's labels, another ServiceAccount (NetworkPolicy allows, mesh must not)
     plain:    client-service's identity and labels but no sidecar (NetworkPolicy allows it,
               so only STRICT mTLS can refuse its plain text)
     outside:  a namespace without sidecars
@@ -122,6 +123,7 @@ def probes(
         "other": (ns, OTHER_SA, {name_label: "client-service"}, {}),
         "api": (ns, settings.api_sa, {name_label: "api-service"}, {}),
         "intruder": (ns, settings.api_sa, {name_label: "e2e-intruder"}, {}),
+        "impostor": (ns, OTHER_SA, {name_label: "api-service"}, {}),
         # Istio reads the label (current) and the annotation (older releases).
         "plain": (ns, settings.client_sa, {name_label: "client-service", **no_sidecar}, no_sidecar),
         "outside": (out_ns, "default", {name_label: "e2e-outside"}, {}),
