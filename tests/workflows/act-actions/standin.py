@@ -297,7 +297,7 @@ def login() -> None:
     given = {"registry": registry, "username": username, "password": password}
     missing = [key for key, value in given.items() if not value]
     if missing:
-        raise StandInError(f"login-action: {', '.join(missing)} required")
+        raise StandInError(f"{', '.join(missing)} required")
     print(f"login-action stand-in: {username} at {registry} (no login: no registry is reachable)")
 
 
