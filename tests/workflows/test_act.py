@@ -332,6 +332,21 @@ def test_release_build_starts_its_loopback_registry_and_builds_without_cache(
             rf"\| \[[0-9:]+\] {service}: pushed 127\.0\.0\.1:5000/{service}@sha256:", log
         )
     assert re.search(r"\| \[[0-9:]+\] wrote reports/gated-images\.json", log)
+    # the images file's image_id is the normalizer's config digest; on Docker's classic image
+    # store (not the containerd one) the engine computes the same digest from the loaded image
+    (images_file,) = (release_build_run.artifacts.parent / "act-cache").glob(
+        "*/hostexecutor/reports/gated-images.json"
+    )
+    images = json.loads(images_file.read_text())
+    assert sorted(images) == ["api-service", "client-service"]
+    driver = subprocess.run(
+        ["docker", "info", "--format", "{{json .DriverStatus}}"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    for entry in images.values():
+        assert re.fullmatch(r"sha256:[0-9a-f]{64}", entry["image_id"])
+        if "containerd.snapshotter" not in driver:
+            assert entry["engine_image_id"] == entry["image_id"]
     assert re.search(
         r"✅  Success - Main Build every service image hermetically, without any cache", log
     )
