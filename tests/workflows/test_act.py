@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ import yaml
 from microshop_ci.gha.pins import load_pin_list
 from tests.conftest import REPO_ROOT, tool_path
 from tests.workflows.conftest import PINS_FILE
+from tests.workflows.trivy_db import push_empty_db
 
 STAND_INS = REPO_ROOT / "tests" / "workflows" / "act-actions"
 # each hosted action the workflows use -> the stand-in folder mapped to its repository (an action
@@ -150,6 +152,8 @@ def run_act(
     *,
     event: str = "workflow_dispatch",
     event_file: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+    secrets: tuple[str, ...] = (),
 ) -> ActRun:
     """act on one job (and every job it needs) in repo; its workspaces and artifacts beside repo.
 
@@ -167,6 +171,7 @@ def run_act(
         "no_proxy": "127.0.0.1,localhost",
         "HTTPS_PROXY": dead_proxy,
         "https_proxy": dead_proxy,
+        **(extra_env or {}),
     }
     event_args = ["-e", str(event_file)] if event_file else []
     try:
@@ -176,7 +181,8 @@ def run_act(
              "--action-cache-path", str(root / "act-cache"),
              "--artifact-server-path", str(root / "artifacts"),
              "--artifact-server-addr", "127.0.0.1", "--artifact-server-port", str(free_port()),
-             *[arg for key, value in env.items() for arg in ("--env", f"{key}={value}")]],
+             *[arg for key, value in env.items() for arg in ("--env", f"{key}={value}")],
+             *[arg for secret in secrets for arg in ("--secret", secret)]],
             cwd=repo, capture_output=True, text=True, check=False, timeout=ACT_TIMEOUT,
         )  # fmt: skip
     finally:
@@ -366,3 +372,99 @@ def test_release_build_stops_at_the_trivy_gate_before_anything_leaves_the_runner
                  "Hand the image digests to the next jobs", "actions/upload-artifact"):  # fmt: skip
         assert f"⭐ Run Main {step}" not in log
     assert not (release_build_run.artifacts / "1" / "images").exists()
+
+
+# --- release.yml past the gate: outputs, the sign matrix, an artifact between jobs ---------------
+
+
+@dataclass(frozen=True)
+class ReleaseRun:
+    """The act run of release.yml's build and sign jobs, and what the release registry holds."""
+
+    act: ActRun
+    registry: str
+    tags: dict[str, list[str]]
+
+
+@pytest.fixture(scope="module")
+def release_sign_run(tmp_path_factory: pytest.TempPathFactory) -> ReleaseRun:
+    """`-j sign` (so build first) with an empty Trivy DB and a loopback release registry.
+
+    The test's own registry serves Trivy the empty database (tests/workflows/trivy_db.py: the
+    gate's real scan runs and finds nothing) and stands in for GHCR: act's `--env` overrides the
+    workflow's `MICROSHOP_REGISTRY` (the steps that set their own keep it), as a fork could."""
+    root = tmp_path_factory.mktemp("act-release-sign")
+    repo = copy_checkout(root)
+    remote = "https://github.com/microshop/microshop.git"
+    subprocess.run(["git", "-C", str(repo), "remote", "add", "origin", remote], check=True)
+    event = root / "push-tag.json"
+    event.write_text(json.dumps({"ref": "refs/tags/v1.2.3", "repository": {
+        "full_name": "microshop/microshop", "owner": {"login": "microshop"}}}))  # fmt: skip
+    address = f"127.0.0.1:{free_port()}"
+    registry_env = {**os.environ, "MICROSHOP_REGISTRY": address,
+                    "MICROSHOP_REGISTRY_DATA": str(root / "release-registry")}  # fmt: skip
+    registry = [str(REPO_ROOT / "scripts" / "registry")]
+    subprocess.run([*registry, "up"], env=registry_env, check=True, timeout=120)
+    try:
+        run = run_act(
+            tool_path("act"), repo, release_workflow(repo, root), "sign",
+            event="push", event_file=event, secrets=("GITHUB_TOKEN=act-stand-in-token",),
+            extra_env={"TRIVY_DB_REPOSITORY": push_empty_db(address),
+                       "TRIVY_CACHE_DIR": str(root / "trivy-cache"),
+                       "MICROSHOP_REGISTRY": f"{address}/microshop"},
+        )  # fmt: skip
+        tags = {}
+        for service in ("api-service", "client-service"):
+            url = f"http://{address}/v2/microshop/{service}/tags/list"
+            with urllib.request.urlopen(url, timeout=30) as reply:  # noqa: S310 (loopback)
+                tags[service] = sorted(json.loads(reply.read())["tags"])
+    finally:
+        subprocess.run([*registry, "down"], env=registry_env, check=True, timeout=120)
+    return ReleaseRun(run, address, tags)
+
+
+def test_release_build_hands_its_outputs_and_artifact_to_the_sign_matrix(
+    release_sign_run: ReleaseRun,
+) -> None:
+    run, address = release_sign_run.act, release_sign_run.registry
+    assert run.returncode == 1
+    assert run.results == {
+        "build, Trivy gate, push by digest": "succeeded",
+        "sign and attest api-service-1": "failed",  # one matrix leg per service build output
+        "sign and attest client-service-2": "failed",
+    }
+    log = run.log
+    assert "| gates: trivy-vuln passed" in log  # the real scan, on the empty database
+    assert "| login-action stand-in: nektos/act at ghcr.io (no login" in log
+    # promote-images copied by digest under git-<sha12> and the release tag from github.ref_name
+    for service in ("api-service", "client-service"):
+        assert re.search(
+            rf"\| {service}: {re.escape(address)}/microshop/{service}@sha256:[0-9a-f]{{64}}"
+            r" \(git-[0-9a-f]{12}, v1\.2\.3\)",
+            log,
+        )
+        assert len(release_sign_run.tags[service]) == 2
+        assert release_sign_run.tags[service][1] == "v1.2.3"
+        assert re.fullmatch(r"git-[0-9a-f]{12}", release_sign_run.tags[service][0])
+    # the job output the matrix reads
+    assert '⚙  ::set-output:: services=["api-service", "client-service"]' in log
+    # the images artifact: uploaded once by build, downloaded by each matrix leg
+    assert run.artifact("images") == ["images.json"]
+    with zipfile.ZipFile(run.artifacts / "1" / "images" / "images.zip") as archive:
+        images = json.loads(archive.read("images.json"))
+    assert {s: e["name"] for s, e in images.items()} == {
+        "api-service": f"{address}/microshop/api-service",
+        "client-service": f"{address}/microshop/client-service",
+    }
+    for leg in ("api-service-1", "client-service-2"):
+        assert re.search(
+            rf"\[release/sign and attest {leg} *\]   \| download-artifact stand-in: images -> "
+            r"\S+/reports \(1 files\)",
+            log,
+        )
+        # and the leg stops where GitHub's OIDC token is needed, nothing signed
+        assert re.search(
+            rf"\[release/sign and attest {leg} *\]   \| error: --mode keyless needs a GitHub"
+            r" Actions OIDC token \(id-token: write\); it cannot run here",
+            log,
+        )
