@@ -1,12 +1,15 @@
 """The workflow files themselves, run here by a real workflow runner (act), steps on this machine.
 
-act (scripts/tool act) runs pr.yml's cheap jobs from their YAML with the self-hosted platform
-(`-P ubuntu-24.04=-self-hosted`: no runner image), on a copy of the tracked files with no
-../shared beside it, and the hosted actions mapped to the local stand-ins in
-tests/workflows/act-actions. What cannot run here, and why, is in that folder's README and in
-docs/ci.md: `checks` and `slow-tests` are the test suite itself (it would run this test again),
-`gates` and `images` need Trivy's online database and Docker builds, the release jobs need
-GitHub's OIDC token and GHCR, kind-e2e needs images that cannot be pulled here.
+act (scripts/tool act) runs jobs of pr.yml and release.yml from their YAML with the self-hosted
+platform (`-P ubuntu-24.04=-self-hosted`: no runner image), on a copy of the tracked files with
+no ../shared beside it, the hosted actions mapped to the local stand-ins in
+tests/workflows/act-actions (artifacts through act's own artifact server), and HTTPS cut the same
+way here and on GitHub. Asserted, each with the exact set of jobs and their results: pr.yml's
+cheap jobs and `required` (and `required` failing on a failed job), pr.yml's `gates` (failing
+offline, its `if: !cancelled()` steps still reporting), release.yml's `build` stopping at its
+Trivy gate, and `build` on an empty Trivy DB handing its outputs and artifact to the `sign`
+matrix, which stops at keyless signing (GitHub's OIDC token). What cannot run here, and why, is
+in docs/ci.md.
 """
 
 from __future__ import annotations
@@ -468,3 +471,28 @@ def test_release_build_hands_its_outputs_and_artifact_to_the_sign_matrix(
             r" Actions OIDC token \(id-token: write\); it cannot run here",
             log,
         )
+
+
+def test_gates_job_of_a_forks_pull_request_keeps_its_reports_but_uploads_no_sarif(
+    tmp_path: Path,
+) -> None:
+    # a fork's token cannot write security events: the upload's `if:` must skip it
+    repo = copy_checkout(tmp_path)
+    remote = "https://github.com/microshop/microshop.git"  # github.repository (never fetched)
+    subprocess.run(["git", "-C", str(repo), "remote", "add", "origin", remote], check=True)
+    event = tmp_path / "fork-pull-request.json"
+    event.write_text(json.dumps({
+        "number": 7, "repository": {"full_name": "microshop/microshop"},
+        "pull_request": {"number": 7, "head": {"ref": "patch", "repo": {
+            "full_name": "stranger/microshop"}}, "base": {"ref": "main", "repo": {
+            "full_name": "microshop/microshop"}}},
+    }))  # fmt: skip
+    run = run_act(
+        tool_path("act"), repo, repo / ".github" / "workflows" / "pr.yml", "gates",
+        event="pull_request", event_file=event,
+    )  # fmt: skip
+    assert run.results == {"security gates": "failed"}  # pip-audit, as in the manual run
+    assert re.search(r"✅  Success - Main Write the gate summary to the job summary", run.log)
+    assert "Run Main Upload SARIF to code scanning" not in run.log
+    assert "upload-sarif stand-in" not in run.log
+    assert run.artifact("gate-reports") == GATE_REPORTS
