@@ -1,20 +1,29 @@
 """The workflow files themselves, run here by a real workflow runner (act), steps on this machine.
 
-act (scripts/tool act) runs pr.yml's cheap jobs from their YAML with the self-hosted platform
-(`-P ubuntu-24.04=-self-hosted`: no runner image), on a copy of the tracked files with no
-../shared beside it, and the hosted actions mapped to the local stand-ins in
-tests/workflows/act-actions. What cannot run here, and why, is in that folder's README and in
-docs/ci.md: `checks` and `slow-tests` are the test suite itself (it would run this test again),
-`gates` and `images` need Trivy's online database and Docker builds, the release jobs need
-GitHub's OIDC token and GHCR, kind-e2e needs images that cannot be pulled here.
+act (scripts/tool act) runs jobs of pr.yml and release.yml from their YAML with the self-hosted
+platform (`-P ubuntu-24.04=-self-hosted`: no runner image), on a copy of the tracked files with
+no ../shared beside it, the hosted actions mapped to the local stand-ins in
+tests/workflows/act-actions (artifacts through act's own artifact server), and HTTPS cut the same
+way here and on GitHub. Asserted, each with the exact set of jobs and their results: pr.yml's
+cheap jobs and `required` (and `required` failing on a failed job), pr.yml's `gates` (failing
+offline, its `if: !cancelled()` steps still reporting), release.yml's `build` stopping at its
+Trivy gate, and `build` on an empty Trivy DB handing its outputs and artifact to the `sign`
+matrix, which stops at keyless signing (GitHub's OIDC token). What cannot run here, and why, is
+in docs/ci.md.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import time
+import urllib.request
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,9 +34,22 @@ import yaml
 from microshop_ci.gha.pins import load_pin_list
 from tests.conftest import REPO_ROOT, tool_path
 from tests.workflows.conftest import PINS_FILE
+from tests.workflows.trivy_db import push_empty_db
 
 STAND_INS = REPO_ROOT / "tests" / "workflows" / "act-actions"
-MAPPED = ("actions/setup-python", "actions/setup-go", "actions/cache")
+# each hosted action the workflows use -> the stand-in folder mapped to its repository (an action
+# in a subfolder, github/codeql-action/upload-sarif, keeps its subfolder inside the stand-in)
+MAPPED = {
+    "actions/setup-python": "setup-python",
+    "actions/setup-go": "setup-go",
+    "actions/cache": "cache",
+    "actions/upload-artifact": "upload-artifact",
+    "actions/download-artifact": "download-artifact",
+    "actions/attest-build-provenance": "attest-build-provenance",
+    "docker/login-action": "login-action",
+    "github/codeql-action/upload-sarif": "codeql-action",
+    "softprops/action-gh-release": "action-gh-release",
+}
 # the cheap pr.yml jobs that run here, and required, fed by them
 CHEAP_JOBS = ("workflows", "kyverno", "manifests")
 ACT_TIMEOUT = 1200
@@ -44,6 +66,12 @@ class ActRun:
     results: dict[str, str]
     log: str
     seconds: float
+    artifacts: Path
+
+    def artifact(self, name: str) -> list[str]:
+        """The file names in one uploaded artifact (act's server keeps run 1's zips)."""
+        with zipfile.ZipFile(self.artifacts / "1" / name / f"{name}.zip") as archive:
+            return sorted(archive.namelist())
 
 
 def copy_checkout(dest: Path) -> Path:
@@ -78,7 +106,8 @@ def local_repositories() -> list[str]:
     args: list[str] = []
     for key, pin in sorted(pins.items()):
         if pin.uses in MAPPED and key in used:
-            args += ["--local-repository", f"{key}={STAND_INS / pin.uses.split('/')[1]}"]
+            repository = "/".join(pin.uses.split("/")[:2])
+            args += ["--local-repository", f"{repository}@{pin.sha}={STAND_INS / MAPPED[pin.uses]}"]
     assert len(args) == 2 * len(MAPPED), f"every mapped action is pinned and used: {args}"
     return args
 
@@ -95,17 +124,76 @@ def cheap_pr_workflow(repo: Path, dest: Path, jobs: tuple[str, ...] = CHEAP_JOBS
     return path
 
 
-def run_act(act: str, repo: Path, workflow: Path, job: str) -> ActRun:
+def free_port() -> int:
+    """A loopback port nobody listens on now (act's artifact server; a dead proxy)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def stop_started_registries(act_cache: Path) -> list[int]:
+    """Stop the loopback registries that `scripts/registry up` started inside act's workspaces
+    (release.yml's build starts one and, as on a throw-away runner, never stops it)."""
+    stopped = []
+    for pidfile in act_cache.glob("*/hostexecutor/.local/registry/registry.pid"):
+        pid = int(pidfile.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline")
+        if cmdline.exists() and str(pidfile.parent) in cmdline.read_bytes().decode(
+            errors="replace"
+        ):
+            os.kill(pid, signal.SIGTERM)
+            stopped.append(pid)
+    return stopped
+
+
+def run_act(
+    act: str,
+    repo: Path,
+    workflow: Path,
+    job: str,
+    *,
+    event: str = "workflow_dispatch",
+    event_file: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+    secrets: tuple[str, ...] = (),
+) -> ActRun:
+    """act on one job (and every job it needs) in repo; its workspaces and artifacts beside repo.
+
+    The network is cut the same way here and on GitHub (HTTPS through a proxy nobody serves,
+    loopback exempt; uv from its cache), so the jobs that would reach the OSV API or Trivy's
+    database fail alike."""
     started = time.monotonic()
-    result = subprocess.run(
-        [act, "workflow_dispatch", "-W", str(workflow), "-j", job,
-         "-P", "ubuntu-24.04=-self-hosted", "--action-offline-mode", *local_repositories()],
-        cwd=repo, capture_output=True, text=True, check=False, timeout=ACT_TIMEOUT,
-    )  # fmt: skip
+    root = repo.parent
+    (root / "artifacts" / "1").mkdir(parents=True, exist_ok=True)  # act lists run 1's folder
+    dead_proxy = f"http://127.0.0.1:{free_port()}"
+    env = {
+        "MICROSHOP_ACT_STANDINS": str(STAND_INS),
+        "UV_OFFLINE": "1",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+        "HTTPS_PROXY": dead_proxy,
+        "https_proxy": dead_proxy,
+        **(extra_env or {}),
+    }
+    event_args = ["-e", str(event_file)] if event_file else []
+    try:
+        result = subprocess.run(
+            [act, event, *event_args, "-W", str(workflow), "-j", job,
+             "-P", "ubuntu-24.04=-self-hosted", "--action-offline-mode", *local_repositories(),
+             "--action-cache-path", str(root / "act-cache"),
+             "--artifact-server-path", str(root / "artifacts"),
+             "--artifact-server-addr", "127.0.0.1", "--artifact-server-port", str(free_port()),
+             *[arg for key, value in env.items() for arg in ("--env", f"{key}={value}")],
+             *[arg for secret in secrets for arg in ("--secret", secret)]],
+            cwd=repo, capture_output=True, text=True, check=False, timeout=ACT_TIMEOUT,
+        )  # fmt: skip
+    finally:
+        stop_started_registries(root / "act-cache")
     log = result.stdout + result.stderr
     found = re.findall(r"\[[^/\]]+/([^\]]+)\] 🏁  Job (succeeded|failed)", log)
     results = {name.strip(): outcome for name, outcome in found}  # act pads the job names
-    return ActRun(result.returncode, results, log, time.monotonic() - started)
+    return ActRun(result.returncode, results, log, time.monotonic() - started, root / "artifacts")
 
 
 @pytest.fixture(scope="module")
@@ -161,5 +249,250 @@ def test_required_fails_and_names_the_job_when_a_needed_job_fails(
         " .github/actions-pins.yaml" in run.log
     )
     # required still ran (if: always()) and read the failure from toJSON(needs)
-    assert "require-jobs: workflows: failure" in run.log
+    assert "require-jobs: workflows: failure" in run.log, run.log[-4000:]
     assert "require-jobs: 0/1 jobs succeeded" in run.log
+
+
+# --- pr.yml's gates job: fails closed offline, and its `if: !cancelled()` steps still report ------
+
+GATE_REPORTS = [
+    "actionlint.sarif", "bandit.sarif", "manifests.sarif", "pip-audit.sarif", "summary.json",
+    "summary.md", "trivy-config.sarif", "trivy-secret.sarif", "zizmor.sarif",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def gates_run(tmp_path_factory: pytest.TempPathFactory) -> ActRun:
+    """The real pr.yml's `gates` job, as a manual (workflow_dispatch) run."""
+    root = tmp_path_factory.mktemp("act-gates")
+    repo = copy_checkout(root)
+    return run_act(tool_path("act"), repo, repo / ".github" / "workflows" / "pr.yml", "gates")
+
+
+def test_gates_job_fails_on_the_unreachable_osv_service(gates_run: ActRun) -> None:
+    assert gates_run.returncode == 1
+    assert gates_run.results == {"security gates": "failed"}
+    log = gates_run.log
+    assert "| gates: pip-audit error" in log  # --online: api.osv.dev cannot be reached
+    for gate in ("bandit", "trivy-config", "trivy-secret", "actionlint", "zizmor", "manifests"):
+        assert f"| gates: {gate} passed" in log
+    assert "| gates: trivy-vuln skipped" in log  # no image in this job
+    assert re.search(r"❌  Failure - Main Bandit, pip-audit, Trivy config and secret", log)
+
+
+def test_gates_job_still_summarises_uploads_sarif_and_keeps_its_reports(gates_run: ActRun) -> None:
+    log = gates_run.log
+    # if: ${{ !cancelled() }} after the failed step: the summary is written
+    assert re.search(r"✅  Success - Main Write the gate summary to the job summary", log)
+    assert "⚙  Summary - ## Security gates: FAILED" in log
+    # upload-sarif ran (workflow_dispatch is not a fork's pull request) with its category, one
+    # SARIF file per gate that ran (the skipped trivy-vuln wrote none), no tool twice
+    assert (
+        "| upload-sarif stand-in: category gates: 7 files, tools actionlint, bandit, pip-audit,"
+        " trivy (trivy-config), trivy (trivy-secret), validate-manifests (manifests), zizmor,"
+    ) in log
+    assert re.search(r"✅  Success - Main Upload SARIF to code scanning", log)
+    # the reports went through act's artifact server, as the v4+ artifact actions send them
+    assert "| upload-artifact stand-in: gate-reports: 9 files, sha256:" in log
+    assert gates_run.artifact("gate-reports") == GATE_REPORTS
+
+
+# --- release.yml's build job: registry, no-cache build, and the Trivy gate before any push -------
+
+# act v0.2.89's workflow schema predates this permission (actions/attest's storage record): the
+# only line taken out of the real release.yml, in the copy act reads
+ACT_SCHEMA_GAP = (
+    "      artifact-metadata: write # the provenance's storage record (actions/attest)\n"
+)
+
+
+def release_workflow(repo: Path, dest: Path) -> Path:
+    """release.yml as act can parse it: the real file less the one permission act does not know."""
+    text = (repo / ".github" / "workflows" / "release.yml").read_text()
+    assert text.count(ACT_SCHEMA_GAP) == 1
+    path = dest / "release.yml"
+    path.write_text(text.replace(ACT_SCHEMA_GAP, ""))
+    return path
+
+
+@pytest.fixture(scope="module")
+def release_build_run(tmp_path_factory: pytest.TempPathFactory) -> ActRun:
+    """release.yml's `build` job on a push of tag v1.2.3 to microshop/microshop."""
+    root = tmp_path_factory.mktemp("act-release")
+    repo = copy_checkout(root)
+    remote = "https://github.com/microshop/microshop.git"  # github.repository_owner (never fetched)
+    subprocess.run(["git", "-C", str(repo), "remote", "add", "origin", remote], check=True)
+    event = root / "push-tag.json"
+    event.write_text(json.dumps({"ref": "refs/tags/v1.2.3", "repository": {
+        "full_name": "microshop/microshop", "owner": {"login": "microshop"}}}))  # fmt: skip
+    workflow = release_workflow(repo, root)
+    return run_act(tool_path("act"), repo, workflow, "build", event="push", event_file=event)
+
+
+def test_release_build_starts_its_loopback_registry_and_builds_without_cache(
+    release_build_run: ActRun,
+) -> None:
+    log = release_build_run.log
+    # the step's own MICROSHOP_REGISTRY="" (not the workflow's ghcr.io/microshop): loopback
+    assert re.search(r"\| \[[0-9:]+\] registry (up|answers) on 127\.0\.0\.1:5000", log)
+    assert "starts only a loopback registry" not in log
+    for service in ("api-service", "client-service"):
+        assert re.search(
+            rf"\| \[[0-9:]+\] {service}: pushed 127\.0\.0\.1:5000/{service}@sha256:", log
+        )
+    assert re.search(r"\| \[[0-9:]+\] wrote reports/gated-images\.json", log)
+    # the images file's image_id is the normalizer's config digest; on Docker's classic image
+    # store (not the containerd one) the engine computes the same digest from the loaded image
+    (images_file,) = (release_build_run.artifacts.parent / "act-cache").glob(
+        "*/hostexecutor/reports/gated-images.json"
+    )
+    images = json.loads(images_file.read_text())
+    assert sorted(images) == ["api-service", "client-service"]
+    driver = subprocess.run(
+        ["docker", "info", "--format", "{{json .DriverStatus}}"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    for entry in images.values():
+        assert re.fullmatch(r"sha256:[0-9a-f]{64}", entry["image_id"])
+        if "containerd.snapshotter" not in driver:
+            assert entry["engine_image_id"] == entry["image_id"]
+    assert re.search(
+        r"✅  Success - Main Build every service image hermetically, without any cache", log
+    )
+
+
+def test_release_build_stops_at_the_trivy_gate_before_anything_leaves_the_runner(
+    release_build_run: ActRun,
+) -> None:
+    assert release_build_run.returncode == 1
+    assert release_build_run.results == {"build, Trivy gate, push by digest": "failed"}
+    log = release_build_run.log
+    assert "| gates: trivy-vuln error" in log  # the DB cannot be had: fail closed
+    assert re.search(r"❌  Failure - Main Trivy image scan with failing thresholds", log)
+    assert re.search(r"✅  Success - Main Write the image scan summary to the job summary", log)
+    # nothing after the gate ran: no login, no copy to GHCR, no outputs, no artifact
+    for step in ("docker/login-action", "Copy the gated images by digest to GHCR",
+                 "Hand the image digests to the next jobs", "actions/upload-artifact"):  # fmt: skip
+        assert f"⭐ Run Main {step}" not in log
+    assert not (release_build_run.artifacts / "1" / "images").exists()
+
+
+# --- release.yml past the gate: outputs, the sign matrix, an artifact between jobs ---------------
+
+
+@dataclass(frozen=True)
+class ReleaseRun:
+    """The act run of release.yml's build and sign jobs, and what the release registry holds."""
+
+    act: ActRun
+    registry: str
+    tags: dict[str, list[str]]
+
+
+@pytest.fixture(scope="module")
+def release_sign_run(tmp_path_factory: pytest.TempPathFactory) -> ReleaseRun:
+    """`-j sign` (so build first) with an empty Trivy DB and a loopback release registry.
+
+    The test's own registry serves Trivy the empty database (tests/workflows/trivy_db.py: the
+    gate's real scan runs and finds nothing) and stands in for GHCR: act's `--env` overrides the
+    workflow's `MICROSHOP_REGISTRY` (the steps that set their own keep it), as a fork could."""
+    root = tmp_path_factory.mktemp("act-release-sign")
+    repo = copy_checkout(root)
+    remote = "https://github.com/microshop/microshop.git"
+    subprocess.run(["git", "-C", str(repo), "remote", "add", "origin", remote], check=True)
+    event = root / "push-tag.json"
+    event.write_text(json.dumps({"ref": "refs/tags/v1.2.3", "repository": {
+        "full_name": "microshop/microshop", "owner": {"login": "microshop"}}}))  # fmt: skip
+    address = f"127.0.0.1:{free_port()}"
+    registry_env = {**os.environ, "MICROSHOP_REGISTRY": address,
+                    "MICROSHOP_REGISTRY_DATA": str(root / "release-registry")}  # fmt: skip
+    registry = [str(REPO_ROOT / "scripts" / "registry")]
+    subprocess.run([*registry, "up"], env=registry_env, check=True, timeout=120)
+    try:
+        run = run_act(
+            tool_path("act"), repo, release_workflow(repo, root), "sign",
+            event="push", event_file=event, secrets=("GITHUB_TOKEN=act-stand-in-token",),
+            extra_env={"TRIVY_DB_REPOSITORY": push_empty_db(address),
+                       "TRIVY_CACHE_DIR": str(root / "trivy-cache"),
+                       "MICROSHOP_REGISTRY": f"{address}/microshop"},
+        )  # fmt: skip
+        tags = {}
+        for service in ("api-service", "client-service"):
+            url = f"http://{address}/v2/microshop/{service}/tags/list"
+            with urllib.request.urlopen(url, timeout=30) as reply:  # noqa: S310 (loopback)
+                tags[service] = sorted(json.loads(reply.read())["tags"])
+    finally:
+        subprocess.run([*registry, "down"], env=registry_env, check=True, timeout=120)
+    return ReleaseRun(run, address, tags)
+
+
+def test_release_build_hands_its_outputs_and_artifact_to_the_sign_matrix(
+    release_sign_run: ReleaseRun,
+) -> None:
+    run, address = release_sign_run.act, release_sign_run.registry
+    assert run.returncode == 1
+    assert run.results == {
+        "build, Trivy gate, push by digest": "succeeded",
+        "sign and attest api-service-1": "failed",  # one matrix leg per service build output
+        "sign and attest client-service-2": "failed",
+    }
+    log = run.log
+    assert "| gates: trivy-vuln passed" in log  # the real scan, on the empty database
+    assert "| login-action stand-in: nektos/act at ghcr.io (no login" in log
+    # promote-images copied by digest under git-<sha12> and the release tag from github.ref_name
+    for service in ("api-service", "client-service"):
+        assert re.search(
+            rf"\| {service}: {re.escape(address)}/microshop/{service}@sha256:[0-9a-f]{{64}}"
+            r" \(git-[0-9a-f]{12}, v1\.2\.3\)",
+            log,
+        )
+        assert len(release_sign_run.tags[service]) == 2
+        assert release_sign_run.tags[service][1] == "v1.2.3"
+        assert re.fullmatch(r"git-[0-9a-f]{12}", release_sign_run.tags[service][0])
+    # the job output the matrix reads
+    assert '⚙  ::set-output:: services=["api-service", "client-service"]' in log
+    # the images artifact: uploaded once by build, downloaded by each matrix leg
+    assert run.artifact("images") == ["images.json"]
+    with zipfile.ZipFile(run.artifacts / "1" / "images" / "images.zip") as archive:
+        images = json.loads(archive.read("images.json"))
+    assert {s: e["name"] for s, e in images.items()} == {
+        "api-service": f"{address}/microshop/api-service",
+        "client-service": f"{address}/microshop/client-service",
+    }
+    for leg in ("api-service-1", "client-service-2"):
+        assert re.search(
+            rf"\[release/sign and attest {leg} *\]   \| download-artifact stand-in: images -> "
+            r"\S+/reports \(1 files\)",
+            log,
+        )
+        # and the leg stops where GitHub's OIDC token is needed, nothing signed
+        assert re.search(
+            rf"\[release/sign and attest {leg} *\]   \| error: --mode keyless needs a GitHub"
+            r" Actions OIDC token \(id-token: write\); it cannot run here",
+            log,
+        )
+
+
+def test_gates_job_of_a_forks_pull_request_keeps_its_reports_but_uploads_no_sarif(
+    tmp_path: Path,
+) -> None:
+    # a fork's token cannot write security events: the upload's `if:` must skip it
+    repo = copy_checkout(tmp_path)
+    remote = "https://github.com/microshop/microshop.git"  # github.repository (never fetched)
+    subprocess.run(["git", "-C", str(repo), "remote", "add", "origin", remote], check=True)
+    event = tmp_path / "fork-pull-request.json"
+    event.write_text(json.dumps({
+        "number": 7, "repository": {"full_name": "microshop/microshop"},
+        "pull_request": {"number": 7, "head": {"ref": "patch", "repo": {
+            "full_name": "stranger/microshop"}}, "base": {"ref": "main", "repo": {
+            "full_name": "microshop/microshop"}}},
+    }))  # fmt: skip
+    run = run_act(
+        tool_path("act"), repo, repo / ".github" / "workflows" / "pr.yml", "gates",
+        event="pull_request", event_file=event,
+    )  # fmt: skip
+    assert run.results == {"security gates": "failed"}  # pip-audit, as in the manual run
+    assert re.search(r"✅  Success - Main Write the gate summary to the job summary", run.log)
+    assert "Run Main Upload SARIF to code scanning" not in run.log
+    assert "upload-sarif stand-in" not in run.log
+    assert run.artifact("gate-reports") == GATE_REPORTS

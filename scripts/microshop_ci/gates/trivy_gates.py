@@ -15,6 +15,10 @@ VULN_DB_MISSING = (
     "Trivy's vulnerability scan did not run: its database (trivy.db) is not on this machine "
     "and cannot be downloaded here, so image packages were not checked for known CVEs."
 )
+VULN_DB_UNREACHABLE = (
+    "Trivy's vulnerability database could not be downloaded (--online), so the images were not "
+    "checked for known CVEs: the gate fails rather than let them through unscanned."
+)
 
 
 def trivy_cache_dir() -> Path:
@@ -186,7 +190,8 @@ class TrivyVulnGate:
     tool = "trivy"
 
     def run(self, ctx: Context) -> GateRun:
-        """Not run offline without the DB, skipped without images, else `trivy image`."""
+        """Not run offline without the DB, skipped without images, an error online when the DB
+        cannot be downloaded (a release must not pass its gate unscanned), else `trivy image`."""
         if ctx.mode == "offline" and not vuln_db_present():
             return GateRun(RunStatus.NOT_RUN, self.tool, VULN_DB_MISSING)
         if not ctx.images:
@@ -200,8 +205,8 @@ class TrivyVulnGate:
         if ctx.mode == "online":
             try:
                 run_tool([trivy, "image", "--quiet", "--download-db-only"], ok_codes=(0,))
-            except ToolError as err:
-                return GateRun(RunStatus.NOT_RUN, self.tool, f"{VULN_DB_MISSING} ({err})")
+            except ToolError as err:  # online, the scan is owed: fail closed, never "not run"
+                return GateRun(RunStatus.ERROR, self.tool, f"{VULN_DB_UNREACHABLE} ({err})")
         try:
             for ref in ctx.images:
                 argv = [trivy, "image", "--quiet", "--format", "json", "--scanners", "vuln"]

@@ -1,4 +1,10 @@
-"""Write the images file: service -> pushed reference by digest, plus what was measured."""
+"""Write the images file: service -> pushed reference by digest, plus what was measured.
+
+`image_id` is the image's config digest as normalize_image.py computed it from the normalized
+config (what the reproducibility checks compare): the same on Docker's classic image store and
+on the containerd store (Docker 29's default), whose `docker image inspect` Id is the manifest
+digest instead. The engine's own Id is kept apart as `engine_image_id`.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+HEX = "0123456789abcdef"
 
 
 def _inspect(local_tag: str) -> dict[str, Any]:
@@ -19,18 +27,28 @@ def _inspect(local_tag: str) -> dict[str, Any]:
     return data[0]
 
 
-def entry(ref: str, local_tag: str, revision: str, base: str, builder: str) -> dict[str, Any]:
-    """Describe one pushed image from its digest reference and its local tag."""
+def _is_digest(value: str) -> bool:
+    hex_part = value.removeprefix("sha256:")
+    return value.startswith("sha256:") and len(hex_part) == 64 and set(hex_part) <= set(HEX)
+
+
+def entry(
+    ref: str, local_tag: str, config_digest: str, revision: str, base: str, builder: str
+) -> dict[str, Any]:
+    """Describe one pushed image from its digest reference, local tag and config digest."""
     name, _, digest = ref.partition("@")
-    if not digest.startswith("sha256:") or len(digest) != 71:
+    if not _is_digest(digest):
         raise ValueError(f"{ref!r} is not NAME@sha256:<64 hex>")
+    if not _is_digest(config_digest):
+        raise ValueError(f"{config_digest!r} is not a config digest (sha256:<64 hex>)")
     info = _inspect(local_tag)
     config = info.get("Config") or {}
     return {
         "ref": ref,
         "name": name,
         "digest": digest,
-        "image_id": info["Id"],
+        "image_id": config_digest,
+        "engine_image_id": info["Id"],
         "size": int(info["Size"]),
         "user": config.get("User", ""),
         "revision": revision,
@@ -40,20 +58,28 @@ def entry(ref: str, local_tag: str, revision: str, base: str, builder: str) -> d
     }
 
 
+def parse_record(record: str) -> tuple[str, str, str, str]:
+    """SERVICE=NAME@DIGEST=LOCAL_TAG=CONFIG_DIGEST, as scripts/build-images passes it."""
+    parts = record.split("=")
+    if len(parts) != 4:
+        raise ValueError(f"{record!r} is not SERVICE=NAME@DIGEST=LOCAL_TAG=CONFIG_DIGEST")
+    return parts[0], parts[1], parts[2], parts[3]
+
+
 def main(argv: list[str] | None = None) -> int:
-    """CLI: images_report --out FILE SERVICE=REF=LOCALTAG..."""
+    """CLI: images_report --out FILE SERVICE=REF=LOCAL_TAG=CONFIG_DIGEST..."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--revision", required=True)
     parser.add_argument("--base", required=True)
     parser.add_argument("--builder", required=True)
-    parser.add_argument("records", nargs="+", help="SERVICE=NAME@DIGEST=LOCAL_TAG")
+    parser.add_argument("records", nargs="+", help="SERVICE=NAME@DIGEST=LOCAL_TAG=CONFIG_DIGEST")
     args = parser.parse_args(argv)
     images: dict[str, Any] = {}
     try:
         for record in args.records:
-            service, ref, local_tag = record.split("=", 2)
-            images[service] = entry(ref, local_tag, args.revision, args.base, args.builder)
+            service, ref, local_tag, config = parse_record(record)
+            images[service] = entry(ref, local_tag, config, args.revision, args.base, args.builder)
     except (ValueError, subprocess.CalledProcessError) as err:
         print(f"images_report: {err}", file=sys.stderr)
         return 2
