@@ -29,6 +29,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import yaml
+
 from microshop_ci.cluster import images
 from microshop_ci.cluster.gobuild import (
     REPO_ROOT,
@@ -273,3 +275,55 @@ def add_proxy_to_images_file(images_file: Path) -> str:
     ref = installed_proxy_image()
     images.add_to_images_file(images_file, PROXY_IMAGE_NAME, ref)
     return ref
+
+
+def injector_files(refs: dict[str, str], work: Path) -> list[str]:
+    """The injector's inputs as istiod would hold them for this install, offline: `istioctl
+    manifest generate` of our IstioOperator, split into kube-inject's three files."""
+    spec = work / "istio-operator.json"
+    spec.write_text(operator(refs))
+    manifest = run(
+        [tool("istioctl"), "manifest", "generate", "-f", str(spec)],
+        step="istioctl manifest generate",
+        log=log_path(),
+    )
+    config_maps = {
+        doc["metadata"]["name"]: doc["data"]
+        for doc in yaml.safe_load_all(manifest)
+        if doc and doc.get("kind") == "ConfigMap"
+    }
+    try:
+        injector, mesh = config_maps["istio-sidecar-injector"], config_maps["istio"]
+        files = {"inject.yaml": injector["config"], "values.json": injector["values"]}
+        files["mesh.yaml"] = mesh["mesh"]
+    except KeyError as exc:
+        raise BuildError(
+            f"istioctl manifest generate: no {exc} in the injector's ConfigMaps"
+        ) from None
+    for name, text in files.items():
+        (work / name).write_text(text)
+    return [
+        *("--injectConfigFile", str(work / "inject.yaml")),
+        *("--valuesFile", str(work / "values.json")),
+        *("--meshConfigFile", str(work / "mesh.yaml")),
+    ]
+
+
+def kube_inject(resources: str, refs: dict[str, str], work: Path) -> str:
+    """resources (YAML) with the sidecar injected as this install's istiod would inject it
+    (offline: a named revision keeps istioctl from asking a cluster for its default one)."""
+    source = work / "resources.yaml"
+    source.write_text(resources)
+    return run(
+        [
+            tool("istioctl"),
+            "kube-inject",
+            "--revision",
+            "default",
+            "-f",
+            str(source),
+            *injector_files(refs, work),
+        ],
+        step="istioctl kube-inject",
+        log=log_path(),
+    )
