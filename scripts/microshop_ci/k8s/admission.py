@@ -22,8 +22,10 @@ from typing import Any
 
 import yaml
 
+from microshop_ci.core.paths import LOCAL_DIR
+from microshop_ci.core.tools import ToolError, pinned_tool, run
 from microshop_ci.k8s import overlay, policies
-from microshop_ci.k8s.common import LOCAL_DIR, ToolFailedError, UsageError, overlays, run, tool
+from microshop_ci.k8s.common import UsageError, overlays
 from microshop_ci.k8s.images import ImageRef, load_images, parse_ref
 
 SIGNATURE_POLICY = "verify-image-signatures"
@@ -91,7 +93,7 @@ def kyverno_apply(policy_file: Path, docs: list[dict[str, Any]], work: Path, nam
     values.write_text(yaml.safe_dump(namespace_values(docs), sort_keys=False))
     result = run(
         [
-            *(tool("kyverno"), "apply", str(policy_file), "--resource", str(resources)),
+            *(pinned_tool("kyverno"), "apply", str(policy_file), "--resource", str(resources)),
             *("--values-file", str(values), "--policy-report", "--output-format", "json"),
             "--remove-color",
         ]
@@ -103,7 +105,7 @@ def kyverno_apply(policy_file: Path, docs: list[dict[str, Any]], work: Path, nam
         report = None
     if not isinstance(report, dict):
         tail = (result.stderr or result.stdout).strip()[-800:]
-        raise ToolFailedError(
+        raise ToolError(
             f"kyverno apply on {name} gave no report (exit {result.returncode}): {tail}"
         )
     outcome.results = report.get("results") or []
@@ -145,9 +147,9 @@ def push_unsigned_control(registry: str) -> ImageRef:
         tmp.write(layer.getvalue())
         tmp.flush()
         tag = f"{registry}/admission-control:unsigned"
-        pushed = run([tool("crane"), "append", "--insecure", "-f", tmp.name, "-t", tag])
+        pushed = run([pinned_tool("crane"), "append", "--insecure", "-f", tmp.name, "-t", tag])
     if pushed.returncode != 0:
-        raise ToolFailedError(f"crane could not push the control image: {pushed.stderr.strip()}")
+        raise ToolError(f"crane could not push the control image: {pushed.stderr.strip()}")
     return parse_ref(pushed.stdout.strip())
 
 
@@ -234,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ValueError) as exc:
         print(f"admission-check: {exc}", file=sys.stderr)
         return 2
-    except ToolFailedError as exc:
+    except ToolError as exc:
         print(f"admission-check: {exc}", file=sys.stderr)
         return 1
     failed = list(report.problems)

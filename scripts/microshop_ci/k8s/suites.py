@@ -18,7 +18,8 @@ from typing import Any
 
 import yaml
 
-from microshop_ci.k8s.common import POLICIES_DIR, ToolFailedError, run, tool
+from microshop_ci.core.tools import ToolError, pinned_tool, run
+from microshop_ci.k8s.common import POLICIES_DIR
 from microshop_ci.k8s.policies import policy_files
 
 SUITE = Path(".kyverno-test") / "kyverno-test.yaml"
@@ -58,7 +59,7 @@ _SECTION = re.compile(r"^Loading test\s+\(\s*(?P<path>\S+)\s*\)", re.MULTILINE)
 
 def run_kyverno_test(root: Path) -> tuple[int, dict[Path, str]]:
     """One `kyverno test` over root: its exit code and its output cut per suite file."""
-    result = run([tool("kyverno"), "test", str(root), "--remove-color"])
+    result = run([pinned_tool("kyverno"), "test", str(root), "--remove-color"])
     output = result.stdout + result.stderr
     matches = list(_SECTION.finditer(output))
     sections = {}
@@ -117,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         reports, general = check_all(args.root)
-    except ToolFailedError as exc:
+    except ToolError as exc:
         print(f"kyverno-test: {exc}", file=sys.stderr)
         return 1
     if not reports:

@@ -18,8 +18,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from microshop_ci.core.tools import ToolError, pinned_tool, run
 from microshop_ci.k8s import overlay, policies, schemas
-from microshop_ci.k8s.common import K8S_DIR, ToolFailedError, UsageError, overlays, run, tool
+from microshop_ci.k8s.common import K8S_DIR, UsageError, overlays
 
 KUBE_LINTER_CONFIG = K8S_DIR / "kube-linter.yaml"
 SARIF_ENV = "MICROSHOP_GATES_SARIF"
@@ -44,7 +45,7 @@ def _resource(kind: str, namespace: str | None, name: str) -> str:
 
 def kubeconform(path: Path, origin: str) -> list[Finding]:
     """Strict schema validation; unknown kinds are errors, not skips."""
-    args = [tool("kubeconform"), "-strict", "-output", "json", "-kubernetes-version"]
+    args = [pinned_tool("kubeconform"), "-strict", "-output", "json", "-kubernetes-version"]
     args.append(schemas.KUBERNETES_VERSION)
     for location in schemas.schema_locations():
         args += ["-schema-location", location]
@@ -52,7 +53,7 @@ def kubeconform(path: Path, origin: str) -> list[Finding]:
     try:
         report = json.loads(result.stdout)
     except json.JSONDecodeError as exc:
-        raise ToolFailedError(f"kubeconform: {result.stderr.strip() or result.stdout}") from exc
+        raise ToolError(f"kubeconform: {result.stderr.strip() or result.stdout}") from exc
     findings = []
     for item in report.get("resources") or []:
         if item.get("status") in ("statusValid", "statusSkipped"):
@@ -68,18 +69,20 @@ def kubeconform(path: Path, origin: str) -> list[Finding]:
             )
         )
     if result.returncode != 0 and not findings:
-        raise ToolFailedError(f"kubeconform exited {result.returncode}: {result.stderr.strip()}")
+        raise ToolError(f"kubeconform exited {result.returncode}: {result.stderr.strip()}")
     return findings
 
 
 def kube_linter(path: Path, origin: str) -> list[Finding]:
     """Every built-in kube-linter check but the justified exclusions in k8s/kube-linter.yaml."""
     config = str(KUBE_LINTER_CONFIG)
-    result = run([tool("kube-linter"), "lint", "--config", config, "--format", "json", str(path)])
+    result = run(
+        [pinned_tool("kube-linter"), "lint", "--config", config, "--format", "json", str(path)]
+    )
     try:
         report = json.loads(result.stdout)
     except json.JSONDecodeError as exc:
-        raise ToolFailedError(f"kube-linter: {result.stderr.strip() or result.stdout}") from exc
+        raise ToolError(f"kube-linter: {result.stderr.strip() or result.stdout}") from exc
     findings = []
     for item in report.get("Reports") or []:
         obj = item.get("Object", {}).get("K8sObject", {})
@@ -97,7 +100,7 @@ def kube_linter(path: Path, origin: str) -> list[Finding]:
             )
         )
     if result.returncode != 0 and not findings:
-        raise ToolFailedError(f"kube-linter exited {result.returncode}: {result.stderr.strip()}")
+        raise ToolError(f"kube-linter exited {result.returncode}: {result.stderr.strip()}")
     return findings
 
 
@@ -105,15 +108,15 @@ def istioctl_analyze(path: Path, origin: str) -> list[Finding]:
     """`istioctl analyze --use-kube=false`: Istio's own offline analysers, errors and warnings."""
     # Without --all-namespaces istioctl analyzes the "default" namespace only.
     args = ["analyze", "--use-kube=false", "--all-namespaces", "-o", "json", str(path)]
-    result = run([tool("istioctl"), *args])
+    result = run([pinned_tool("istioctl"), *args])
     text = result.stdout.strip()
     start = text.find("[")
     try:
         messages: list[dict[str, Any]] = json.loads(text[start:]) if start >= 0 else []
     except json.JSONDecodeError as exc:
-        raise ToolFailedError(f"istioctl analyze: {result.stderr.strip() or text}") from exc
+        raise ToolError(f"istioctl analyze: {result.stderr.strip() or text}") from exc
     if start < 0 and result.returncode not in (0, 79):
-        raise ToolFailedError(f"istioctl analyze exited {result.returncode}: {result.stderr}")
+        raise ToolError(f"istioctl analyze exited {result.returncode}: {result.stderr}")
     findings = []
     for message in messages:
         level = str(message.get("level", ""))
@@ -144,7 +147,7 @@ def validate_file(path: Path, origin: str) -> list[Finding]:
     for check in CHECKS:
         try:
             findings += check(path, origin)
-        except ToolFailedError as exc:
+        except ToolError as exc:
             findings.append(Finding(check.__name__.replace("_", "-"), "-", origin, str(exc)))
     return findings
 
@@ -154,7 +157,7 @@ def validate_overlay(name: str, work: Path) -> list[Finding]:
     origin = f"k8s/overlays/{name}"
     try:
         rendered = overlay.build(name)
-    except ToolFailedError as exc:
+    except ToolError as exc:
         return [Finding("kustomize", "-", origin, str(exc))]
     path = work / f"{name}.yaml"
     path.write_text(rendered)
@@ -210,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"validate-manifests: {exc}", file=sys.stderr)
         return 2
-    except ToolFailedError as exc:
+    except ToolError as exc:
         print(f"validate-manifests: a check could not run: {exc}", file=sys.stderr)
         return 1
     for f in findings:

@@ -9,24 +9,19 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from microshop_ci.core.tools import docker
+
 NETWORK = "microshop-local"
 API_CONTAINER = "microshop-api-service"
 CLIENT_CONTAINER = "microshop-client-service"
 API_URL = "http://127.0.0.1:8000"
 STOREFRONT_URL = "http://127.0.0.1:8080"
 RUNTIME_UID = 65532
+SERVICES = ("api-service", "client-service")
 
 
 class SmokeError(Exception):
     """A smoke step failed; the message says which and why."""
-
-
-def docker(*args: str) -> str:
-    """Run docker; return stdout or raise SmokeError with its stderr."""
-    result = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise SmokeError(f"docker {args[0]} failed: {result.stderr.strip()[-500:]}")
-    return result.stdout.strip()
 
 
 @dataclass(frozen=True)

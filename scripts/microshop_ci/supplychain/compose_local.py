@@ -25,6 +25,8 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from microshop_ci.core.tools import ToolError, docker
+
 NETWORK = "microshop-local"
 SERVICES = ("api-service", "client-service")
 RUNTIME_UID = 65532
@@ -46,14 +48,6 @@ class Paths:
     def state(self) -> Path:
         """FerretDB data, pid and log."""
         return self.repo / ".local" / "compose"
-
-
-def docker(*args: str, check: bool = True) -> str:
-    """Run docker and return its stdout; raise with its stderr on failure when check is set."""
-    result = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
-    if check and result.returncode != 0:
-        raise RuntimeError(f"docker {' '.join(args[:2])}: {result.stderr.strip()}")
-    return result.stdout.strip()
 
 
 def write_secrets(paths: Paths) -> None:
@@ -201,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         data = json.loads(args.images.read_text())
         images = {name: str(data[name]["ref"]) for name in SERVICES}
         up(paths, images, args.ferretdb)
-    except (OSError, KeyError, RuntimeError, json.JSONDecodeError) as err:
+    except (OSError, KeyError, RuntimeError, ToolError, json.JSONDecodeError) as err:
         print(f"compose-local: {err}", file=sys.stderr)
         return 1
     return 0

@@ -8,15 +8,19 @@ release tag `vX.Y.Z`. A failed gate leaves nothing in GHCR.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from microshop_ci.gha.images import ImagesFileError, load_images
+from microshop_ci.core.images import (
+    ImageRecord,
+    ImageRef,
+    ImagesFileError,
+    read_images,
+    write_images,
+)
 
 RELEASE_TAG_RE = re.compile(r"^v\d+\.\d+\.\d+$")
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -35,41 +39,30 @@ def _crane(crane: str, *args: str) -> str:
 
 def promote(
     images_file: Path, registry: str, tags: Sequence[str], out: Path, crane: str
-) -> dict[str, Any]:
+) -> dict[str, ImageRecord]:
     """Copy each image to REGISTRY/SERVICE:TAG (every tag); return the rewritten images file."""
     if not tags:
         raise PromoteError("give at least one --tag")
     for tag in tags:
         if not TAG_RE.match(tag):
             raise PromoteError(f"{tag!r} is not a valid image tag")
-    images = load_images(images_file)
-    raw = json.loads(images_file.read_text())
+    images = read_images(images_file)
     registry = registry.lower().rstrip("/")
-    for service, image in sorted(images.items()):
+    promoted: dict[str, ImageRecord] = {}
+    for service, record in sorted(images.items()):
         target = f"{registry}/{service}"
-        _crane(crane, "copy", "--insecure", image.ref, f"{target}:{tags[0]}")
+        _crane(crane, "copy", "--insecure", record.ref, f"{target}:{tags[0]}")
         for tag in tags[1:]:
             _crane(crane, "tag", f"{target}:{tags[0]}", tag)
         copied = _crane(crane, "digest", f"{target}:{tags[0]}")
-        if copied != image.digest:
+        if copied != record.image.digest:
             raise PromoteError(
-                f"{service}: {target} has digest {copied}, the gated one is {image.digest}"
+                f"{service}: {target} has digest {copied}, the gated one is {record.image.digest}"
             )
-        entry = raw.get(service) if isinstance(raw, dict) else None
-        record = dict(entry) if isinstance(entry, dict) else {}
-        record.update(
-            {
-                "ref": f"{target}@{image.digest}",
-                "name": target,
-                "digest": image.digest,
-                "tags": list(tags),
-                "gated_ref": image.ref,
-            }
-        )
-        raw[service] = record
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(raw, indent=2, sort_keys=True) + "\n")
-    return dict(raw)
+        extra = {**record.extra, "tags": list(tags), "gated_ref": record.ref}
+        promoted[service] = ImageRecord(ImageRef(target, record.image.digest), extra)
+    write_images(out, promoted)
+    return promoted
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -94,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"promote-images: {exc}", file=sys.stderr)
         return 1
     for service in sorted(done):
-        print(f"{service}: {done[service]['ref']} ({', '.join(tags)})")
+        print(f"{service}: {done[service].ref} ({', '.join(tags)})")
     return 0
 
 
