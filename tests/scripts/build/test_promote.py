@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from microshop_ci.supplychain.promote import main
+from microshop_ci.build.promote import main
 from tests.conftest import REPO_ROOT
 
 DIGEST = "sha256:" + "a" * 64

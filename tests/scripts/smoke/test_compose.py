@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from microshop_ci.supplychain.compose_local import Paths, environment, run_args
+from microshop_ci.smoke.compose import Paths, environment, run_args
 from tests.conftest import REPO_ROOT
 
 COMPOSE = REPO_ROOT / "compose.yaml"

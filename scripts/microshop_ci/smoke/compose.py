@@ -143,15 +143,23 @@ def wait_healthy(container: str, timeout: float = 90) -> None:
     raise RuntimeError(f"{container} is not healthy after {timeout:.0f} s")
 
 
-def up(paths: Paths, images: dict[str, str], ferretdb: str) -> None:
-    """Start FerretDB and both services; wait until both are healthy."""
+def up(
+    paths: Paths,
+    images: dict[str, str],
+    ferretdb: str,
+    overrides: dict[str, str] | None = None,
+) -> None:
+    """Start FerretDB and both services; wait until both are healthy.
+
+    overrides replace compose.yaml's value of an environment variable (COOKIE_SECURE=false).
+    """
     compose = yaml.safe_load((paths.repo / "compose.yaml").read_text())
     if not docker("network", "ls", "-q", "-f", f"name=^{NETWORK}$"):
         docker("network", "create", NETWORK)
     gateway = docker("network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", NETWORK)
     start_ferretdb(paths, ferretdb, f"{gateway}:27017")
     write_secrets(paths)
-    overrides = {"MONGODB_URI": f"mongodb://{gateway}:27017/"}
+    overrides = {**(overrides or {}), "MONGODB_URI": f"mongodb://{gateway}:27017/"}
     for name in SERVICES:
         spec = compose["services"][name]
         docker("rm", "-f", f"microshop-{name}", check=False)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
-from tests.scripts.supplychain.conftest import SERVICES, ChainRun, run
+from tests.scripts.build.conftest import SERVICES, ChainRun, run
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

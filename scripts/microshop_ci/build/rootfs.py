@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from microshop_ci.supplychain.dpkg import Package, closure, owned_paths, parse_status
+from microshop_ci.build.dpkg import Package, closure, owned_paths, parse_status
 
 ROOTS = (
     "base-files",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from microshop_ci.supplychain.normalize_image import main, normalize
+from microshop_ci.build.normalize_image import main, normalize
 
 EPOCH = 1_700_000_000
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from microshop_ci.supplychain.sbom import components, pinned_dependencies, sbom_from_attestations
+from microshop_ci.sign.sbom import components, pinned_dependencies, sbom_from_attestations
 from tests.conftest import REPO_ROOT, tool_path
-from tests.scripts.supplychain.conftest import SCRIPTS, ChainRun, run
+from tests.scripts.build.conftest import SCRIPTS, ChainRun, run
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from microshop_ci.supplychain.image_archive import write_layers_archive
+from microshop_ci.build.image_archive import write_layers_archive
 
 VOLATILE = ("container", "container_config")
 GZIP_MAGIC = b"\x1f\x8b"

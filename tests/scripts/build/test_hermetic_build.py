@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.scripts.supplychain.conftest import SCRIPTS, run
+from tests.scripts.build.conftest import SCRIPTS, run
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
