@@ -17,12 +17,10 @@ MICROSHOP_COSIGN_BUNDLE=new switches to the Sigstore bundle format (OCI referrer
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import secrets
 import sys
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -182,21 +180,14 @@ def _pyproject(service: str) -> Path | None:
 
 
 def _check_sbom(kind: str, file: Path, service: str) -> str:
-    """sbom.check (or check_go_binary) of an SBOM or a verified attestation; its summary line."""
-    pyproject = _pyproject(service)
-    try:
-        text = file.read_text()
-        doc = sbom.sbom_from_attestations(text) if kind == "attestation" else json.loads(text)
-        pins = sbom.pinned_dependencies(pyproject) if pyproject else {}
-        problems = sbom.check(doc, pins, service) if pyproject else sbom.check_go_binary(doc)
-    except (OSError, ValueError, KeyError, tomllib.TOMLDecodeError) as err:
-        problems = [str(err)]
+    """sbom.check_file of an SBOM or a verified attestation; its summary line, or SignError."""
+    problems, line = sbom.check_file(kind, file, _pyproject(service), service)
     if problems:
         for problem in problems:
             print(f"sbom: {file}: {problem}", file=sys.stderr)
         what = "the attested SBOM" if kind == "attestation" else "the SBOM"
         raise SignError(f"{service}: {what} is incomplete")
-    return sbom.summary(doc, sorted(pins))
+    return line
 
 
 def sign_service(

@@ -8,11 +8,9 @@ inside the signed in-toto statement, so what is checked is what was signed.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import re
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -100,31 +98,16 @@ def summary(sbom: dict[str, Any], names: list[str]) -> str:
     return f"{', '.join(found)}; {len(python)} Python and {len(debian)} Debian packages"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI: sbom {sbom|attestation} FILE [--pyproject PYPROJECT] --service NAME."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("kind", choices=("sbom", "attestation"))
-    parser.add_argument("file", type=Path)
-    parser.add_argument(
-        "--pyproject", type=Path, help="the service's; without it the image is one Go binary"
-    )
-    parser.add_argument("--service", required=True)
-    args = parser.parse_args(argv)
+def check_file(
+    kind: str, file: Path, pyproject: Path | None, service: str
+) -> tuple[list[str], str]:
+    """Problems of an SBOM file (kind "sbom") or of `cosign verify-attestation` output (kind
+    "attestation") against the service's pins (no pyproject: one Go binary), and its summary."""
     try:
-        text = args.file.read_text()
-        sbom = sbom_from_attestations(text) if args.kind == "attestation" else json.loads(text)
-        pins = pinned_dependencies(args.pyproject) if args.pyproject else {}
-        problems = check(sbom, pins, args.service) if args.pyproject else check_go_binary(sbom)
+        text = file.read_text()
+        doc = sbom_from_attestations(text) if kind == "attestation" else json.loads(text)
+        pins = pinned_dependencies(pyproject) if pyproject else {}
+        problems = check(doc, pins, service) if pyproject else check_go_binary(doc)
     except (OSError, ValueError, KeyError, tomllib.TOMLDecodeError) as err:
-        print(f"sbom: {args.file}: {err}", file=sys.stderr)
-        return 1
-    if problems:
-        for problem in problems:
-            print(f"sbom: {args.file}: {problem}", file=sys.stderr)
-        return 1
-    print(summary(sbom, sorted(pins)))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+        return [str(err)], ""
+    return problems, summary(doc, sorted(pins))

@@ -109,18 +109,13 @@ def test_sbom_check_names_a_missing_package_and_a_wrong_version() -> None:
     ]
 
 
-def test_sbom_cli_rejects_an_attestation_without_a_cyclonedx_predicate(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_sbom_check_rejects_an_attestation_without_a_cyclonedx_predicate(tmp_path: Path) -> None:
     envelope = {"payload": "eyJwcmVkaWNhdGVUeXBlIjogImh0dHBzOi8vc2xzYS5kZXYvcHJvdmVuYW5jZS92MSJ9"}
     (tmp_path / "att.json").write_text(json.dumps(envelope) + "\n")
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text('[project]\ndependencies = ["fastapi==0.121.2"]\n')
-    code = sbom.main(
-        ["attestation", str(tmp_path / "att.json"), "--pyproject", str(pyproject), "--service", "x"]
-    )
-    assert code == 1
-    assert "no attestation with predicate type https://cyclonedx.org/bom" in capsys.readouterr().err
+    problems, _ = sbom.check_file("attestation", tmp_path / "att.json", pyproject, "x")
+    assert problems == ["no attestation with predicate type https://cyclonedx.org/bom"]
 
 
 def test_unpinned_dependency_is_reported(tmp_path: Path) -> None:

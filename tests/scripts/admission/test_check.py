@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from microshop_ci.k8s import admission, overlay, policies
+from microshop_ci.admission import check as admission
+from microshop_ci.k8s import overlay, policies
 from microshop_ci.k8s.common import REPO_ROOT
 from microshop_ci.k8s.images import parse_ref
-from tests.scripts.k8s.conftest import Registry
+from tests.scripts.admission.conftest import Registry
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from microshop_ci.k8s import suites
+from microshop_ci.admission import suites
 from microshop_ci.k8s.common import POLICIES_DIR, REPO_ROOT
 from microshop_ci.k8s.policies import load_sources, policy_files
 

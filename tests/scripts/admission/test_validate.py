@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from microshop_ci.k8s import overlay, validate
+from microshop_ci.admission import validate
+from microshop_ci.k8s import overlay
 from microshop_ci.k8s.common import REPO_ROOT, overlays
 
 

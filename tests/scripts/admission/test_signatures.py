@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
-from microshop_ci.k8s import policies, suites
+from microshop_ci.admission import suites
+from microshop_ci.k8s import policies
 from tests.conftest import tool_path
-from tests.scripts.k8s.conftest import Registry
+from tests.scripts.admission.conftest import Registry
 
 POLICY = "verify-image-signatures"
 RULE = "verify-microshop-image-signatures"

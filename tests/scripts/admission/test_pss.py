@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from microshop_ci.k8s import admission, overlay, pss_suites, validate
+from microshop_ci.admission import check as admission
+from microshop_ci.admission import validate
+from microshop_ci.k8s import overlay, pss_suites
 from microshop_ci.k8s.common import POLICIES_DIR, REPO_ROOT
 from microshop_ci.k8s.policies import policy_files
 from microshop_ci.k8s.pss_controls import CATEGORY, PSS_POLICY, PSS_RULE, SUITES
