@@ -31,3 +31,9 @@ if [[ -x "$_k8s_bin/kubectl" && ":$PATH:" != *":$_k8s_bin:"* ]]; then
   export PATH
 fi
 unset _k8s_version _k8s_bin
+
+# Run `python -m MODULE ARGS...` in the locked environment, from any folder: the one way the
+# scripts in scripts/ start the pipeline's Python (scripts/microshop_ci).
+py_module() {
+  exec "$(uv_bin)" run --frozen --quiet --project "$REPO_ROOT" python -m "$@"
+}

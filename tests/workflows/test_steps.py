@@ -77,7 +77,7 @@ def test_images_file_from_build_images_gives_name_and_digest(tmp_path: Path) -> 
 def test_a_tag_is_dropped_but_a_registry_port_is_kept(tmp_path: Path) -> None:
     path = _images_file(
         tmp_path,
-        [{"service": "client-service", "ref": f"kind-registry:5000/client-service:ci@{DIGEST}"}],
+        {"client-service": {"ref": f"kind-registry:5000/client-service:ci@{DIGEST}"}},
     )
     assert load_images(path)["client-service"].name == "kind-registry:5000/client-service"
 
@@ -85,10 +85,12 @@ def test_a_tag_is_dropped_but_a_registry_port_is_kept(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"api-service": {"ref": "ghcr.io/acme/api-service:latest"}}, "not a reference by sha256"),
+        ({"api-service": {"ref": "ghcr.io/acme/api-service:latest"}}, "is not NAME@sha256"),
         ({}, "lists no image"),
-        ([{"ref": f"r/x@{DIGEST}"}], "no `service` or `name`"),
-        ("text", "expected a list or a mapping"),
+        # One shape: the object scripts/build-images writes; a list or a bare string is refused.
+        ([{"service": "x", "ref": f"r/x@{DIGEST}"}], "expected an object of service"),
+        ({"api-service": f"r/api-service@{DIGEST}"}, r"api-service\.ref is missing"),
+        ("text", "expected an object of service"),
     ],
 )
 def test_a_bad_images_file_is_refused_with_its_reason(
@@ -121,13 +123,13 @@ def test_images_output_writes_services_and_images_for_later_jobs(tmp_path: Path)
 def test_images_output_names_a_missing_file(tmp_path: Path) -> None:
     result = _run("images-output", str(tmp_path / "nope.json"))
     assert result.returncode == 2
-    assert "nope.json: not found" in result.stderr
+    assert "nope.json: cannot read the images file (No such file or directory)" in result.stderr
 
 
 def test_ref_of_an_unknown_service_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = _images_file(tmp_path, {"api-service": f"r/api-service@{DIGEST}"})
+    path = _images_file(tmp_path, {"api-service": {"ref": f"r/api-service@{DIGEST}"}})
     assert images_main(["ref", str(path), "api-service"]) == 0
     assert capsys.readouterr().out.strip() == f"r/api-service@{DIGEST}"
     assert images_main(["ref", str(path), "web"]) == 2
@@ -159,7 +161,7 @@ def test_step_summary_says_plainly_when_the_report_is_missing(tmp_path: Path) ->
 
 
 def test_verify_release_names_the_missing_identity(tmp_path: Path) -> None:
-    path = _images_file(tmp_path, {"api-service": f"r/api-service@{DIGEST}"})
+    path = _images_file(tmp_path, {"api-service": {"ref": f"r/api-service@{DIGEST}"}})
     result = _run("verify-release", "--images", str(path), "--service", "api-service")
     assert result.returncode == 1
     assert "COSIGN_CERTIFICATE_IDENTITY is not set" in result.stderr
@@ -168,7 +170,7 @@ def test_verify_release_names_the_missing_identity(tmp_path: Path) -> None:
 def test_verify_release_refuses_an_identity_other_than_this_release_workflow(
     tmp_path: Path,
 ) -> None:
-    path = _images_file(tmp_path, {"api-service": f"r/api-service@{DIGEST}"})
+    path = _images_file(tmp_path, {"api-service": {"ref": f"r/api-service@{DIGEST}"}})
     env = {
         "GITHUB_REPOSITORY": "acme/microshop",
         "GITHUB_REF": "refs/tags/v1.0.0",

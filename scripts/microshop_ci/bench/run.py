@@ -22,8 +22,8 @@ import httpx
 
 from microshop_ci.bench.commands import Call, CommandCount, count_commands, markdown_commands
 from microshop_ci.bench.wrk import Cell, markdown_table, parse_wrk
+from microshop_ci.core.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 LUA_ORDERS = Path(__file__).with_name("orders.lua")
 ADMIN_PASSWORD = "benchmark-admin-password"  # noqa: S105 - throwaway local benchmark account
 PRODUCTS = 50

@@ -17,6 +17,13 @@ from pathlib import Path
 from microshop_ci.cluster.gobuild import BuildError
 from microshop_ci.cluster.kind import log_path
 from microshop_ci.cluster.run import run
+from microshop_ci.core.images import (
+    ImageRecord,
+    ImageRef,
+    ImagesFileError,
+    read_images,
+    write_images,
+)
 
 
 def registry() -> str:
@@ -58,11 +65,8 @@ def pushed_digest_ref(tag: str) -> str:
 def add_to_images_file(path: Path, name: str, ref: str) -> None:
     """Record the image as name in the images file (the other entries stay as they are)."""
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise BuildError(f"{path}: not a readable images file ({exc})") from exc
-    if not isinstance(data, dict):
-        raise BuildError(f"{path}: expected an object of image name -> {{ref: ...}}")
-    repository, _, digest = ref.partition("@")
-    data[name] = {"ref": ref, "name": repository, "digest": digest}
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        records = dict(read_images(path))
+        records[name] = ImageRecord(ImageRef.parse(ref))
+    except (ImagesFileError, ValueError) as exc:
+        raise BuildError(str(exc)) from None
+    write_images(path, records)

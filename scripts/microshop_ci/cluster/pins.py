@@ -1,33 +1,6 @@
-"""The pinned versions in scripts/tool-versions.env, read once."""
+"""The pinned versions in scripts/tool-versions.env: microshop_ci.core.pins."""
 
-from __future__ import annotations
+from microshop_ci.core.paths import REPO_ROOT
+from microshop_ci.core.pins import VERSIONS_FILE, PinError, pin, pins
 
-from functools import cache
-from pathlib import Path
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
-VERSIONS_FILE = REPO_ROOT / "scripts" / "tool-versions.env"
-
-
-class PinError(Exception):
-    """A version the cluster needs is not pinned."""
-
-
-@cache
-def pins(path: Path = VERSIONS_FILE) -> dict[str, str]:
-    """KEY -> value of every `KEY=value` line (comments and blank lines skipped)."""
-    values: dict[str, str] = {}
-    for raw in path.read_text().splitlines():
-        line = raw.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            values[key.strip()] = value.strip()
-    return values
-
-
-def pin(key: str) -> str:
-    """One pinned value, or a PinError naming the key and the file."""
-    try:
-        return pins()[key]
-    except KeyError:
-        raise PinError(f"{key} is not set in {VERSIONS_FILE.relative_to(REPO_ROOT)}") from None
+__all__ = ["REPO_ROOT", "VERSIONS_FILE", "PinError", "pin", "pins"]

@@ -8,7 +8,8 @@ import re
 import tokenize
 from pathlib import Path
 
-from microshop_ci.gates.context import Context, ToolError, run_tool, venv_tool
+from microshop_ci.core.tools import ToolError, run_tool, venv_tool
+from microshop_ci.gates.context import Context
 from microshop_ci.gates.model import Confidence, Finding, GateRun, RunStatus, Severity
 
 SCANNED = ("services", "scripts")

@@ -11,7 +11,8 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from microshop_ci.gates.context import REPO_ROOT, Context, Mode
+from microshop_ci.core.paths import REPO_ROOT
+from microshop_ci.gates.context import Context, Mode
 from microshop_ci.gates.evaluate import GateResult, evaluate
 from microshop_ci.gates.model import Verdict
 from microshop_ci.gates.policy import ConfigError, load_exceptions, load_policy

@@ -1,11 +1,7 @@
-"""What every gate gets: the tree to scan, the mode, the policy, and a way to run tools."""
+"""What every gate gets: the tree to scan, the mode, the policy."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -14,13 +10,7 @@ from microshop_ci.gates.model import GateRun
 from microshop_ci.gates.policy import Policy
 from microshop_ci.osv.db import OsvDatabase
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-TOOL_TIMEOUT = 900
 Mode = Literal["offline", "online"]
-
-
-class ToolError(Exception):
-    """A tool could not be found, started, or finished in time."""
 
 
 @dataclass(frozen=True)
@@ -67,55 +57,3 @@ class Gate(Protocol):
     def run(self, ctx: Context) -> GateRun:
         """Run the tool over ctx.root and normalise its findings."""
         ...
-
-
-def venv_tool(name: str) -> str:
-    """A console script installed beside this interpreter (bandit, pip-audit, zizmor)."""
-    path = Path(sys.executable).parent / name
-    if not path.exists():
-        raise ToolError(f"{name} is not installed in {path.parent} (run scripts/setup)")
-    return str(path)
-
-
-def pinned_tool(name: str) -> str:
-    """A pinned Go tool built by scripts/tool (waits for a build in progress)."""
-    result = run_tool([str(REPO_ROOT / "scripts" / "tool"), name], ok_codes=(0,))
-    return result.stdout.strip()
-
-
-def uv_binary() -> str:
-    """The pinned uv (UV from the environment, else scripts/lib.sh's uv_bin)."""
-    if os.environ.get("UV"):
-        return os.environ["UV"]
-    lib = REPO_ROOT / "scripts" / "lib.sh"
-    result = run_tool(["bash", "-c", f'source "{lib}" && uv_bin'], ok_codes=(0,))
-    return result.stdout.strip()
-
-
-def run_tool(
-    argv: Sequence[str],
-    *,
-    ok_codes: tuple[int, ...],
-    cwd: Path | None = None,
-    env: Mapping[str, str] | None = None,
-    timeout: float = TOOL_TIMEOUT,
-) -> subprocess.CompletedProcess[str]:
-    """Run a tool without a shell; an exit code outside ok_codes raises ToolError."""
-    try:
-        result = subprocess.run(  # nosec B603 -- argv list built by the gates, no shell
-            list(argv),
-            cwd=cwd,
-            env={**os.environ, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except FileNotFoundError as err:
-        raise ToolError(f"{argv[0]} not found ({err})") from None
-    except subprocess.TimeoutExpired:
-        raise ToolError(f"{Path(argv[0]).name} did not finish within {timeout:.0f} s") from None
-    if result.returncode not in ok_codes:
-        tail = (result.stderr or result.stdout).strip()[-1500:]
-        raise ToolError(f"{Path(argv[0]).name} exited {result.returncode}: {tail}")
-    return result

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from microshop_ci.gates.context import Context, ToolError, run_tool
+from microshop_ci.core.tools import ToolError, run_tool
+from microshop_ci.gates.context import Context
 from microshop_ci.gates.model import Finding, GateRun, RunStatus, Severity
 
 VALIDATOR = "scripts/validate-manifests"

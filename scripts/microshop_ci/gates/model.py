@@ -5,6 +5,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from microshop_ci.core.verdict import Verdict
+
+__all__ = ["Confidence", "Finding", "GateRun", "Rule", "RunStatus", "Severity", "Verdict"]
+
 
 class Severity(enum.IntEnum):
     """Normalised severity; UNKNOWN is treated as meeting every threshold (fail safe)."""
@@ -50,16 +54,6 @@ class RunStatus(enum.StrEnum):
     SKIPPED = "skipped"  # the gate's inputs are absent from the tree
     NOT_RUN = "not-run"  # the inputs exist but the tool cannot run here (e.g. no Trivy DB)
     ERROR = "error"  # the tool crashed or its output could not be read
-
-
-class Verdict(enum.StrEnum):
-    """A gate's verdict after the policy and exceptions are applied."""
-
-    PASSED = "passed"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    NOT_RUN = "not-run"
-    ERROR = "error"
 
 
 @dataclass(frozen=True)

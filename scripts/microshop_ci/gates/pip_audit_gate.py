@@ -13,7 +13,8 @@ import httpx
 from cvss import CVSS3, CVSS4  # type: ignore[import-untyped]
 from cvss.exceptions import CVSSError  # type: ignore[import-untyped]
 
-from microshop_ci.gates.context import Context, ToolError, run_tool, uv_binary, venv_tool
+from microshop_ci.core.tools import ToolError, run_tool, uv_binary, venv_tool
+from microshop_ci.gates.context import Context
 from microshop_ci.gates.model import Finding, GateRun, RunStatus, Severity
 
 ONLINE_VULNS = "https://api.osv.dev/v1/vulns/"

@@ -8,7 +8,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from microshop_ci.gates.context import Context, ToolError, pinned_tool, run_tool
+from microshop_ci.core.tools import ToolError, pinned_tool, run_tool
+from microshop_ci.gates.context import Context
 from microshop_ci.gates.model import Finding, GateRun, RunStatus, Severity
 
 VULN_DB_MISSING = (

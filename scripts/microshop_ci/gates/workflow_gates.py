@@ -5,14 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from microshop_ci.gates.context import (
-    REPO_ROOT,
-    Context,
-    ToolError,
-    pinned_tool,
-    run_tool,
-    venv_tool,
-)
+from microshop_ci.core.paths import REPO_ROOT
+from microshop_ci.core.tools import ToolError, pinned_tool, run_tool, venv_tool
+from microshop_ci.gates.context import Context
 from microshop_ci.gates.model import Confidence, Finding, GateRun, RunStatus, Severity
 
 ZIZMOR_CONFIG = REPO_ROOT / "policies" / "gates" / "zizmor.yml"

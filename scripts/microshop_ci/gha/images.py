@@ -1,27 +1,23 @@
-"""Read the images file written by scripts/build-images: service -> pushed reference by digest."""
+"""Hand the images file to later GitHub steps and jobs: $GITHUB_OUTPUT lines, or one reference."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-DIGEST_REF_RE = re.compile(r"^(?P<name>[^@\s]+)@(?P<digest>sha256:[0-9a-f]{64})$")
+from microshop_ci.core.images import ImagesFileError, read_images
 
-
-class ImagesFileError(ValueError):
-    """The images file is missing, malformed or lacks a service."""
+__all__ = ["Image", "ImagesFileError", "load_images", "main"]
 
 
 @dataclass(frozen=True)
 class Image:
-    """One pushed image: repository name without tag, and its manifest digest."""
+    """One pushed image as the workflows and the cluster tests see it: service, name, digest."""
 
     service: str
     name: str
@@ -33,53 +29,9 @@ class Image:
         return f"{self.name}@{self.digest}"
 
 
-def _strip_tag(name: str) -> str:
-    head, _, last = name.rpartition("/")
-    last = last.split(":", 1)[0]
-    return f"{head}/{last}" if head else last
-
-
-def _image(service: str, entry: Any) -> Image:
-    if isinstance(entry, str):
-        ref = entry
-    elif isinstance(entry, dict):
-        ref = next((str(entry[k]) for k in ("ref", "reference", "image") if k in entry), "")
-        if not ref and "digest" in entry:
-            repo = entry.get("repository") or entry.get("repo") or entry.get("name")
-            ref = f"{repo}@{entry['digest']}"
-    else:
-        ref = ""
-    match = DIGEST_REF_RE.match(ref)
-    if not match:
-        raise ImagesFileError(f"{service}: {ref or entry!r} is not a reference by sha256 digest")
-    return Image(service, _strip_tag(match["name"]), match["digest"])
-
-
 def load_images(path: Path) -> dict[str, Image]:
-    """Parse the file: a list of entries, {"images": [...]}, or {service: entry}."""
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise ImagesFileError(f"{path}: not found (run scripts/build-images --out first)") from exc
-    except json.JSONDecodeError as exc:
-        raise ImagesFileError(f"{path}: not JSON: {exc}") from exc
-    if isinstance(data, dict) and isinstance(data.get("images"), list | dict):
-        data = data["images"]
-    items: list[tuple[str, Any]]
-    if isinstance(data, list):
-        items = []
-        for entry in data:
-            name = entry.get("service") or entry.get("name") if isinstance(entry, dict) else None
-            if not name:
-                raise ImagesFileError(f"{path}: an entry has no `service` or `name`: {entry!r}")
-            items.append((str(name).rsplit("/", 1)[-1].split(":")[0], entry))
-    elif isinstance(data, dict):
-        items = [(str(k), v) for k, v in data.items()]
-    else:
-        raise ImagesFileError(f"{path}: expected a list or a mapping of images")
-    if not items:
-        raise ImagesFileError(f"{path}: lists no image")
-    return {service: _image(service, entry) for service, entry in items}
+    """Every image of the images file (microshop_ci.core.images reads and checks it)."""
+    return {s: Image(s, r.name, r.digest) for s, r in read_images(path).items()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,16 +14,17 @@ from typing import Any
 
 import yaml
 
-from microshop_ci.k8s.common import ToolFailedError, component_dir, overlay_dir, run, tool
+from microshop_ci.core.tools import ToolError, pinned_tool, run
+from microshop_ci.k8s.common import component_dir, overlay_dir
 from microshop_ci.k8s.images import OPTIONAL, ImageRef
 
 REQUEST_AUTHENTICATION = "api-service-jwt"
 
 
 def _kustomize_build(path: Path) -> str:
-    result = run([tool("kustomize"), "build", str(path)])
+    result = run([pinned_tool("kustomize"), "build", str(path)])
     if result.returncode != 0:
-        raise ToolFailedError(f"kustomize build {path} failed: {result.stderr.strip()}")
+        raise ToolError(f"kustomize build {path} failed: {result.stderr.strip()}")
     return result.stdout
 
 

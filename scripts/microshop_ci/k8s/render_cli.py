@@ -8,8 +8,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from microshop_ci.core.paths import LOCAL_DIR
+from microshop_ci.core.tools import ToolError
 from microshop_ci.k8s import overlay, policies
-from microshop_ci.k8s.common import LOCAL_DIR, SECRETS_DIR, ToolFailedError, UsageError, overlay_dir
+from microshop_ci.k8s.common import SECRETS_DIR, UsageError, overlay_dir
 from microshop_ci.k8s.images import load_images
 
 PROFILES: dict[str, policies.Profile] = {"kind": "local", "production": "release"}
@@ -79,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"render-manifests: {exc}", file=sys.stderr)
         return 2
-    except ToolFailedError as exc:
+    except ToolError as exc:
         print(f"render-manifests: {exc}", file=sys.stderr)
         return 1
     if args.out:

@@ -18,7 +18,8 @@ from typing import Any
 import kubernetes_validate  # type: ignore[import-untyped]
 import yaml
 
-from microshop_ci.k8s.common import REPO_ROOT, ToolFailedError, run
+from microshop_ci.core.pins import pin
+from microshop_ci.core.tools import ToolError, run
 
 KUBERNETES_VERSION = "1.35.0"
 CACHE = (
@@ -35,19 +36,12 @@ CRD_SOURCES = {
 _ABSOLUTE_REF = '"/api/_definitions.json#'
 
 
-def _pinned(variable: str) -> str:
-    for line in (REPO_ROOT / "scripts" / "tool-versions.env").read_text().splitlines():
-        if line.startswith(f"{variable}="):
-            return line.split("=", 1)[1].strip()
-    raise ToolFailedError(f"{variable} is not set in scripts/tool-versions.env")
-
-
 def kubernetes_schemas(version: str = KUBERNETES_VERSION) -> Path:
     """A folder of strict Kubernetes schemas named KIND-GROUP-VERSION.json, made once."""
     package = Path(kubernetes_validate.__file__).parent
     source = package / "kubernetes-json-schema" / f"v{version}-local-strict"
     if not source.is_dir():
-        raise ToolFailedError(f"kubernetes-validate has no schemas for Kubernetes {version}")
+        raise ToolError(f"kubernetes-validate has no schemas for Kubernetes {version}")
     target = CACHE / f"kubernetes-validate-{kubernetes_validate.__version__}" / f"v{version}"
     if not (target / ".complete").exists():
         staging = target.with_name(target.name + ".partial")
@@ -84,11 +78,9 @@ def _module_dir(module: str, version: str) -> Path:
     try:
         info = json.loads(result.stdout)
     except json.JSONDecodeError as exc:
-        raise ToolFailedError(
-            f"go mod download {module}@{version} failed: {result.stderr}"
-        ) from exc
+        raise ToolError(f"go mod download {module}@{version} failed: {result.stderr}") from exc
     if result.returncode != 0 or "Dir" not in info:
-        raise ToolFailedError(f"go mod download {module}@{version}: {info.get('Error', '')}")
+        raise ToolError(f"go mod download {module}@{version}: {info.get('Error', '')}")
     return Path(info["Dir"])
 
 
@@ -106,7 +98,7 @@ def crd_schema(crd: dict[str, Any], version: dict[str, Any]) -> dict[str, Any]:
 
 def crd_schemas() -> Path:
     """A folder GROUP/KIND_VERSION.json for Istio's and Kyverno's CRDs at the pinned versions."""
-    pins = {variable: _pinned(variable) for variable in CRD_SOURCES}
+    pins = {variable: pin(variable) for variable in CRD_SOURCES}
     target = CACHE / "crds" / "-".join(pins[v] for v in sorted(pins))
     if (target / ".complete").exists():
         return target

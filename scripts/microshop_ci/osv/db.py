@@ -14,6 +14,8 @@ from typing import Any
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from microshop_ci.core.paths import REPO_ROOT
+
 ECOSYSTEM = "PyPI"
 SHARED_ZIP = "shared/data/osv/PyPI-pypa-advisory-database-2024-10-10.zip"
 Advisory = Mapping[str, Any]
@@ -28,7 +30,7 @@ def default_zip() -> Path:
     configured = os.environ.get("MICROSHOP_OSV_ZIP")
     if configured:
         return Path(configured)
-    return Path(__file__).resolve().parents[3].parent / SHARED_ZIP
+    return REPO_ROOT.parent / SHARED_ZIP
 
 
 def _version(text: str) -> Version | None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 from pathlib import Path
 
 import httpx
+
+from microshop_ci.core.tools import ToolError
+from microshop_ci.smoke import compose
 
 RUN_LABEL = "org.microshop.pipeline-run"
 
@@ -37,10 +41,9 @@ def remove_run_containers(run_id: str) -> list[str]:
 
 
 def stop_local_stack(repo: Path) -> None:
-    """compose-local down: the smoke stage's containers, FerretDB and network, if any are left."""
-    script = repo / "scripts" / "compose-local"
-    if script.exists():
-        subprocess.run([str(script), "down"], capture_output=True, check=False)
+    """The smoke stage's containers, FerretDB and network, if any are left (smoke.compose)."""
+    with contextlib.suppress(OSError, ToolError):
+        compose.down(compose.Paths(repo))
 
 
 def stop_registry(repo: Path) -> None:

@@ -15,6 +15,7 @@ from types import FrameType
 from rich.console import Console
 from rich.table import Table
 
+from microshop_ci.core.paths import REPO_ROOT
 from microshop_ci.pipeline import cleanup, figures, report
 from microshop_ci.pipeline.model import RunResult, StageResult, Verdict
 from microshop_ci.pipeline.progress import STYLE, Progress, fmt_seconds
@@ -57,7 +58,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="where the report goes (default: reports/pipeline)",
     )
     parser.add_argument("--plain", action="store_true", help="plain progress lines, no live table")
-    parser.add_argument("--repo", type=Path, default=Path(__file__).resolve().parents[3])
+    parser.add_argument("--repo", type=Path, default=REPO_ROOT)
     args = parser.parse_args(argv)
     args.source = args.source or "offline"
     return args

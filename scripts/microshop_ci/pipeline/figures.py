@@ -1,4 +1,4 @@
-"""Key figures per stage, read from the files each stage's scripts write."""
+"""Key figures per stage, read from the files each stage writes, by the keys it writes."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from defusedxml import ElementTree
+
+from microshop_ci.core.images import ImagesFileError, read_images
 
 
 def _json(path: Path) -> Any:
@@ -51,39 +53,31 @@ def checks_figures(report_dir: Path, repo: Path) -> dict[str, Any]:
 
 
 def gates_figures(summary_json: Path) -> dict[str, Any]:
-    """Per gate: verdict, findings by severity and excepted count, as the gates summary has them."""
+    """Per gate: verdict, non-zero counts by severity, excepted count and note (gates.report)."""
     data = _json(summary_json)
-    if not isinstance(data, dict):
+    gates = data.get("gates") if isinstance(data, dict) else None
+    if not isinstance(gates, list):
         return {}
-    gates = data.get("gates")
-    rows: list[dict[str, Any]] = []
-    if isinstance(gates, list):
-        for gate in gates:
-            if isinstance(gate, dict):
-                counts = gate.get("by_severity") or gate.get("counts") or {}
-                excepted = gate.get("excepted", 0)
-                rows.append(
-                    {
-                        "gate": gate.get("name") or gate.get("gate"),
-                        "verdict": gate.get("verdict"),
-                        "by_severity": {k: v for k, v in counts.items() if v},
-                        "excepted": len(excepted) if isinstance(excepted, list) else excepted,
-                        "note": gate.get("note") or gate.get("reason") or "",
-                    }
-                )
+    rows = [
+        {
+            "gate": gate["gate"],
+            "verdict": gate["verdict"],
+            "by_severity": {k: v for k, v in gate["counts"].items() if v},
+            "excepted": len(gate["excepted"]),
+            "note": gate["note"],
+        }
+        for gate in gates
+    ]
     return {"gates": rows} if rows else {}
 
 
 def images_figures(images_json: Path) -> dict[str, Any]:
-    """Image digests and sizes from images.json."""
-    data = _json(images_json)
-    if not isinstance(data, dict):
+    """Each image's reference and size, from the images file (core.images)."""
+    try:
+        records = read_images(images_json)
+    except ImagesFileError:
         return {}
-    images = {}
-    for name, info in sorted(data.items()):
-        if isinstance(info, dict):
-            images[name] = {k: info[k] for k in ("ref", "size", "size_bytes") if k in info}
-    return {"images": images} if images else {}
+    return {"images": {s: {"ref": r.ref, "size": r.size} for s, r in sorted(records.items())}}
 
 
 def sign_figures(out_dir: Path) -> dict[str, Any]:

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from microshop_ci.core.verdict import Verdict
 
-class Verdict(enum.StrEnum):
-    """Outcome of a step or a stage."""
-
-    PASSED = "passed"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    CANCELLED = "cancelled"
-    NOT_RUN = "not run"
+__all__ = ["RunResult", "Stage", "StageResult", "Step", "StepResult", "Verdict"]
 
 
 @dataclass(frozen=True)

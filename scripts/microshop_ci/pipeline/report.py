@@ -39,9 +39,7 @@ def headline(stage: StageResult) -> str:
         excepted = f", {gate['excepted']} excepted" if gate.get("excepted") else ""
         parts.append(f"{gate['gate']}: {gate['verdict']} ({counts}{excepted})")
     for name, info in f.get("images", {}).items():
-        size = info.get("size_bytes", info.get("size"))
-        ref = info.get("ref", "")
-        parts.append(f"{name} {_size(size)} {_short_ref(ref)}")
+        parts.append(f"{name} {_size(info['size'])} {_short_ref(info['ref'])}")
     for key in ("supply_chain", "admission", "smoke"):
         data = f.get(key)
         if isinstance(data, dict) and isinstance(data.get("headline"), str):

@@ -10,18 +10,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from microshop_ci.k8s import images
-from microshop_ci.k8s.common import UsageError
+from microshop_ci.core.images import ImagesFileError, read_images
+from microshop_ci.core.paths import REPO_ROOT
+from microshop_ci.core.tools import ToolError
 from microshop_ci.smoke.flow import QTY, STOCK, order_in_browser, seed_product, wait_for_api
-from microshop_ci.smoke.stack import RUNTIME_UID, SmokeError, Stack
+from microshop_ci.smoke.stack import RUNTIME_UID, SERVICES, SmokeError, Stack
 
 
 def load_images(path: Path) -> dict[str, str]:
     """service -> registry/name@sha256:... from the images file; refuses tags."""
     try:
-        return {name: image.ref for name, image in images.load_images(path).items()}
-    except UsageError as exc:
+        records = read_images(path, require=SERVICES)
+    except ImagesFileError as exc:
         raise SmokeError(str(exc)) from exc
+    return {name: records[name].ref for name in SERVICES}
 
 
 def check_hardening(seen: dict[str, dict[str, Any]]) -> None:
@@ -70,12 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/smoke", description=__doc__)
     parser.add_argument("--images", type=Path, required=True, help="images file (build stage)")
     parser.add_argument("--json", type=Path, default=None, help="write the result here")
-    parser.add_argument("--repo", type=Path, default=Path(__file__).resolve().parents[3])
+    parser.add_argument("--repo", type=Path, default=REPO_ROOT)
     args = parser.parse_args(argv)
     out_dir = (args.json.parent if args.json else args.repo / "reports" / "pipeline").resolve()
     try:
         result = run(args.repo.resolve(), args.images, out_dir)
-    except SmokeError as exc:
+    except (SmokeError, ToolError) as exc:
         print(f"smoke: {exc}", file=sys.stderr)
         if args.json:
             args.json.write_text(json.dumps({"headline": f"failed: {exc}"}, indent=2) + "\n")

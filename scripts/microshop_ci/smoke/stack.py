@@ -1,13 +1,16 @@
-"""Start and stop the shop's containers for the smoke run (through scripts/compose-local)."""
+"""Start and stop the shop's containers for the smoke run (smoke.compose), and look inside."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from microshop_ci.core.tools import ToolError, docker, pinned_tool
+from microshop_ci.smoke import compose
 
 NETWORK = "microshop-local"
 API_CONTAINER = "microshop-api-service"
@@ -15,18 +18,11 @@ CLIENT_CONTAINER = "microshop-client-service"
 API_URL = "http://127.0.0.1:8000"
 STOREFRONT_URL = "http://127.0.0.1:8080"
 RUNTIME_UID = 65532
+SERVICES = ("api-service", "client-service")
 
 
 class SmokeError(Exception):
     """A smoke step failed; the message says which and why."""
-
-
-def docker(*args: str) -> str:
-    """Run docker; return stdout or raise SmokeError with its stderr."""
-    result = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise SmokeError(f"docker {args[0]} failed: {result.stderr.strip()[-500:]}")
-    return result.stdout.strip()
 
 
 @dataclass(frozen=True)
@@ -38,25 +34,21 @@ class Stack:
     images: dict[str, str]
 
     def up(self) -> None:
-        """compose-local up, with Secure cookies off (plain HTTP on loopback)."""
-        env = {**os.environ, "COOKIE_SECURE": "false"}
-        result = subprocess.run(
-            [str(self.repo / "scripts" / "compose-local"), "up", "--images", str(self.images_file)],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise SmokeError(f"compose-local up failed: {result.stderr.strip()[-1500:]}")
+        """Start both services on FerretDB (smoke.compose), with Secure cookies off (plain HTTP)."""
+        try:
+            compose.up(
+                compose.Paths(self.repo),
+                self.images,
+                pinned_tool("ferretdb"),
+                overrides={"COOKIE_SECURE": "false"},
+            )
+        except (OSError, KeyError, RuntimeError, ToolError) as exc:
+            raise SmokeError(f"compose-local up failed: {str(exc)[-1500:]}") from exc
 
     def down(self) -> None:
-        """compose-local down: containers, FerretDB and the network go away."""
-        subprocess.run(
-            [str(self.repo / "scripts" / "compose-local"), "down"],
-            capture_output=True,
-            check=False,
-        )
+        """Containers, FerretDB and the network go away (best effort: a teardown never fails)."""
+        with contextlib.suppress(OSError, ToolError):
+            compose.down(compose.Paths(self.repo))
 
     def hardening(self) -> dict[str, dict[str, object]]:
         """For each running container: its user, read-only root and the image it runs."""

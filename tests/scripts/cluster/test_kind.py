@@ -63,7 +63,11 @@ def test_database_image_joins_the_images_file(tmp_path: Path) -> None:
     path.write_text(json.dumps({"api-service": api}))
     images.add_to_images_file(path, "ferretdb", REF)
     assert json.loads(path.read_text()) == {
-        "api-service": api,
+        "api-service": {
+            **api,
+            "name": "kind-registry:5000/api-service",
+            "digest": "sha256:" + "b" * 64,
+        },
         "ferretdb": {
             "ref": REF,
             "name": "kind-registry:5000/ferretdb",
@@ -75,6 +79,6 @@ def test_database_image_joins_the_images_file(tmp_path: Path) -> None:
 def test_database_image_refuses_a_broken_images_file(tmp_path: Path) -> None:
     path = tmp_path / "images.json"
     path.write_text("[1, 2]")
-    with pytest.raises(BuildError, match=r"images.json: expected an object of image name"):
+    with pytest.raises(BuildError, match=r"images.json: expected an object of service"):
         images.add_to_images_file(path, "ferretdb", REF)
     assert path.read_text() == "[1, 2]"

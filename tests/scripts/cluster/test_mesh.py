@@ -12,6 +12,11 @@ from microshop_ci.cluster import mesh
 from microshop_ci.cluster.gobuild import BuildError
 
 DIGEST = "sha256:" + "d" * 64
+API = {
+    "ref": "kind-registry:5000/api-service@sha256:" + "a" * 64,
+    "name": "kind-registry:5000/api-service",
+    "digest": "sha256:" + "a" * 64,
+}
 REFS = {name: f"kind-registry:5000/istio/{name}@{DIGEST}" for name in mesh.dockerfiles("b")}
 
 
@@ -67,14 +72,15 @@ def test_the_injected_proxy_joins_the_images_file(
 ) -> None:
     _injector(monkeypatch, {"global": {"proxy": {"image": REFS["proxyv2"]}}})
     images = tmp_path / "images.json"
-    images.write_text("{}")
+    images.write_text(json.dumps({"api-service": API}))
     assert mesh.add_proxy_to_images_file(images) == REFS["proxyv2"]
     assert json.loads(images.read_text()) == {
+        "api-service": API,
         "istio-proxyv2": {
             "ref": REFS["proxyv2"],
             "name": "kind-registry:5000/istio/proxyv2",
             "digest": DIGEST,
-        }
+        },
     }
 
 
@@ -90,7 +96,7 @@ def test_a_proxy_image_not_by_digest_is_refused(
 ) -> None:
     _injector(monkeypatch, values)
     images = tmp_path / "images.json"
-    images.write_text("{}")
+    images.write_text(json.dumps({"api-service": API}))
     with pytest.raises(BuildError, match=message):
         mesh.add_proxy_to_images_file(images)
-    assert images.read_text() == "{}"
+    assert json.loads(images.read_text()) == {"api-service": API}

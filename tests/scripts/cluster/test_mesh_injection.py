@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 import yaml
 
+from microshop_ci.admission import check as admission
+from microshop_ci.admission.check import SIGNATURE_POLICY, SIGNATURE_RULE
 from microshop_ci.cluster import mesh
-from microshop_ci.k8s import admission, overlay, policies
-from microshop_ci.k8s.admission import SIGNATURE_POLICY, SIGNATURE_RULE
+from microshop_ci.k8s import overlay, policies
 from microshop_ci.k8s.images import ImageRef
 
 DIGEST = "sha256:" + "c" * 64

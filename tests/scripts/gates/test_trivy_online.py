@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from microshop_ci.gates.context import REPO_ROOT, Context
+from microshop_ci.core.paths import REPO_ROOT
+from microshop_ci.gates.context import Context
 from microshop_ci.gates.evaluate import evaluate
 from microshop_ci.gates.model import RunStatus, Verdict
 from microshop_ci.gates.policy import load_policy

@@ -36,7 +36,7 @@ class FakeRepo:
             'out="$3"; mkdir -p "$(dirname "$out")"; '
             'echo \'{"api-service": {"ref": "127.0.0.1:5000/api-service@sha256:'
             + "a" * 64
-            + '", "size_bytes": 72000000}}\' > "$out"',
+            + '", "size": 72000000}}\' > "$out"',
         )
 
     def script(self, name: str, body: str) -> Path:

@@ -58,10 +58,10 @@ def test_pipeline_stops_at_the_failing_stage_and_says_why(fake_repo: FakeRepo) -
     assert [s["verdict"] for s in summary["stages"]] == [
         "passed",
         "failed",
-        "not run",
-        "not run",
-        "not run",
-        "not run",
+        "not-run",
+        "not-run",
+        "not-run",
+        "not-run",
     ]
     first_lines = "\n".join(markdown.splitlines()[:8])
     assert "stage `gates`" in first_lines

@@ -31,30 +31,35 @@ def test_checks_figures_are_empty_without_reports(tmp_path: Path) -> None:
 def test_build_figures_read_images_and_image_gates(tmp_path: Path) -> None:
     ref = "127.0.0.1:5000/api-service@sha256:" + "b" * 64
     (tmp_path / "images.json").write_text(
-        json.dumps({"api-service": {"ref": ref, "size_bytes": 71_500_000, "other": 1}})
+        json.dumps({"api-service": {"ref": ref, "size": 71_500_000, "other": 1}})
     )
     (tmp_path / "image-gates").mkdir()
-    (tmp_path / "image-gates" / "summary.json").write_text(
-        json.dumps(
-            {
-                "gates": [
-                    {"name": "trivy-vuln", "verdict": "not run", "by_severity": {}, "note": "no DB"}
-                ]
-            }
-        )
-    )
+    # The keys gates.report.summary_json writes.
+    gate = {
+        "gate": "trivy-vuln",
+        "verdict": "not-run",
+        "counts": {"critical": 0, "high": 2, "medium": 0},
+        "excepted": [{"rule_id": "CVE-1"}],
+        "note": "no DB",
+    }
+    (tmp_path / "image-gates" / "summary.json").write_text(json.dumps({"gates": [gate]}))
     assert figures.collect("build", tmp_path, tmp_path) == {
-        "images": {"api-service": {"ref": ref, "size_bytes": 71_500_000}},
+        "images": {"api-service": {"ref": ref, "size": 71_500_000}},
         "gates": [
             {
                 "gate": "trivy-vuln",
-                "verdict": "not run",
-                "by_severity": {},
-                "excepted": 0,
+                "verdict": "not-run",
+                "by_severity": {"high": 2},
+                "excepted": 1,
                 "note": "no DB",
             }
         ],
     }
+
+
+def test_a_broken_images_file_gives_no_image_figures(tmp_path: Path) -> None:
+    (tmp_path / "images.json").write_text(json.dumps({"api-service": {"ref": "api:latest"}}))
+    assert figures.collect("build", tmp_path, tmp_path) == {}
 
 
 def test_sign_figures_say_what_verified_per_service(tmp_path: Path) -> None:

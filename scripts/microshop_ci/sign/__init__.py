@@ -1,0 +1,1 @@
+"""The sign stage: SBOM, cosign signature and SBOM attestation, then verification."""

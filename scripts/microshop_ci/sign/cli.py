@@ -1,0 +1,293 @@
+"""The sign stage: SBOM (syft), cosign signature and SBOM attestation, then verification.
+
+`scripts/supply-chain` runs this module; the PR workflow, the release workflow and the local
+pipeline all call that script. Per service, in OUT_DIR/SERVICE/: sbom.cdx.json, verify.json,
+attestation.json, and the logs of each cosign call.
+
+--mode key      local and PR: a cosign key pair in --key-dir (default .local/cosign,
+                git-ignored; generated on first use, password in a 0600 file, never printed),
+                offline: no transparency log, nothing leaves the machine but the local registry.
+--mode keyless  release on GitHub Actions: Fulcio certificate for the workflow's OIDC identity,
+                Rekor entry; verification pins COSIGN_CERTIFICATE_IDENTITY and
+                COSIGN_CERTIFICATE_OIDC_ISSUER. Cannot run on this machine (no OIDC, no internet).
+Signatures use cosign's legacy format (`.sig` tags), which Kyverno's `type: Cosign` reads;
+MICROSHOP_COSIGN_BUNDLE=new switches to the Sigstore bundle format (OCI referrers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from microshop_ci.core.images import ImagesFileError, read_images
+from microshop_ci.core.paths import LOCAL_DIR, REPO_ROOT, REPORTS_DIR
+from microshop_ci.core.tools import ToolError, pinned_tool, run_tool
+from microshop_ci.sign import sbom
+
+STEPS = ("sbom", "sign", "attest", "verify")
+LOOPBACK = re.compile(r"^(127\.0\.0\.1|localhost)[:/]")
+
+
+class SignError(Exception):
+    """A step failed or cannot run; the message says which service and why."""
+
+
+def log(message: str) -> None:
+    """A progress line on stderr, as scripts/lib.sh's log() writes it."""
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Signer:
+    """How cosign signs and verifies in one mode (flags and, in key mode, the key pair)."""
+
+    mode: str
+    key_dir: Path
+    sign_flags: tuple[str, ...]
+    verify_flags: tuple[str, ...]
+
+    @property
+    def key(self) -> Path:
+        """The private key (key mode)."""
+        return self.key_dir / "cosign.key"
+
+    @property
+    def pub(self) -> Path:
+        """The public key (key mode)."""
+        return self.key_dir / "cosign.pub"
+
+    @property
+    def password_file(self) -> Path:
+        """The private key's password, readable by the owner only (key mode)."""
+        return self.key_dir / "password"
+
+
+def signer(mode: str, key_dir: Path, env: Mapping[str, str]) -> Signer:
+    """The flags of a mode. Offline key mode: no Rekor upload, no TUF signing config.
+
+    cosign v3 defaults --use-signing-config to true and then refuses --new-bundle-format=false;
+    the legacy format always goes with --use-signing-config=false (keyless then uses cosign's
+    default Fulcio and Rekor); the new bundle format keeps the signing config.
+    """
+    new_bundle = env.get("MICROSHOP_COSIGN_BUNDLE", "legacy") == "new"
+    fmt = ("--new-bundle-format=true",) if new_bundle else (
+        "--new-bundle-format=false", "--use-signing-config=false")  # fmt: skip
+    if mode == "key":
+        sign_flags: tuple[str, ...] = (
+            "--key", str(key_dir / "cosign.key"), "--tlog-upload=false",
+            "--use-signing-config=false", fmt[0], "--yes",
+        )  # fmt: skip
+        verify_flags: tuple[str, ...] = (
+            "--key", str(key_dir / "cosign.pub"), "--insecure-ignore-tlog=true")  # fmt: skip
+    else:
+        for var in ("COSIGN_CERTIFICATE_IDENTITY", "COSIGN_CERTIFICATE_OIDC_ISSUER"):
+            if not env.get(var):
+                raise SignError(f"--mode keyless needs {var} (the release workflow sets it)")
+        if not env.get("ACTIONS_ID_TOKEN_REQUEST_URL"):
+            raise SignError(
+                "--mode keyless needs a GitHub Actions OIDC token (id-token: write); "
+                "it cannot run here"
+            )
+        sign_flags = (*fmt, "--yes")
+        verify_flags = (
+            "--certificate-identity", env["COSIGN_CERTIFICATE_IDENTITY"],
+            "--certificate-oidc-issuer", env["COSIGN_CERTIFICATE_OIDC_ISSUER"],
+        )  # fmt: skip
+    # A registry that speaks plain HTTP on a non-loopback name (kind-registry:5000) must be
+    # named as such; loopback registries are plain HTTP by default.
+    if plain_http(env):
+        sign_flags += ("--allow-http-registry",)
+        verify_flags += ("--allow-http-registry",)
+    return Signer(mode, key_dir, sign_flags, verify_flags)
+
+
+def plain_http(env: Mapping[str, str]) -> bool:
+    """MICROSHOP_REGISTRY_PLAIN_HTTP=true: the registry is plain HTTP though not on loopback."""
+    return env.get("MICROSHOP_REGISTRY_PLAIN_HTTP", "false") == "true"
+
+
+class Cosign:
+    """cosign with the key's password in its environment only (never on a command line)."""
+
+    def __init__(self, binary: str, how: Signer) -> None:
+        self.binary = binary
+        self.how = how
+
+    def _env(self, signing: bool) -> dict[str, str]:
+        if not (signing and self.how.mode == "key"):
+            return {}
+        if not self.how.password_file.is_file():
+            raise SignError(
+                f"no password file for {self.how.key} (expected {self.how.password_file})"
+            )
+        return {"COSIGN_PASSWORD": self.how.password_file.read_text()}
+
+    def ensure_key(self, may_create: bool) -> None:
+        """Key mode: make the key pair on first use (signing steps only); check the public key."""
+        if self.how.mode != "key":
+            return
+        if not self.how.key.is_file():
+            if not may_create:
+                raise SignError(f"no private key in {self.how.key_dir} (run a sign step first)")
+            log(
+                f"generating a local cosign key pair in {self.how.key_dir} "
+                "(git-ignored; never committed or baked in)"
+            )
+            self.how.key_dir.mkdir(parents=True, exist_ok=True)
+            self.how.key_dir.chmod(0o700)
+            fd = os.open(self.how.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(32))
+            try:
+                run_tool(
+                    [self.binary, "generate-key-pair", "--output-key-prefix", "cosign"],
+                    cwd=self.how.key_dir,
+                    env=self._env(signing=True),
+                )
+            except ToolError:
+                raise SignError(f"cosign generate-key-pair failed in {self.how.key_dir}") from None
+        if not self.how.pub.is_file():
+            raise SignError(f"no public key {self.how.pub}")
+
+    def call(self, args: Sequence[str], out: Path, err: Path, *, signing: bool) -> bool:
+        """Run cosign with stdout to out and stderr to err; True when it succeeded."""
+        result = run_tool([self.binary, *args], ok_codes=None, env=self._env(signing))
+        out.write_text(result.stdout)
+        if err != out:
+            err.write_text(result.stderr)
+        else:
+            with out.open("a") as fh:
+                fh.write(result.stderr)
+        return result.returncode == 0
+
+
+def _failed(logfile: Path, message: str) -> SignError:
+    sys.stderr.write(logfile.read_text())
+    return SignError(message)
+
+
+def _pyproject(service: str) -> Path | None:
+    """The service's pyproject, or None for an image that is one Go binary (FerretDB)."""
+    path = REPO_ROOT / "services" / service / "pyproject.toml"
+    return path if path.is_file() else None
+
+
+def _check_sbom(kind: str, file: Path, service: str) -> str:
+    """sbom.check_file of an SBOM or a verified attestation; its summary line, or SignError."""
+    problems, line = sbom.check_file(kind, file, _pyproject(service), service)
+    if problems:
+        for problem in problems:
+            print(f"sbom: {file}: {problem}", file=sys.stderr)
+        what = "the attested SBOM" if kind == "attestation" else "the SBOM"
+        raise SignError(f"{service}: {what} is incomplete")
+    return line
+
+
+def sign_service(
+    service: str, ref: str, out_dir: Path, steps: Sequence[str], cosign: Cosign, syft: str
+) -> None:
+    """Every asked step for one image, in order; the first failure raises SignError."""
+    folder = out_dir / service
+    folder.mkdir(parents=True, exist_ok=True)
+    how = cosign.how
+    if "sbom" in steps:
+        log(f"{service}: CycloneDX SBOM of {ref} (syft)")
+        insecure = plain_http(os.environ) or LOOPBACK.match(ref) is not None
+        env = {"SYFT_CHECK_FOR_APP_UPDATE": "false"}
+        if insecure:
+            env["SYFT_REGISTRY_INSECURE_USE_HTTP"] = "true"
+        target = f"cyclonedx-json={folder / 'sbom.cdx.json'}"
+        result = run_tool([syft, "scan", f"registry:{ref}", "-q", "-o", target], ok_codes=None,
+                          env=env)  # fmt: skip
+        if result.returncode != 0:
+            sys.stderr.write(result.stderr)
+            raise SignError(f"{service}: syft failed")
+        print(_check_sbom("sbom", folder / "sbom.cdx.json", service), file=sys.stderr)
+    if "sign" in steps:
+        log(f"{service}: cosign sign ({how.mode}) {ref}")
+        logfile = folder / "sign.log"
+        if not cosign.call(["sign", *how.sign_flags, ref], logfile, logfile, signing=True):
+            raise _failed(logfile, f"{service}: cosign sign failed")
+    if "attest" in steps:
+        predicate = folder / "sbom.cdx.json"
+        if not predicate.is_file():
+            raise SignError(f"{service}: no SBOM in {folder} (run the sbom step)")
+        log(f"{service}: cosign attest --type cyclonedx {ref}")
+        logfile = folder / "attest.log"
+        args = ["attest", *how.sign_flags, "--type", "cyclonedx", "--predicate", str(predicate)]
+        if not cosign.call([*args, ref], logfile, logfile, signing=True):
+            raise _failed(logfile, f"{service}: cosign attest failed")
+    if "verify" in steps:
+        log(f"{service}: cosign verify {ref}")
+        logfile = folder / "verify.log"
+        if not cosign.call(
+            ["verify", *how.verify_flags, ref], folder / "verify.json", logfile, signing=False
+        ):
+            raise _failed(logfile, f"{service}: signature verification FAILED for {ref}")
+        log(f"{service}: cosign verify-attestation --type cyclonedx {ref}")
+        logfile = folder / "verify-attestation.log"
+        args = ["verify-attestation", *how.verify_flags, "--type", "cyclonedx", ref]
+        if not cosign.call(args, folder / "attestation.json", logfile, signing=False):
+            raise _failed(logfile, f"{service}: attestation verification FAILED for {ref}")
+        print(_check_sbom("attestation", folder / "attestation.json", service), file=sys.stderr)
+        log(f"{service}: verified signature and SBOM attestation of {ref}")
+
+
+def run(args: argparse.Namespace) -> None:
+    """Check the options, then sign every service of the images file (or those asked for)."""
+    steps = tuple(args.step or STEPS)
+    for step in steps:
+        if step not in STEPS:
+            raise SignError(f"scripts/supply-chain: unknown step '{step}'")
+    images = args.images
+    if not images.is_file():
+        raise SignError(f"{images}: not found (run scripts/build-images --push --out FILE first)")
+    try:
+        records = read_images(images)
+    except ImagesFileError as exc:
+        raise SignError(str(exc)) from None
+    services = args.service or sorted(records)
+    missing = [s for s in services if s not in records]
+    if missing:
+        raise SignError(
+            f"{images} has no image for {missing[0]!r} (has: {', '.join(sorted(records))})"
+        )
+    how = signer(args.mode, args.key_dir, os.environ)
+    cosign = Cosign(pinned_tool("cosign"), how)
+    syft = pinned_tool("syft") if "sbom" in steps else ""
+    signing = "sign" in steps or "attest" in steps
+    if how.mode == "key" and not signing and not how.pub.is_file():
+        raise SignError(f"no public key {how.pub}")
+    cosign.ensure_key(may_create=signing)
+    for service in services:
+        sign_service(service, records[service].ref, args.out_dir, steps, cosign, syft)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI of scripts/supply-chain; a failure prints `error: ...` and exits 1."""
+    parser = argparse.ArgumentParser(prog="scripts/supply-chain", description=__doc__)
+    parser.add_argument("--mode", required=True, choices=("key", "keyless"))
+    parser.add_argument("--images", type=Path, default=REPORTS_DIR / "images.json",
+                        help="service -> {ref: REGISTRY/NAME@sha256:...}")  # fmt: skip
+    parser.add_argument("--service", action="append", default=[], help="only these services")
+    parser.add_argument("--out-dir", type=Path, default=REPORTS_DIR / "supply-chain")
+    parser.add_argument("--key-dir", type=Path, default=LOCAL_DIR / "cosign")
+    parser.add_argument("--step", action="append", default=[], help="sbom|sign|attest|verify")
+    args = parser.parse_args(argv)
+    try:
+        run(args)
+    except (SignError, ToolError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,144 @@
+"""Gated images are copied to the release registry by digest, under git-<sha> and vX.Y.Z."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from microshop_ci.build.promote import main
+from tests.conftest import REPO_ROOT
+
+DIGEST = "sha256:" + "a" * 64
+GATED = f"127.0.0.1:5000/api-service@{DIGEST}"
+
+
+def fake_crane(tmp_path: Path, digest: str = DIGEST) -> tuple[Path, Path]:
+    """A crane stand-in that logs its arguments and answers `digest` with the given digest."""
+    calls = tmp_path / "calls.txt"
+    crane = tmp_path / "crane"
+    crane.write_text(
+        f'#!/bin/sh\necho "$*" >> {calls}\nif [ "$1" = digest ]; then echo {digest}; fi\n'
+    )
+    crane.chmod(0o755)
+    return crane, calls
+
+
+def images_file(tmp_path: Path) -> Path:
+    path = tmp_path / "gated.json"
+    path.write_text(json.dumps({"api-service": {"ref": GATED, "size": 123}}))
+    return path
+
+
+def test_images_are_copied_by_digest_with_both_tags(tmp_path: Path) -> None:
+    crane, calls = fake_crane(tmp_path)
+    out = tmp_path / "images.json"
+    code = main(
+        [
+            "--images",
+            str(images_file(tmp_path)),
+            "--registry",
+            "ghcr.io/Owner",
+            "--tag",
+            "git-0123456789ab",
+            "--release-tag",
+            "v1.2.3",
+            "--out",
+            str(out),
+            "--crane",
+            str(crane),
+        ]
+    )
+    assert code == 0
+    assert calls.read_text().splitlines() == [
+        f"copy --insecure {GATED} ghcr.io/owner/api-service:git-0123456789ab",
+        "tag ghcr.io/owner/api-service:git-0123456789ab v1.2.3",
+        "digest ghcr.io/owner/api-service:git-0123456789ab",
+    ]
+    assert json.loads(out.read_text()) == {
+        "api-service": {
+            "ref": f"ghcr.io/owner/api-service@{DIGEST}",
+            "name": "ghcr.io/owner/api-service",
+            "digest": DIGEST,
+            "tags": ["git-0123456789ab", "v1.2.3"],
+            "gated_ref": GATED,
+            "size": 123,
+        }
+    }
+
+
+def test_a_copy_with_another_digest_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    crane, _ = fake_crane(tmp_path, "sha256:" + "b" * 64)
+    code = main(
+        [
+            "--images",
+            str(images_file(tmp_path)),
+            "--registry",
+            "ghcr.io/o",
+            "--tag",
+            "git-1",
+            "--out",
+            str(tmp_path / "out.json"),
+            "--crane",
+            str(crane),
+        ]
+    )
+    assert code == 1
+    assert capsys.readouterr().err == (
+        f"promote-images: api-service: ghcr.io/o/api-service has digest sha256:{'b' * 64},"
+        f" the gated one is {DIGEST}\n"
+    )
+    assert not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.parametrize("tag", ["v1.2.3-rc.1", "v1.2", "1.2.3", "latest"])
+def test_only_a_semver_release_tag_is_accepted(
+    tmp_path: Path, tag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    crane, calls = fake_crane(tmp_path)
+    code = main(
+        [
+            "--images",
+            str(images_file(tmp_path)),
+            "--registry",
+            "ghcr.io/o",
+            "--tag",
+            "git-1",
+            "--release-tag",
+            tag,
+            "--out",
+            str(tmp_path / "out.json"),
+            "--crane",
+            str(crane),
+        ]
+    )
+    assert code == 2
+    assert capsys.readouterr().err == f"promote-images: {tag!r} is not vX.Y.Z\n"
+    assert not calls.exists()
+
+
+def test_the_script_needs_the_release_registry(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "MICROSHOP_REGISTRY"}
+    result = subprocess.run(
+        [
+            str(REPO_ROOT / "scripts" / "promote-images"),
+            "--images",
+            str(images_file(tmp_path)),
+            "--out",
+            str(tmp_path / "o.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        "error: scripts/promote-images: set MICROSHOP_REGISTRY (the release registry)\n"
+    )
