@@ -94,6 +94,17 @@ def install_kyverno(images: str) -> None:
         "admissionController.replicas=1",
         # A test cluster: the background scan re-checks existing resources every minute, not hour.
         "features.backgroundScan.backgroundScanInterval=1m",
+        # A two-core kind node: the chart's 100m CPU request per controller left the e2e probe
+        # pods unschedulable (measured: 2,050m of 2,000m requested). Limits stay the chart's.
+        *(
+            f"{prefix}.resources.requests.cpu=10m"
+            for prefix in (
+                "admissionController.container",
+                "backgroundController",
+                "cleanupController",
+                "reportsController",
+            )
+        ),
     ]
     if images == "local":
         values += local_image_values()
