@@ -255,7 +255,7 @@ def real_token(probes: dict[str, ProbePod], settings: Settings) -> str:
     return _register(probes["client"], settings)
 
 
-def test_orders_without_a_token_are_denied_at_the_edge(
+def test_orders_without_a_token_get_403_from_the_mesh_rbac(
     probes: dict[str, ProbePod], settings: Settings
 ) -> None:
     eventually(
