@@ -140,10 +140,12 @@ def test_cli_refuses_a_missing_pin_list(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def _callers_text() -> str:
-    """Everything that runs scripts here: the tests, the local pipeline, scripts/test, .ci/run."""
+    """Everything that runs scripts here: the tests, the local pipeline, the kind end-to-end run
+    (scripts/cluster-e2e, which scripts/test ends with), scripts/test, .ci/run."""
     files = [
         *(p for p in (REPO_ROOT / "tests").rglob("*.py") if "fixtures" not in p.parts),
         *(REPO_ROOT / "scripts" / "microshop_ci" / "pipeline").glob("*.py"),
+        REPO_ROOT / "scripts" / "microshop_ci" / "cluster" / "flow.py",
         REPO_ROOT / "scripts" / "test",
         REPO_ROOT / ".ci" / "run",
     ]

@@ -1,6 +1,7 @@
 """The kind end-to-end run, here as on GitHub: the same scripts, in the kind-e2e workflow's order.
 
-    kind-up -> install-cluster-addons -> build-images --push -> [ferretdb image] -> supply-chain
+    kind-up -> install-cluster-addons -> build-images --push -> mesh-proxy-image
+    -> [ferretdb image] -> supply-chain
     -> kind-deploy -> e2e --require-cluster -> (kind-diagnostics on failure) -> kind-down
 
 Each step's output goes to reports/e2e/NN-STEP.log; a line per step says how long it took, and a
@@ -18,7 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from microshop_ci.cluster import database, mesh
+from microshop_ci.cluster import database
 from microshop_ci.cluster.gobuild import REPO_ROOT, BuildError
 
 REPORTS = REPO_ROOT / "reports" / "e2e"
@@ -88,7 +89,7 @@ class Flow:
         self.script("kind-up", "--node-image", node)
         self.script("install-cluster-addons", "--images", node)
         self.script("build-images", "--base", "local", "--push", "--out", str(IMAGES_FILE))
-        mesh.add_proxy_to_images_file(IMAGES_FILE)
+        self.script("mesh-proxy-image", "--images", str(IMAGES_FILE))
         components: tuple[str, ...] = ()
         if self.local:
             start = time.monotonic()
