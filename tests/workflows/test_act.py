@@ -14,6 +14,7 @@ in docs/ci.md.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -134,16 +135,21 @@ def free_port() -> int:
 
 def stop_started_registries(act_cache: Path) -> list[int]:
     """Stop the loopback registries that `scripts/registry up` started inside act's workspaces
-    (release.yml's build starts one and, as on a throw-away runner, never stops it)."""
+    (release.yml's build starts one and, as on a throw-away runner, never stops it).
+
+    Found by their command line (`registry serve ACT_CACHE/.../config.yml`), not by their pid
+    files: act removes a job's workspace, pid file included, when the job ends."""
     stopped = []
-    for pidfile in act_cache.glob("*/hostexecutor/.local/registry/registry.pid"):
-        pid = int(pidfile.read_text().strip())
-        cmdline = Path(f"/proc/{pid}/cmdline")
-        if cmdline.exists() and str(pidfile.parent) in cmdline.read_bytes().decode(
-            errors="replace"
-        ):
-            os.kill(pid, signal.SIGTERM)
-            stopped.append(pid)
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+        except OSError:  # the process ended meanwhile
+            continue
+        if len(argv) > 2 and argv[1] == b"serve" and argv[2].startswith(bytes(act_cache)):
+            pid = int(cmdline.parent.name)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+                stopped.append(pid)
     return stopped
 
 
