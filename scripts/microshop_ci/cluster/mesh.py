@@ -59,9 +59,14 @@ SMALL = {"requests": {"cpu": "10m", "memory": "64Mi"}}
 GATEWAY_NODE_PORT = 30080  # mapped to 127.0.0.1:8080 by scripts/cluster-src/kind-config.yaml
 
 
+def istio_commit(version: str) -> str:
+    """The short commit of a Go pseudo-version: v0.0.0-20260423205519-b01690e6db7d -> b01690e6."""
+    return version.rsplit("-", 1)[-1][:8]
+
+
 def istio_ldflags(version: str) -> str:
     """The stamps common/scripts/report_build_info.sh sets, from the pseudo-version's commit."""
-    commit = version.rsplit("-", 1)[-1][:8]
+    commit = istio_commit(version)
     package = "istio.io/istio/pkg/version"
     return (
         f"-s -w -X {package}.buildVersion=1.31-dev-{commit} -X {package}.buildGitRevision={commit}"
@@ -182,7 +187,7 @@ def build_images() -> dict[str, str]:
 
 def image_tag() -> str:
     """istio commit + envoy version: b01690e6-envoy-1.38.3."""
-    return f"{pin('ISTIOCTL_VERSION').rsplit('-', 1)[-1][:8]}-envoy-{envoy_version()}"
+    return f"{istio_commit(pin('ISTIOCTL_VERSION'))}-envoy-{envoy_version()}"
 
 
 def operator(refs: dict[str, str]) -> str:
