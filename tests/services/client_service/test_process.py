@@ -56,7 +56,10 @@ def test_process_logs_are_json_with_request_ids(storefront_process: RunningStore
     # The access line is written just after the response is sent: allow a bounded moment.
     access: list[dict[str, object]] = []
     for _ in range(50):
-        lines = [json.loads(line) for line in storefront_process.log_path.read_text().splitlines()]
+        text = storefront_process.log_path.read_text()
+        # Only whole lines: the process may be half-way through writing the last one.
+        complete = text[: text.rfind("\n") + 1].splitlines()
+        lines = [json.loads(line) for line in complete]
         access = [line for line in lines if line.get("request_id") == "process-log-00042"]
         if access:
             break
