@@ -4,9 +4,11 @@
     python -m microshop_ci.cluster node-image          build the kind node image, print its name
     python -m microshop_ci.cluster up [--node-image upstream|local]
     python -m microshop_ci.cluster down
-    python -m microshop_ci.cluster addons [--images upstream|local] [--mesh|--no-mesh]
+    python -m microshop_ci.cluster addons [--mesh|--no-mesh]
     python -m microshop_ci.cluster database-image --images FILE
     python -m microshop_ci.cluster proxy-image --images FILE   the injected sidecar, to be signed
+    python -m microshop_ci.cluster deploy --images FILE [--overlay kind] [--component NAME]...
+    python -m microshop_ci.cluster diagnostics OUT_DIR     never fails: notes what it cannot get
     python -m microshop_ci.cluster e2e [--keep] [--node-image upstream|local] [PYTEST_ARGS...]
 
 A failure is one line naming the step and its log, exit 1; `up` then tears down what it started.
@@ -20,13 +22,24 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from microshop_ci.cluster import addons, components, database, flow, kind, mesh, nodeimage
+from microshop_ci.cluster import (
+    addons,
+    components,
+    database,
+    deploy,
+    diagnostics,
+    flow,
+    kind,
+    kyverno,
+    mesh,
+    nodeimage,
+)
 from microshop_ci.cluster.gobuild import BuildError, build, build_seconds
 from microshop_ci.cluster.pins import PinError
 
 
 def _build(names: Sequence[str]) -> int:
-    known = {c.name: c for c in (*components.ALL, *mesh.COMPONENTS)}
+    known = {c.name: c for c in (*components.ALL, *kyverno.COMPONENTS, *mesh.COMPONENTS)}
     unknown = [n for n in names if n not in known]
     if unknown:
         raise KeyError(f"unknown component {unknown[0]!r} (known: {', '.join(known)})")
@@ -71,9 +84,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("down", help="delete the cluster, its registry and what bring-up added")
     addons_parser = sub.add_parser("addons", help="Kyverno (and Istio with --mesh)")
     addons_parser.add_argument(
-        "--images", choices=("upstream", "local"), default=kind.default_node_source()
-    )
-    addons_parser.add_argument(
         "--mesh",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -85,6 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "proxy-image", help="add the sidecar image istiod injects to the images file"
     )
     proxy_parser.add_argument("--images", type=Path, required=True)
+    deploy_parser = sub.add_parser("deploy", help="policies, secrets, the shop; wait for it")
+    deploy_parser.add_argument("--images", type=Path, default=Path(""))
+    deploy_parser.add_argument("--overlay", default="kind", help="k8s/overlays/NAME")
+    deploy_parser.add_argument(
+        "--component", action="append", default=[], help="add k8s/components/NAME (ferretdb)"
+    )
+    diag_parser = sub.add_parser("diagnostics", help="collect what explains a cluster run")
+    diag_parser.add_argument("out", type=Path)
     e2e_parser = sub.add_parser("e2e", help="the whole kind end-to-end run")
     e2e_parser.add_argument("--keep", action="store_true", help="leave the cluster running")
     e2e_parser.add_argument(
@@ -98,9 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "node-image": lambda: _print(nodeimage.build_node_image()),
         "up": lambda: _up(args.node_image),
         "down": lambda: _down(),
-        "addons": lambda: _addons(args.images, args.mesh),
+        "addons": lambda: _addons(args.mesh),
         "database-image": lambda: _print(database.database_image(args.images)),
         "proxy-image": lambda: _print(mesh.add_proxy_to_images_file(args.images)),
+        "deploy": lambda: _done(lambda: deploy.deploy(args.images, args.overlay, args.component)),
+        "diagnostics": lambda: _done(lambda: diagnostics.diagnose(args.out)),
         "e2e": lambda: flow.main(args.node_image == "local", args.keep, rest),
     }
     try:
@@ -115,11 +135,16 @@ def _print(text: str) -> int:
     return 0
 
 
+def _done(action: Callable[[], None]) -> int:
+    action()
+    return 0
+
+
 def _down() -> int:
     kind.down(kind.ClusterSettings.from_env())
     return 0
 
 
-def _addons(images: str, mesh: bool) -> int:
-    addons.install(images, mesh)
+def _addons(mesh: bool) -> int:
+    addons.install(mesh)
     return 0

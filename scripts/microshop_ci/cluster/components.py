@@ -137,24 +137,8 @@ KUBE_ROUTER = GoComponent(
     packages=("./cmd/kube-router",),
     ldflags=lambda v: f"-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version={v}",
 )
-KYVERNO_COMMANDS = (
-    "kyverno",
-    "kyverno-init",
-    "background-controller",
-    "cleanup-controller",
-    "reports-controller",
-    "readiness-checker",
-)
-KYVERNO = GoComponent(
-    name="kyverno",
-    module="github.com/kyverno/kyverno",
-    pin_key="KYVERNO_VERSION",
-    packages=tuple(f"./cmd/{c}" for c in KYVERNO_COMMANDS),
-    ldflags=lambda v: f"-s -w -X github.com/kyverno/kyverno/pkg/version.BuildVersion={v}",
-)
-
 NODE = (KUBERNETES, ETCD, CONTAINERD, RUNC, CRICTL, CNI_PLUGINS, COREDNS)
-ADDONS = (KUBE_ROUTER, LOCAL_PATH_PROVISIONER, KYVERNO)
+ADDONS = (KUBE_ROUTER, LOCAL_PATH_PROVISIONER)
 ALL = (*NODE, *ADDONS)
 
 

@@ -87,7 +87,7 @@ class Flow:
         """The workflow's steps in order."""
         node = "local" if self.local else "upstream"
         self.script("kind-up", "--node-image", node)
-        self.script("install-cluster-addons", "--images", node)
+        self.script("install-cluster-addons")
         self.script("build-images", "--base", "local", "--push", "--out", str(IMAGES_FILE))
         self.script("mesh-proxy-image", "--images", str(IMAGES_FILE))
         components: tuple[str, ...] = ()

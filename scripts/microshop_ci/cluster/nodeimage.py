@@ -138,36 +138,7 @@ def image_specs() -> list[ImageSpec]:
         ),
         ImageSpec(helper_image(), (), on_node_root=True),
     ]
-    certs = Path("/etc/ssl/certs/ca-certificates.crt")
-    for cmd in c.KYVERNO_COMMANDS:
-        specs.append(
-            ImageSpec(
-                addon_image(f"kyverno/{cmd}", "KYVERNO_VERSION"),
-                ((f"/{cmd}", c.KYVERNO.binary(cmd)), ("/etc/ssl/certs/ca-certificates.crt", certs)),
-                entrypoint=(f"/{cmd}",),
-                user="65534:65534",
-            )
-        )
-    specs.append(
-        ImageSpec(
-            addon_image("kyverno/kyverno-cli", "KYVERNO_VERSION"),
-            (
-                ("/kyverno", lambda: Path(tool_path("kyverno"))),
-                ("/etc/ssl/certs/ca-certificates.crt", certs),
-            ),
-            entrypoint=("/kyverno",),
-            user="65534:65534",
-        )
-    )
     return specs
-
-
-def tool_path(name: str) -> str:
-    """A pinned tool built by scripts/tool (the Kyverno CLI for the chart's hook jobs)."""
-    log = cache_root() / "cluster" / "tools.log"
-    return run(
-        [str(REPO_ROOT / "scripts" / "tool"), name], step=f"scripts/tool {name}", log=log
-    ).strip()
 
 
 def pause_binary() -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from microshop_ci.cluster import addons, nodeimage
+from microshop_ci.cluster import nodeimage
 from microshop_ci.cluster.pins import pin, pins
 
 
@@ -31,14 +31,6 @@ def test_kubeadm_images_carry_the_names_kubeadm_asks_for() -> None:
     assert f"registry.k8s.io/coredns/coredns:{pin('COREDNS_VERSION')}" in names
     assert f"registry.k8s.io/pause:{pin('PAUSE_VERSION')}" in names
     assert len(names) == len(set(names))
-
-
-def test_kyverno_chart_values_name_images_the_node_carries() -> None:
-    carried = {spec.name for spec in nodeimage.image_specs()}
-    values = dict(value.split("=", 1) for value in addons.local_image_values())
-    for prefix in addons.CHART_IMAGES:
-        image = f"{values[prefix + '.registry']}/{values[prefix + '.repository']}"
-        assert f"{image}:{values[prefix + '.tag']}" in carried, prefix
 
 
 def test_manifests_name_built_images_and_keep_kinds_template_marker() -> None:
