@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from microshop_ci.cluster.gobuild import BuildError
 
@@ -19,27 +21,45 @@ def run(
     argv: Sequence[str],
     *,
     step: str,
-    log: Path,
+    log: Path | None,
     stdin: bytes | None = None,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> str:
-    """Run argv (no shell), appending its stderr to log; return stdout; BuildError on failure."""
+    """Run argv (no shell), its stderr appended to log (None: this process's stderr, as a
+    workflow step shows it); return stdout; BuildError naming the step on failure."""
+    if log is None:
+        print(f"$ {' '.join(argv)}", file=sys.stderr, flush=True)
+        return _finish(_run(argv, stdin, env, cwd, sys.stderr), step, None)
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as out:
         out.write(f"$ {' '.join(argv)}\n")
         out.flush()
-        result = subprocess.run(  # nosec B603 -- argv lists built by the cluster code
-            list(argv),
-            input=stdin,
-            stdout=subprocess.PIPE,
-            stderr=out,
-            env={**os.environ, **(env or {})},
-            cwd=cwd,
-            check=False,
-        )
+        return _finish(_run(argv, stdin, env, cwd, out), step, log)
+
+
+def _run(
+    argv: Sequence[str],
+    stdin: bytes | None,
+    env: Mapping[str, str] | None,
+    cwd: Path | None,
+    stderr: TextIO,
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(  # nosec B603 -- argv lists built by the cluster code
+        list(argv),
+        input=stdin,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        check=False,
+    )
+
+
+def _finish(result: subprocess.CompletedProcess[bytes], step: str, log: Path | None) -> str:
     if result.returncode != 0:
-        raise BuildError(f"{step} failed (exit {result.returncode}; log: {log})")
+        where = f"; log: {log}" if log else ""
+        raise BuildError(f"{step} failed (exit {result.returncode}{where})")
     return result.stdout.decode("utf-8", "replace")
 
 

@@ -1,0 +1,108 @@
+"""Verify one released image against the exact identity of this repository's release workflow.
+
+Run by release.yml's `verify` job (scripts/verify-release) after keyless signing: the cosign
+signature and the CycloneDX SBOM attestation must carry the certificate identity
+`https://github.com/OWNER/NAME/.github/workflows/release.yml@REF` and GitHub's OIDC issuer, and the
+SLSA build provenance must come from that workflow at that ref on a GitHub-hosted runner. The
+verified documents and the SBOM are written to OUT_DIR as the release's assets. It needs GitHub's
+OIDC-signed artifacts, so on this machine only its refusals run (tests/workflows/test_steps.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from microshop_ci.core.images import ImagesFileError, read_images
+from microshop_ci.core.paths import REPORTS_DIR
+from microshop_ci.core.tools import ToolError, pinned_tool, run_tool
+from microshop_ci.sign.cli import SignError
+
+REQUIRED_ENV = (
+    "COSIGN_CERTIFICATE_IDENTITY",
+    "COSIGN_CERTIFICATE_OIDC_ISSUER",
+    "GITHUB_REPOSITORY",
+    "GITHUB_REF",
+)
+
+
+def expected_identity(env: Mapping[str, str]) -> tuple[str, str]:
+    """(identity, issuer) after checking the identity is this repository's release workflow."""
+    for name in REQUIRED_ENV:
+        if not env.get(name):
+            raise SignError(f"{name} is not set")
+    workflow = f"{env['GITHUB_REPOSITORY']}/.github/workflows/release.yml"
+    expected = f"https://github.com/{workflow}@{env['GITHUB_REF']}"
+    identity = env["COSIGN_CERTIFICATE_IDENTITY"]
+    if identity != expected:
+        raise SignError(f"COSIGN_CERTIFICATE_IDENTITY is '{identity}', expected '{expected}'")
+    return identity, env["COSIGN_CERTIFICATE_OIDC_ISSUER"]
+
+
+def verify(images: Path, service: str, sbom_dir: Path, out_dir: Path) -> None:
+    """cosign verify, verify-attestation, gh attestation verify; assets into out_dir."""
+    env = dict(os.environ)
+    identity, issuer = expected_identity(env)
+    try:
+        ref = read_images(images, require=[service])[service].image.ref
+    except ImagesFileError as exc:
+        raise SignError(str(exc)) from None
+    sbom = sbom_dir / service / "sbom.cdx.json"
+    if not sbom.is_file() or sbom.stat().st_size == 0:
+        raise SignError(f"no SBOM for {service} at {sbom} (scripts/supply-chain --out-dir)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cosign = pinned_tool("cosign")
+    pinned = ["--certificate-identity", identity, "--certificate-oidc-issuer", issuer]
+    repo = env["GITHUB_REPOSITORY"]
+    steps = {
+        f"{service}.signature.json": (
+            f"verify signature of {ref} as {identity}",
+            [cosign, "verify", *pinned, ref],
+        ),
+        f"{service}.attestations.json": (
+            "verify the CycloneDX SBOM attestation",
+            [cosign, "verify-attestation", "--type", "cyclonedx", *pinned, ref],
+        ),
+        f"{service}.provenance.jsonl": (
+            "verify the SLSA build provenance",
+            ["gh", "attestation", "verify", f"oci://{ref}", "--repo", repo,
+             "--signer-workflow", f"{repo}/.github/workflows/release.yml",
+             "--source-ref", env["GITHUB_REF"], "--deny-self-hosted-runners",
+             "--format", "json"],
+        ),
+    }  # fmt: skip
+    for name, (what, argv) in steps.items():
+        print(f"[verify-release] {what}", file=sys.stderr, flush=True)
+        try:
+            result = run_tool(argv)
+        except ToolError as exc:
+            raise SignError(f"{what} failed: {exc}") from None
+        (out_dir / name).write_text(result.stdout)
+    shutil.copyfile(sbom, out_dir / f"{service}.sbom.cdx.json")
+    print(
+        f"[verify-release] verified {service}: {ref}; release assets in {out_dir}", file=sys.stderr
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """scripts/verify-release --images FILE --service NAME [--sbom-dir DIR] [--out-dir DIR]."""
+    parser = argparse.ArgumentParser(prog="verify-release", description=__doc__)
+    parser.add_argument("--images", type=Path, required=True)
+    parser.add_argument("--service", required=True)
+    parser.add_argument("--sbom-dir", type=Path, default=REPORTS_DIR / "supply-chain")
+    parser.add_argument("--out-dir", type=Path, default=REPORTS_DIR / "release")
+    args = parser.parse_args(argv)
+    try:
+        verify(args.images, args.service, args.sbom_dir, args.out_dir)
+    except SignError as exc:
+        print(f"verify-release: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

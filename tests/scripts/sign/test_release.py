@@ -1,0 +1,98 @@
+"""verify-release over stand-in cosign and gh: the identity it pins, the assets it writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from microshop_ci.sign import release
+from microshop_ci.sign.cli import SignError
+
+DIGEST = "sha256:" + "cd" * 32
+REF = f"ghcr.io/acme/api-service@{DIGEST}"
+IDENTITY = "https://github.com/acme/microshop/.github/workflows/release.yml@refs/tags/v1.2.3"
+ISSUER = "https://token.actions.githubusercontent.com"
+RECORDER = """#!/usr/bin/env python3
+import json, os, sys
+with open(os.environ["CALLS"], "a") as calls:
+    calls.write(json.dumps([os.path.basename(sys.argv[0]), *sys.argv[1:]]) + "\\n")
+print('{"verified": "%s"}' % sys.argv[1])
+"""
+
+
+@pytest.fixture
+def release_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A release job's environment with cosign and gh that record their arguments."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("cosign", "gh"):
+        (bin_dir / name).write_text(RECORDER)
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setenv("CALLS", str(tmp_path / "calls.jsonl"))
+    monkeypatch.setattr(release, "pinned_tool", lambda name: str(bin_dir / name))
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/microshop")
+    monkeypatch.setenv("GITHUB_REF", "refs/tags/v1.2.3")
+    monkeypatch.setenv("COSIGN_CERTIFICATE_IDENTITY", IDENTITY)
+    monkeypatch.setenv("COSIGN_CERTIFICATE_OIDC_ISSUER", ISSUER)
+    (tmp_path / "images.json").write_text(json.dumps({"api-service": {"ref": REF}}))
+    sbom = tmp_path / "sboms" / "api-service" / "sbom.cdx.json"
+    sbom.parent.mkdir(parents=True)
+    sbom.write_text('{"bomFormat": "CycloneDX"}')
+    return tmp_path
+
+
+def test_every_check_pins_the_release_identity_and_the_assets_are_written(
+    release_dir: Path,
+) -> None:
+    out = release_dir / "release"
+    code = release.main(
+        ["--images", str(release_dir / "images.json"), "--service", "api-service",
+         "--sbom-dir", str(release_dir / "sboms"), "--out-dir", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    calls = [json.loads(line) for line in (release_dir / "calls.jsonl").read_text().splitlines()]
+    pinned = ["--certificate-identity", IDENTITY, "--certificate-oidc-issuer", ISSUER]
+    assert calls == [
+        ["cosign", "verify", *pinned, REF],
+        ["cosign", "verify-attestation", "--type", "cyclonedx", *pinned, REF],
+        ["gh", "attestation", "verify", f"oci://{REF}", "--repo", "acme/microshop",
+         "--signer-workflow", "acme/microshop/.github/workflows/release.yml",
+         "--source-ref", "refs/tags/v1.2.3", "--deny-self-hosted-runners", "--format", "json"],
+    ]  # fmt: skip
+    assert sorted(p.name for p in out.iterdir()) == [
+        "api-service.attestations.json",
+        "api-service.provenance.jsonl",
+        "api-service.sbom.cdx.json",
+        "api-service.signature.json",
+    ]
+    assert (out / "api-service.signature.json").read_text() == '{"verified": "verify"}\n'
+
+
+def test_a_missing_sbom_stops_before_any_verification(release_dir: Path) -> None:
+    with pytest.raises(SignError, match=r"no SBOM for api-service at .*/empty/api-service/sbom"):
+        release.verify(
+            release_dir / "images.json", "api-service", release_dir / "empty", release_dir / "out"
+        )
+    assert not (release_dir / "calls.jsonl").exists()
+    assert not (release_dir / "out").exists()
+
+
+def test_a_service_not_in_the_images_file_is_named(release_dir: Path) -> None:
+    with pytest.raises(SignError, match="client-service"):
+        release.verify(
+            release_dir / "images.json", "client-service", release_dir / "sboms", release_dir / "o"
+        )
+
+
+def test_a_failed_verification_names_the_step(release_dir: Path) -> None:
+    failing = release_dir / "bin" / "cosign"
+    failing.write_text("#!/bin/sh\necho 'no matching signatures' >&2\nexit 1\n")
+    with pytest.raises(
+        SignError, match=r"^verify signature of .* failed: .*no matching signatures"
+    ):
+        release.verify(
+            release_dir / "images.json", "api-service", release_dir / "sboms", release_dir / "o"
+        )
