@@ -192,3 +192,55 @@ def test_the_pause_binary_is_compiled_static_once(
     ]
     assert nodeimage.pause_binary() == out
     assert len(runs.calls) == 1
+
+
+def test_the_node_image_is_assembled_in_a_build_container_and_committed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker: Path
+) -> None:
+    calls: list[tuple[str, ...]] = []
+    stdin: dict[str, bytes] = {}
+    ctr_tries = iter([True, False])
+
+    def run(argv: Sequence[str], *, step: str, log: Path, **kwargs: object) -> str:
+        calls.append(tuple(argv))
+        if argv[-2:] == ["ctr", "version"] and next(ctr_tries):
+            raise nodeimage.BuildError("ctr version failed")
+        if isinstance(kwargs.get("stdin"), bytes):
+            stdin[argv[-1]] = kwargs["stdin"]  # type: ignore[assignment]
+        return ""
+
+    monkeypatch.setattr(nodeimage, "run", run)
+    monkeypatch.setattr(nodeimage, "node_image_name", lambda: "microshop/kind-node:v1-k")
+    monkeypatch.setattr(nodeimage, "content_key", lambda: "k")
+    monkeypatch.setattr(nodeimage, "manifest", lambda name: f"manifest {name}")
+    monkeypatch.setattr(nodeimage, "pin", lambda key: "v1.36.1")
+    monkeypatch.setattr(nodeimage.time, "sleep", lambda seconds: None)
+    name = nodeimage.assemble("microshop/kind-base:k", ["a:1", "b:2"], tmp_path, tmp_path / "log")
+    assert name == "microshop/kind-node:v1-k"
+    box = "microshop-node-build-k"
+    node = ("docker", "exec", box)
+    assert calls[:2] == [
+        ("docker", "rm", "-f", box),
+        ("docker", "run", "-d", "--privileged", "--name", box, "--entrypoint", "sleep",
+         "microshop/kind-base:k", "infinity"),
+    ]  # fmt: skip
+    assert [c[-1] for c in calls[2:5]] == [
+        f"{box}:/usr/bin/{b}" for b in ("kubeadm", "kubelet", "kubectl")
+    ]
+    assert stdin == {
+        "/kind/version": b"v1.36.1",
+        "/kind/manifests/default-cni.yaml": b"manifest default-cni.yaml",
+        "/kind/manifests/default-storage.yaml": b"manifest default-storage.yaml",
+    }
+    assert ("docker", "save", "-o", str(tmp_path / "images.tar"), "a:1", "b:2") in calls
+    assert calls.count((*node, "ctr", "version")) == 2  # retried until containerd answers
+    assert (*node, "ctr", "--namespace=k8s.io", "images", "import", "--all-platforms",
+            "--label=io.cri-containerd.pinned=pinned", "--no-unpack", "--digests",
+            "/images.tar") in calls  # fmt: skip
+    assert calls[-1] == (
+        "docker", "commit",
+        "--change", 'ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]',
+        "--change", 'ENV HTTP_PROXY="" HTTPS_PROXY="" NO_PROXY=""',
+        box, "microshop/kind-node:v1-k",
+    )  # fmt: skip
+    assert docker.read_text().splitlines() == [f"rm -f -v {box}"]  # the build box always goes
