@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from microshop_ci import browser
 from microshop_ci.browser import BrowserPlan, plan, read_os_release
 from tests.conftest import REPO_ROOT
 
@@ -80,3 +81,26 @@ def test_cli_runs_with_the_system_python_and_names_a_missing_override() -> None:
     )
     assert result.returncode == 1
     assert result.stderr == "browser: MICROSHOP_CHROMIUM=/nonexistent/chrome does not exist\n"
+
+
+def test_the_browser_to_start_is_the_override_else_the_first_that_exists(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MICROSHOP_CHROMIUM", str(tmp_path / "chrome"))
+    assert browser.chromium() == tmp_path / "chrome"
+    monkeypatch.delenv("MICROSHOP_CHROMIUM")
+    monkeypatch.setattr(browser, "CANDIDATES", (tmp_path / "a", tmp_path / "b"))
+    assert browser.chromium() == browser.DEBIAN_CHROMIUM
+    (tmp_path / "b").write_text("")
+    assert browser.chromium() == tmp_path / "b"
+
+
+def test_the_cli_prints_the_packages_and_the_binary(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    os_release = tmp_path / "os-release"
+    os_release.write_text('ID=debian\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n')
+    monkeypatch.delenv("MICROSHOP_CHROMIUM", raising=False)
+    monkeypatch.setattr(browser, "read_os_release", lambda: read_os_release(os_release))
+    assert browser.main([]) == 0
+    assert capsys.readouterr().out == "chromium chromium-driver\n/usr/bin/chromium\n"

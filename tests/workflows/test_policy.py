@@ -192,3 +192,48 @@ def test_the_policy_check_needs_nothing_beside_the_checkout(tmp_path: Path) -> N
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1] == "workflow-policy: 4 files, 0 findings"
+
+
+HEAD = "permissions: {}\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "findings"),
+    [
+        ("- a list\n", ["file: [yaml] expected a mapping at the top level"]),
+        (f"on: push\n{HEAD}jobs: {{}}\n", ["jobs: [jobs] a workflow needs at least one job"]),
+        (
+            f"on: [push, pull_request_target]\n{HEAD}jobs:\n  a: just a string\n",
+            [
+                "jobs.a: [jobs] a job must be a mapping",
+                "on: [no-pull-request-target] pull_request_target runs untrusted code with "
+                "secrets: use pull_request",
+            ],
+        ),
+        (
+            f"on: push\n{HEAD}jobs:\n  call:\n    permissions: {{}}\n"
+            "    uses: ./.github/workflows/missing.yml\n",
+            [
+                "jobs.call: [local-action] ./.github/workflows/missing.yml "
+                "does not exist in the repo"
+            ],
+        ),
+        (
+            f"on: push\n{HEAD}jobs:\n  a:\n    permissions: {{}}\n    timeout-minutes: 5\n"
+            "    container: {image: 'debian:12'}\n"
+            "    services:\n      db: {image: 'mongo:7'}\n      odd: not-a-mapping\n"
+            "    steps:\n      - just a string\n      - uses: docker://alpine:3\n",
+            [
+                "jobs.a.container: [image-digest] debian:12: pin the image by @sha256 digest",
+                "jobs.a.services.db: [image-digest] mongo:7: pin the image by @sha256 digest",
+                "jobs.a.steps[1]: [image-digest] alpine:3: pin the image by @sha256 digest",
+            ],
+        ),
+    ],
+)
+def test_odd_workflow_shapes_are_findings_not_errors(
+    checker: Checker, tmp_path: Path, text: str, findings: list[str]
+) -> None:
+    path = tmp_path / "odd.yml"
+    path.write_text(text)
+    assert [str(f).split(": ", 1)[1] for f in checker.check_file(path)] == findings

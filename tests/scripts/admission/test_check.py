@@ -13,6 +13,7 @@ from microshop_ci.admission import check as admission
 from microshop_ci.k8s import overlay, policies
 from microshop_ci.k8s.common import REPO_ROOT
 from microshop_ci.k8s.images import parse_ref
+from tests.conftest import free_port
 from tests.scripts.admission.conftest import Registry
 
 
@@ -141,3 +142,42 @@ def test_production_obeys_the_release_policies_apart_from_online_signature_check
     # third-party images x 2 (mongodb, the Job), coverage x 3 (the two Deployments and the
     # StatefulSet), 2 PeerAuthentication rules.
     assert len(outcome.results) == 23 * 4 + 2 + 3 + 2
+
+
+def test_the_unsigned_control_is_pushed_by_digest_to_the_registry(registry: Registry) -> None:
+    first = admission.push_unsigned_control(registry.host)
+    second = admission.push_unsigned_control(registry.host)
+    assert first.ref.startswith(f"{registry.host}/admission-control@sha256:")
+    assert first.ref != second.ref  # random content: a fresh, never-signed image each time
+
+
+def test_a_registry_that_refuses_the_control_push_is_a_tool_error() -> None:
+    with pytest.raises(admission.ToolError, match=r"^crane could not push the control image: "):
+        admission.push_unsigned_control(f"127.0.0.1:{free_port()}")
+
+
+def test_kyverno_output_without_a_report_is_a_tool_error_with_its_tail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kyverno = tmp_path / "kyverno"
+    kyverno.write_text("#!/bin/sh\necho 'loading policies'\necho 'panic: nil map' >&2\nexit 3\n")
+    kyverno.chmod(0o755)
+    monkeypatch.setenv("MICROSHOP_TOOL_KYVERNO", str(kyverno))
+    admission.pinned_tool.cache_clear()
+    try:
+        with pytest.raises(admission.ToolError) as caught:
+            admission.kyverno_apply(tmp_path / "policies.yaml", [], tmp_path, "kind")
+    finally:
+        admission.pinned_tool.cache_clear()
+    assert str(caught.value) == "kyverno apply on kind gave no report (exit 3): panic: nil map"
+
+
+def test_an_unreadable_cosign_key_is_a_usage_error(
+    images_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "cosign.pub"
+    code = admission.main(["--images", str(images_file), "--cosign-pub", str(missing)])
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"admission-check: {missing}: cannot read the cosign public key\n"
+    )

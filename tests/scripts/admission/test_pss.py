@@ -185,3 +185,35 @@ def test_the_resources_the_e2e_test_sends_are_valid_kubernetes_objects(tmp_path:
     path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
     assert len(docs) == 5 * len(names)
     assert validate.kubeconform(path, "live") == []
+
+
+def test_writing_the_suites_into_an_empty_tree_leaves_nothing_stale(tmp_path: Path) -> None:
+    written = pss_suites.write(tmp_path)
+    expected = [
+        pss_suites.suite_dir(suite, tmp_path) / name
+        for suite in pss_suites.all_suites()
+        for name in pss_suites.rendered(suite)
+    ]
+    assert written == expected
+    assert pss_suites.stale_files(tmp_path) == []
+    missing = written[0]
+    missing.unlink()
+    assert pss_suites.stale_files(tmp_path) == [missing]
+
+
+def test_the_command_line_checks_writes_and_prints_the_table(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert pss_suites.main(["table"]) == 0
+    assert capsys.readouterr().out == pss_suites.table() + "\n"
+    assert pss_suites.main(["check"]) == 0
+    assert capsys.readouterr().out == ""
+    stale = tmp_path / "stale.yaml"
+    monkeypatch.setattr(pss_suites, "stale_files", lambda: [stale])
+    assert pss_suites.main(["check"]) == 1
+    assert capsys.readouterr().out == (
+        f"pss_suites: stale {stale} (run: python -m microshop_ci.k8s.pss_suites write)\n"
+    )
+    monkeypatch.setattr(pss_suites, "write", lambda: [stale, stale])
+    assert pss_suites.main(["write"]) == 0
+    assert capsys.readouterr().out == "pss_suites: wrote 2 files\n"

@@ -105,3 +105,53 @@ def test_an_unknown_overlay_is_a_usage_error() -> None:
         "validate-manifests: unknown overlay 'staging' (known: kind, production)"
     )
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("tool", "body", "finding"),
+    [
+        ("kubeconform", "echo 'not json'; echo 'schema load failed' >&2; exit 1",
+         "kubeconform: schema load failed"),
+        ("kubeconform", "echo '{\"resources\": []}'; echo 'cannot read' >&2; exit 1",
+         "kubeconform exited 1: cannot read"),
+        ("kube-linter", "echo '{'; echo 'bad config' >&2; exit 1", "kube-linter: bad config"),
+        ("kube-linter", "echo '{\"Reports\": []}'; echo 'panic' >&2; exit 2",
+         "kube-linter exited 2: panic"),
+        ("istioctl", "echo '[not json'; echo 'parse error' >&2; exit 1",
+         "istioctl analyze: parse error"),
+        ("istioctl", "echo 'no messages'; echo 'crashed' >&2; exit 3",
+         "istioctl analyze exited 3: crashed\n"),
+    ],
+)  # fmt: skip
+def test_a_validator_that_fails_on_its_own_is_a_finding_and_the_others_still_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tool: str, body: str, finding: str
+) -> None:
+    stand_in = tmp_path / tool
+    stand_in.write_text(f"#!/bin/sh\n{body}\n")
+    stand_in.chmod(0o755)
+    ok = {
+        "kubeconform": "echo '{\"resources\": []}'",
+        "kube-linter": "echo '{\"Reports\": []}'",
+        "istioctl": "echo '[]'",
+    }
+    for name, answer in ok.items():
+        if name != tool:
+            (tmp_path / name).write_text(f"#!/bin/sh\n{answer}\n")
+            (tmp_path / name).chmod(0o755)
+        monkeypatch.setenv(f"MICROSHOP_TOOL_{name.upper().replace('-', '_')}", str(tmp_path / name))
+    monkeypatch.setattr(
+        validate.schemas, "schema_locations", lambda: ["/schemas/{{.ResourceKind}}"]
+    )
+    validate.pinned_tool.cache_clear()
+    try:
+        findings = validate.validate_file(tmp_path / "kind.yaml", "k8s/overlays/kind")
+    finally:
+        validate.pinned_tool.cache_clear()
+    check = {
+        "kubeconform": "kubeconform",
+        "kube-linter": "kube-linter",
+        "istioctl": "istioctl-analyze",
+    }
+    assert [(f.check, f.resource, f.file, f.message) for f in findings] == [
+        (check[tool], "-", "k8s/overlays/kind", finding)
+    ]

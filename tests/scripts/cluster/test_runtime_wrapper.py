@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from microshop_ci.cluster import docker_runtime
+from microshop_ci.cluster import docker_runtime, runtime_wrapper
 from microshop_ci.cluster.runtime_wrapper import (
     files_to_fix,
     fix_file,
@@ -130,3 +130,24 @@ def test_docker_runtime_refuses_a_broken_daemon_json(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match=r"daemon.json is not valid JSON"):
         docker_runtime.configure(daemon, tmp_path / "wrapper")
     assert daemon.read_text() == "{not json"
+
+
+def test_main_fixes_the_bundle_then_becomes_runc_with_the_same_arguments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = {"process": {"capabilities": {"bounding": ["CAP_CHOWN", "CAP_SYS_RESOURCE"]}}}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    execs: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr(runtime_wrapper.os, "execv", lambda path, argv: execs.append((path, argv)))
+    args = ["--root", "/run/runc", "create", "--bundle", str(tmp_path), "c1"]
+    runtime_wrapper.main(args)
+    assert execs == [(runtime_wrapper.RUNC, [runtime_wrapper.RUNC, *args])]
+    missing = runtime_wrapper.missing_capabilities(Path("/proc/self/status").read_text())
+    expected = ["CAP_CHOWN"] if "CAP_SYS_RESOURCE" in missing else ["CAP_CHOWN", "CAP_SYS_RESOURCE"]
+    bounding = json.loads((tmp_path / "config.json").read_text())["process"]["capabilities"]
+    assert bounding == {"bounding": expected}
+
+
+def test_a_status_without_a_bounding_set_drops_nothing() -> None:
+    assert runtime_wrapper.missing_capabilities("Name:\tpython\nCapEff:\t0\n") == set()
+    assert runtime_wrapper.strip_process({"args": ["sh"]}, {"CAP_SYS_RESOURCE"}) is False

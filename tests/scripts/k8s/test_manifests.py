@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from microshop_ci.k8s import overlay
+from microshop_ci.k8s import common, overlay
+from microshop_ci.k8s.common import UsageError
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
 
@@ -149,3 +150,15 @@ def test_the_contract_env_is_set_and_cookies_are_secure_outside_kind() -> None:
         "microshop",
         "8000",
     )
+
+
+def test_an_unknown_overlay_or_component_names_the_known_ones() -> None:
+    with pytest.raises(UsageError) as caught:
+        common.overlay_dir("staging")
+    assert str(caught.value) == f"unknown overlay 'staging' (known: {', '.join(common.overlays())})"
+    assert common.component_dir("ferretdb") == common.K8S_DIR / "components" / "ferretdb"
+    known = sorted(p.name for p in (common.K8S_DIR / "components").iterdir() if p.is_dir())
+    assert "ferretdb" in known
+    with pytest.raises(UsageError) as caught:
+        common.component_dir("linkerd")
+    assert str(caught.value) == f"unknown component 'linkerd' (known: {', '.join(known)})"

@@ -130,3 +130,65 @@ def test_parse_env_file_ignores_comments(tmp_path: Path) -> None:
     path.write_text("=x\n")
     with pytest.raises(UsageError, match=":1: expected KEY=VALUE"):
         secrets.parse_env_file(path)
+
+
+@pytest.fixture
+def kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A kubectl stand-in first on PATH: keeps what it is asked to apply; fails when told to."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "kubectl"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" > {tmp_path}/kubectl.args\n'
+        f"cat > {tmp_path}/applied.yaml\n"
+        'if [ -n "$KUBECTL_FAIL" ]; then echo "connection refused" >&2; exit 1; fi\n'
+    )
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.delenv("KUBECTL_FAIL", raising=False)
+    return tmp_path / "applied.yaml"
+
+
+def _argv(tmp_path: Path, *extra: str) -> list[str]:
+    return [
+        "--env-file", str(tmp_path / "s.env"), "--jwt-key", str(tmp_path / "jwt.pem"),
+        "--jwks-out", str(tmp_path / "jwks.json"), *extra,
+    ]  # fmt: skip
+
+
+def test_without_out_the_secrets_are_applied_with_kubectl(
+    tmp_path: Path, kubectl: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = secrets.main(_argv(tmp_path, "--namespace", "shop", "--database", "ferretdb"))
+    assert code == 0
+    assert (tmp_path / "kubectl.args").read_text() == "apply -f -\n"
+    applied = {d["metadata"]["name"]: d for d in yaml.safe_load_all(kubectl.read_text())}
+    assert {d["metadata"]["namespace"] for d in applied.values()} == {"shop"}
+    uri = base64.b64decode(applied["api-service-secrets"]["data"]["mongodb-uri"]).decode()
+    assert uri == "mongodb://mongodb-0.mongodb.shop.svc.cluster.local:27017/"
+    assert capsys.readouterr().out == (
+        "deploy-secrets: applied mongodb-credentials, api-service-secrets, api-service-jwt, "
+        f"client-service-secrets in namespace shop; JWKS in {tmp_path / 'jwks.json'}\n"
+    )
+
+
+def test_a_failed_apply_is_one_line_and_exit_1(
+    tmp_path: Path,
+    kubectl: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("KUBECTL_FAIL", "1")
+    assert secrets.main(_argv(tmp_path)) == 1
+    assert capsys.readouterr().err == "deploy-secrets: kubectl apply failed: connection refused\n"
+
+
+def test_without_kubectl_the_out_option_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    assert secrets.main(_argv(tmp_path)) == 2
+    assert capsys.readouterr().err == (
+        "deploy-secrets: kubectl not found (use --out FILE to write the manifests)\n"
+    )

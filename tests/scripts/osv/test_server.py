@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,3 +95,26 @@ def test_osv_server_command_refuses_a_file_that_is_not_an_export(
     bogus.write_text("not a zip")
     assert main(["--zip", str(bogus)]) == 2
     assert f"{bogus}: not an OSV export zip" in capsys.readouterr().err
+
+
+def test_the_server_command_prints_its_url_serves_and_stops_on_ctrl_c(
+    osv_fixture_zip: Path,
+) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "microshop_ci.osv.cli", "--zip", str(osv_fixture_zip)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.fullmatch(r"(http://127\.0\.0\.1:\d+/v1/query) \((\d+) advisories\)\n", line)
+        assert match, line
+        assert int(match[2]) == len(OsvDatabase.from_zip(osv_fixture_zip).by_id)
+        body = {"package": {"name": "requests", "ecosystem": "PyPI"}, "version": "2.19.0"}
+        assert len(httpx.post(match[1], json=body, timeout=10).json()["vulns"]) == 2
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert (proc.returncode, out, err) == (0, "", "")

@@ -183,3 +183,67 @@ def test_the_new_bundle_format_keeps_the_signing_config() -> None:
     how = cli.signer("key", Path("k"), {"MICROSHOP_COSIGN_BUNDLE": "new"})
     assert "--new-bundle-format=true" in how.sign_flags
     assert "--new-bundle-format=false" not in how.sign_flags
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        ("generate-key-pair", "cosign generate-key-pair failed in {keys}"),
+        ("sign", "ferretdb: cosign sign failed"),
+        ("attest", "ferretdb: cosign attest failed"),
+        ("verify-attestation", f"ferretdb: attestation verification FAILED for {REF}"),
+    ],
+)
+def test_each_failed_cosign_step_is_named_and_stops_the_run(
+    tmp_path: Path,
+    fakes: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    step: str,
+    message: str,
+) -> None:
+    monkeypatch.setenv("FAIL_STEP", step)
+    assert _main(tmp_path) == 1
+    err = capsys.readouterr().err
+    assert f"error: {message.format(keys=tmp_path / 'keys')}" in err
+    assert fakes.read_text().splitlines()[-1].startswith(f"{step} ")
+
+
+def test_a_failed_sbom_scan_shows_syfts_output(
+    tmp_path: Path, fakes: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _exe(tmp_path / "syft", "#!/bin/sh\necho 'registry answered 401' >&2\nexit 1\n")
+    (tmp_path / "keys").mkdir()
+    for name in ("cosign.key", "cosign.pub"):
+        (tmp_path / "keys" / name).write_text("k")
+    assert _main(tmp_path, "--step", "sbom") == 1
+    err = capsys.readouterr().err
+    assert "registry answered 401\n" in err
+    assert err.rstrip().endswith("error: ferretdb: syft failed")
+
+
+def test_attesting_needs_the_sbom_step_first(
+    tmp_path: Path, fakes: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _main(tmp_path, "--step", "sign", "--step", "attest") == 1
+    err = capsys.readouterr().err
+    assert err.rstrip().endswith(
+        f"error: ferretdb: no SBOM in {tmp_path / 'out' / 'ferretdb'} (run the sbom step)"
+    )
+
+
+def test_a_key_without_its_password_file_cannot_sign(
+    tmp_path: Path, fakes: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    for name in ("cosign.key", "cosign.pub"):
+        (keys / name).write_text("k")
+    assert _main(tmp_path, "--step", "sign") == 1
+    assert (
+        capsys.readouterr()
+        .err.rstrip()
+        .endswith(
+            f"error: no password file for {keys / 'cosign.key'} (expected {keys / 'password'})"
+        )
+    )

@@ -10,7 +10,7 @@ import pytest
 
 from microshop_ci.core import tools
 from microshop_ci.core.tools import ToolError
-from microshop_ci.smoke import cli, compose
+from microshop_ci.smoke import cli, compose, flow
 from microshop_ci.smoke.stack import SmokeError, Stack
 
 DIGEST = "sha256:" + "e" * 64
@@ -103,3 +103,106 @@ def test_main_reports_a_bad_images_file_in_one_line_and_in_the_json(
     message = f"{path}: api-service.ref is missing"
     assert capsys.readouterr().err == f"smoke: {message}\n"
     assert json.loads(out.read_text()) == {"headline": f"failed: {message}"}
+
+
+class _Recorder:
+    """Stands in for the stack and the scenario; records the order of the steps."""
+
+    def __init__(self, stock_after: int, user: str = "65532:65532") -> None:
+        self.steps: list[str] = []
+        self.stock_after = stock_after
+        self.user = user
+
+    def install(self, monkeypatch: pytest.MonkeyPatch, shot: Path) -> None:
+        steps = self.steps
+
+        def hardening(stack: Stack) -> dict[str, dict[str, object]]:
+            steps.append("hardening")
+            return {"api-service": {"user": self.user, "read_only": True, "image": "i"}}
+
+        def create_admin(stack: Stack, email: str) -> str:
+            steps.append(f"admin {email[:12]}")
+            return "pw"
+
+        def seed_product(email: str, password: str) -> str:
+            steps.append(f"seed {password}")
+            return "p-1"
+
+        def order(product_id: str, screenshot: Path) -> flow.Order:
+            steps.append(f"order {product_id} {screenshot.name}")
+            return flow.Order(product_id, "u@example.com", "Order placed", self.stock_after, shot)
+
+        monkeypatch.setattr(Stack, "up", lambda stack: steps.append("up"))
+        monkeypatch.setattr(Stack, "down", lambda stack: steps.append("down"))
+        monkeypatch.setattr(Stack, "hardening", hardening)
+        monkeypatch.setattr(Stack, "create_admin", create_admin)
+        monkeypatch.setattr(cli, "wait_for_api", lambda: steps.append("ready"))
+        monkeypatch.setattr(cli, "seed_product", seed_product)
+        monkeypatch.setattr(cli, "order_in_browser", order)
+
+
+def test_a_smoke_run_orders_and_tears_down_and_main_writes_the_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recorder = _Recorder(stock_after=3)
+    recorder.install(monkeypatch, tmp_path / "shot.png")
+    out = tmp_path / "out" / "smoke.json"
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        code = cli.main(
+            [
+                "--images",
+                str(_images(tmp_path, IMAGES)),
+                "--json",
+                str(out),
+                "--repo",
+                str(tmp_path),
+            ]
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert code == 0
+    assert recorder.steps == [
+        "up",
+        "ready",
+        "hardening",
+        "admin smoke-admin-",
+        "seed pw",
+        "order p-1 smoke-my-orders.png",
+        "down",
+    ]
+    headline = (
+        "order placed in Chromium: Order placed; stock 5 -> 3; containers user 65532, read-only"
+    )
+    assert capsys.readouterr().out == headline + "\n"
+    assert json.loads(out.read_text()) == {
+        "headline": headline,
+        "containers": {"api-service": {"user": "65532:65532", "read_only": True, "image": "i"}},
+        "product_id": "p-1",
+        "screenshot": str(tmp_path / "shot.png"),
+    }
+
+
+def test_a_wrong_stock_after_ordering_fails_and_still_tears_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = _Recorder(stock_after=5)
+    recorder.install(monkeypatch, tmp_path / "shot.png")
+    with pytest.raises(SmokeError, match=r"^stock is 5 after ordering, not 3$"):
+        cli.run(tmp_path, _images(tmp_path, IMAGES), tmp_path / "out")
+    assert recorder.steps[-1] == "down"
+
+
+def test_a_root_container_stops_the_run_before_any_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = _Recorder(stock_after=3, user="0")
+    recorder.install(monkeypatch, tmp_path / "shot.png")
+    with pytest.raises(SmokeError, match=r"^api-service runs as user '0', not 65532$"):
+        cli.run(tmp_path, _images(tmp_path, IMAGES), tmp_path / "out")
+    assert recorder.steps == ["up", "ready", "hardening", "down"]
+
+
+def test_sigterm_becomes_a_smoke_error_so_the_stack_is_torn_down() -> None:
+    with pytest.raises(SmokeError, match=r"^stopped by signal 15$"):
+        cli._stop(signal.SIGTERM, None)
