@@ -114,18 +114,18 @@ def test_down_addons_and_images_dispatch_to_their_modules(
 ) -> None:
     seen: list[object] = []
     monkeypatch.setattr(kind, "down", lambda settings: seen.append(("down", settings.registry)))
-    monkeypatch.setattr(cli.addons, "install", lambda images, mesh: seen.append((images, mesh)))
+    monkeypatch.setattr(cli.addons, "install", lambda mesh: seen.append(("addons", mesh)))
     monkeypatch.setattr(cli.database, "database_image", lambda path: f"db {path.name}")
     monkeypatch.setattr(cli.mesh, "add_proxy_to_images_file", lambda path: f"proxy {path.name}")
     monkeypatch.setattr(cli.nodeimage, "build_node_image", lambda: "kindest/node:local")
     images = str(tmp_path / "images.json")
     assert cli.main(["down"]) == 0
     assert cli.main(["addons"]) == 0
-    assert cli.main(["addons", "--images", "upstream", "--no-mesh"]) == 0
+    assert cli.main(["addons", "--no-mesh"]) == 0
     assert cli.main(["database-image", "--images", images]) == 0
     assert cli.main(["proxy-image", "--images", images]) == 0
     assert cli.main(["node-image"]) == 0
-    assert seen == [("down", "kind-registry:5000"), ("local", True), ("upstream", False)]
+    assert seen == [("down", "kind-registry:5000"), ("addons", True), ("addons", False)]
     assert capsys.readouterr().out == "db images.json\nproxy images.json\nkindest/node:local\n"
 
 

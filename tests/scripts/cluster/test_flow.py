@@ -60,7 +60,7 @@ def test_the_upstream_run_follows_the_workflows_order_and_tears_down(
     tail = "| kind-registry:5000 true"
     assert calls(repo) == [
         f"kind-up --node-image upstream {tail}",
-        f"install-cluster-addons --images upstream {tail}",
+        f"install-cluster-addons  {tail}",
         f"build-images --base local --push --out {images} {tail}",
         f"mesh-proxy-image --images {images} {tail}",
         f"supply-chain --mode key --images {images} --out-dir {reports}/supply-chain {tail}",

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from microshop_ci.cluster import addons, kind
+from microshop_ci.cluster import addons, kind, kyverno
 from microshop_ci.cluster.gobuild import BuildError
 from tests.conftest import free_port, loopback_http_server
 
@@ -59,10 +59,11 @@ def rec(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Recorder:
     monkeypatch.setattr(kind, "tool", lambda name: f"/tools/{name}")
     monkeypatch.setattr(kind, "kubectl", lambda: "/bin/kubectl")
     monkeypatch.setattr(kind, "log_path", lambda: tmp_path / "kind.log")
-    monkeypatch.setattr(addons, "run", recorder.run)
-    monkeypatch.setattr(addons, "tool", lambda name: f"/tools/{name}")
-    monkeypatch.setattr(addons, "kubectl", lambda: "/bin/kubectl")
-    monkeypatch.setattr(addons, "log_path", lambda: tmp_path / "kind.log")
+    for module in (addons, kyverno):
+        monkeypatch.setattr(module, "run", recorder.run)
+        monkeypatch.setattr(module, "kubectl", lambda: "/bin/kubectl")
+        monkeypatch.setattr(module, "log_path", lambda: tmp_path / "kind.log")
+    monkeypatch.setattr(kyverno, "tool", lambda name: f"/tools/{name}")
     return recorder
 
 
@@ -252,12 +253,18 @@ def test_kubectl_prefers_the_one_built_for_the_node_image(
     assert kind.kubectl() == str(built)
 
 
-def test_kyverno_is_installed_from_its_module_chart_with_local_images(
+def test_kyverno_is_installed_from_its_module_chart_with_its_images_by_digest(
     rec: Recorder, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(addons, "kyverno_module", lambda: tmp_path / "kyverno")
-    monkeypatch.setattr(addons, "kyverno_chart", lambda: tmp_path / "chart")
-    addons.install_kyverno("local")
+    monkeypatch.setattr(kyverno, "module", lambda: tmp_path / "kyverno")
+    monkeypatch.setattr(kyverno, "chart", lambda: tmp_path / "chart")
+    digest = "sha256:" + "ab" * 32
+    refs = {
+        name: f"kind-registry:5000/kyverno/{name}@{digest}"
+        for name in kyverno.CHART_IMAGES.values()
+    }
+    monkeypatch.setattr(kyverno, "build_images", lambda: refs)
+    kyverno.install()
     crds = tmp_path / "kyverno" / "config" / "crds" / "policies.kyverno.io"
     assert rec.calls[0] == ("/bin/kubectl", "apply", "--server-side", "-f", str(crds))
     helm = rec.calls[1]
@@ -276,7 +283,7 @@ def test_kyverno_is_installed_from_its_module_chart_with_local_images(
     )
     values = helm[12::2]
     assert set(helm[11::2]) == {"--set"}
-    assert values[:8] == (
+    assert values[:11] == (
         "features.registryClient.allowInsecure=true",
         "admissionController.replicas=1",
         "features.backgroundScan.backgroundScanInterval=1m",
@@ -284,22 +291,13 @@ def test_kyverno_is_installed_from_its_module_chart_with_local_images(
         "backgroundController.resources.requests.cpu=10m",
         "cleanupController.resources.requests.cpu=10m",
         "reportsController.resources.requests.cpu=10m",
-        "admissionController.initContainer.image.registry=" + values[7].split("=", 1)[1],
+        "admissionController.initContainer.image.registry=kind-registry:5000",
+        "admissionController.initContainer.image.repository=kyverno/kyverno-init",
+        f"admissionController.initContainer.image.tag=v1.19.0@{digest}",
+        "admissionController.initContainer.image.pullPolicy=IfNotPresent",
     )
-    assert len(values) == 7 + 4 * len(addons.CHART_IMAGES)
-    assert rec.calls[2] == (
-        "/bin/kubectl",
-        "wait",
-        "--for=condition=Available",
-        "--timeout=300s",
-        "-n",
-        "kyverno",
-        "deployment",
-        "--all",
-    )
-    rec.calls.clear()
-    addons.install_kyverno("upstream")
-    assert len(rec.calls[1][12::2]) == 7
+    assert len(values) == 7 + 4 * len(kyverno.CHART_IMAGES)
+    assert len(rec.calls) == 2
 
 
 def test_the_kyverno_chart_copy_drops_the_dependencies_the_module_lacks(
@@ -317,10 +315,10 @@ def test_the_kyverno_chart_copy_drops_the_dependencies_the_module_lacks(
     )
     for path in (chart, chart / "templates", chart / "templates" / "a.yaml", chart / "Chart.yaml"):
         path.chmod(0o555 if path.is_dir() else 0o444)
-    monkeypatch.setattr(addons, "kyverno_module", lambda: module)
-    monkeypatch.setattr(addons, "cache_root", lambda: tmp_path / "cache")
-    monkeypatch.setattr(addons, "pin", lambda key: "v1.19.0")
-    target = addons.kyverno_chart()
+    monkeypatch.setattr(kyverno, "module", lambda: module)
+    monkeypatch.setattr(kyverno, "cache_root", lambda: tmp_path / "cache")
+    monkeypatch.setattr(kyverno, "pin", lambda key: "v1.19.0")
+    target = kyverno.chart()
     assert target == tmp_path / "cache" / "cluster" / "kyverno-chart" / "v1.19.0" / "kyverno"
     assert (target / "Chart.yaml").read_text() == (
         "name: kyverno\nversion: 3.9.0\ndependencies:\n"
@@ -328,14 +326,14 @@ def test_the_kyverno_chart_copy_drops_the_dependencies_the_module_lacks(
     )
     assert not (target / "Chart.lock").exists()
     assert (target / "templates" / "a.yaml").read_text() == "kind: ConfigMap\n"
-    assert addons.kyverno_chart() == target  # the second call finds the copy
+    assert kyverno.chart() == target  # the second call finds the copy
 
 
 def test_add_ons_without_the_mesh_apply_only_istios_crds(
     rec: Recorder, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     seen: list[str] = []
-    monkeypatch.setattr(addons, "install_kyverno", lambda images: seen.append(f"kyverno {images}"))
+    monkeypatch.setattr(addons.kyverno, "install", lambda: seen.append("kyverno"))
     monkeypatch.setattr(addons, "module_dir", lambda module, version, log: tmp_path / "istio")
 
     def install_mesh() -> dict[str, str]:
@@ -343,18 +341,30 @@ def test_add_ons_without_the_mesh_apply_only_istios_crds(
         return {}
 
     monkeypatch.setattr(addons.mesh, "install", install_mesh)
-    addons.install("local", mesh=False)
+    addons.install(mesh=False)
     crds = tmp_path / "istio" / "manifests" / "charts" / "base" / "files" / "crd-all.gen.yaml"
-    assert seen == ["kyverno local"]
+    kyverno_ready = (
+        "/bin/kubectl",
+        "wait",
+        "--for=condition=Available",
+        "--timeout=300s",
+        "-n",
+        "kyverno",
+        "deployment",
+        "--all",
+    )
+    assert seen == ["kyverno"]
     assert rec.calls == [
         ("/bin/kubectl", "version"),
+        kyverno_ready,
         ("/bin/kubectl", "apply", "--server-side", "-f", str(crds)),
     ]
     rec.calls.clear()
-    addons.install("upstream", mesh=True)
-    assert seen == ["kyverno local", "kyverno upstream", "istio"]
+    addons.install(mesh=True)
+    assert seen == ["kyverno", "kyverno", "istio"]
     assert rec.calls == [
         ("/bin/kubectl", "version"),
+        kyverno_ready,
         (
             "/bin/kubectl",
             "wait",
