@@ -16,20 +16,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     """Return the hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def timestamp(epoch: int) -> str:
+    """The epoch as image configs and OCI labels write a time: UTC, YYYY-MM-DDTHH:MM:SSZ."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def image_config(
     diff_id: str, epoch: int, env: list[str], user: str, entrypoint: list[str], comment: str
 ) -> bytes:
     """Return the canonical JSON of an image config for one layer."""
-    created = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = timestamp(epoch)
     config: dict[str, object] = {
         "architecture": "amd64",
         "os": "linux",
@@ -56,7 +58,7 @@ def _add(archive: tarfile.TarFile, name: str, data: bytes, epoch: int) -> None:
 def write_layers_archive(layers: list[Path], out: Path, tag: str, config: bytes, epoch: int) -> str:
     """Write the docker-archive for layers+config to out and return the image ID (sha256:...)."""
     config_id = hashlib.sha256(config).hexdigest()
-    names = [f"{_sha256(layer)}/layer.tar" for layer in layers]
+    names = [f"{sha256_file(layer)}/layer.tar" for layer in layers]
     manifest = [{"Config": f"{config_id}.json", "RepoTags": [tag], "Layers": names}]
     with tarfile.open(out, "w", format=tarfile.GNU_FORMAT) as archive:
         _add(archive, f"{config_id}.json", config, epoch)
@@ -74,6 +76,22 @@ def write_archive(layer: Path, out: Path, tag: str, config: bytes, epoch: int) -
     return write_layers_archive([layer], out, tag, config, epoch)
 
 
+def write_image(
+    layer: Path,
+    out: Path,
+    tag: str,
+    epoch: int,
+    *,
+    env: list[str],
+    user: str,
+    entrypoint: list[str],
+    comment: str,
+) -> str:
+    """Write the docker-archive of a one-layer image with its config; return the image ID."""
+    config = image_config(sha256_file(layer), epoch, env, user, entrypoint, comment)
+    return write_archive(layer, out, tag, config, epoch)
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI: write an archive for `docker load` and print the image ID."""
     parser = argparse.ArgumentParser(description="Write a deterministic docker-archive.")
@@ -86,10 +104,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--entrypoint", action="append", default=[], help="argv item (repeatable)")
     parser.add_argument("--comment", default="", help="history entry")
     args = parser.parse_args(argv)
-    config = image_config(
-        _sha256(args.layer), args.epoch, args.env, args.user, args.entrypoint, args.comment
+    image_id = write_image(
+        args.layer,
+        args.out,
+        args.tag,
+        args.epoch,
+        env=args.env,
+        user=args.user,
+        entrypoint=args.entrypoint,
+        comment=args.comment,
     )
-    print(write_archive(args.layer, args.out, args.tag, config, args.epoch))
+    print(image_id)
     return 0
 
 

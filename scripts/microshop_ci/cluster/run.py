@@ -8,11 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from microshop_ci.cluster.gobuild import BuildError
-
-
-def as_root(argv: Sequence[str]) -> list[str]:
-    """argv, behind sudo unless this process is root already."""
-    return list(argv) if os.geteuid() == 0 else ["sudo", *argv]
+from microshop_ci.core.tools import as_root, image_exists
 
 
 def run(
@@ -43,9 +39,4 @@ def run(
     return result.stdout.decode("utf-8", "replace")
 
 
-def image_exists(name: str) -> bool:
-    """True if the local Docker engine has an image of that name."""
-    result = subprocess.run(  # nosec B603, B607 -- fixed docker argv
-        ["docker", "image", "inspect", name], capture_output=True, check=False
-    )
-    return result.returncode == 0
+__all__ = ["as_root", "image_exists", "run"]
