@@ -395,12 +395,9 @@ def parse(argv: Sequence[str] | None) -> Options:
         metavar="DIR",
         help="where the build contexts go (default .local/build); one sub-folder per service",
     )
-    parser.add_argument(
-        "--prepare-only", action="store_true", help="write the contexts, do not build"
-    )
-    parser.add_argument(
-        "--skip-prepare", action="store_true", help="build the contexts as they are"
-    )
+    steps = parser.add_mutually_exclusive_group()
+    steps.add_argument("--prepare-only", action="store_true", help="write the contexts only")
+    steps.add_argument("--skip-prepare", action="store_true", help="build the contexts as they are")
     parser.add_argument(
         "--no-cache",
         action="store_true",
