@@ -7,7 +7,6 @@ SOURCE_DATE_EPOCH, makes the image ID a pure function of the layer and the confi
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import json
@@ -90,33 +89,3 @@ def write_image(
     """Write the docker-archive of a one-layer image with its config; return the image ID."""
     config = image_config(sha256_file(layer), epoch, env, user, entrypoint, comment)
     return write_archive(layer, out, tag, config, epoch)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """CLI: write an archive for `docker load` and print the image ID."""
-    parser = argparse.ArgumentParser(description="Write a deterministic docker-archive.")
-    parser.add_argument("--layer", type=Path, required=True, help="uncompressed layer tar")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--tag", required=True, help="name:tag for docker load")
-    parser.add_argument("--epoch", type=int, required=True, help="SOURCE_DATE_EPOCH")
-    parser.add_argument("--env", action="append", default=[], help="KEY=VALUE (repeatable)")
-    parser.add_argument("--user", default="", help="numeric user:group, empty for root")
-    parser.add_argument("--entrypoint", action="append", default=[], help="argv item (repeatable)")
-    parser.add_argument("--comment", default="", help="history entry")
-    args = parser.parse_args(argv)
-    image_id = write_image(
-        args.layer,
-        args.out,
-        args.tag,
-        args.epoch,
-        env=args.env,
-        user=args.user,
-        entrypoint=args.entrypoint,
-        comment=args.comment,
-    )
-    print(image_id)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
