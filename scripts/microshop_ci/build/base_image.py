@@ -37,7 +37,7 @@ from pathlib import Path
 
 from microshop_ci.build import dpkg, image_archive, rootfs
 from microshop_ci.core.cache import cache_root, locked
-from microshop_ci.core.log import log
+from microshop_ci.core.log import log, log_tail
 from microshop_ci.core.tools import ToolError, as_root, docker, image_exists, run_tool, script
 
 SUITE = "bookworm"
@@ -147,9 +147,8 @@ def bootstrap(source: Source, target: Path, logfile: Path) -> None:
     try:
         run_tool(as_root(argv), log=logfile)
     except ToolError:
-        text = logfile.read_text(errors="replace") if logfile.is_file() else ""
-        sys.stderr.write("".join(f"{line}\n" for line in text.splitlines()[-20:]))
-        if BAD_SIGNATURE.search(text):
+        log_tail(logfile, 20)
+        if BAD_SIGNATURE.search(logfile.read_text(errors="replace") if logfile.is_file() else ""):
             raise BaseImageError(
                 f"debootstrap: the {SUITE} Release file does not verify against"
                 f" {source.keyring} (refusing unauthenticated packages)"

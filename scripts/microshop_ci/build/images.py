@@ -3,10 +3,9 @@
 `scripts/build-images` runs this module; the workflows, the local pipeline and the cluster run
 call that script.
 
-1. requirements.txt = `uv export --locked` of the service (every dependency pinned with its
-   sha256 from uv.lock) + the service's own wheel (`uv build`) with its sha256.
-2. wheels are downloaded against those hashes inside the builder base image (same interpreter
-   and platform tags as the build stage), cached by requirements hash outside the clone.
+1. the base images (microshop_ci.build.base_image), built unless cached.
+2. the build context of each service (microshop_ci.build.context): requirements.txt with every
+   hash from uv.lock plus the service's own wheel, and the wheels, downloaded against the hashes.
 3. `docker build --network none` with a context that holds only requirements.txt + wheels/;
    then the config's build timestamps are reset to SOURCE_DATE_EPOCH (normalize_image), so the
    same commit gives the same image ID and digest.
@@ -19,10 +18,8 @@ Env: SOURCE_DATE_EPOCH (default: the HEAD commit time), MICROSHOP_REGISTRY, MICR
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import re
-import shutil
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -31,26 +28,19 @@ from pathlib import Path
 
 from microshop_ci.build import images_report, normalize_image
 from microshop_ci.build.base_image import BaseImageError, base_images
-from microshop_ci.build.image_archive import sha256_file, timestamp
-from microshop_ci.core.cache import cache_root
+from microshop_ci.build.context import Bases, BuildError, prepare_context
+from microshop_ci.build.image_archive import timestamp
 from microshop_ci.core.images import ImageRecord, write_images
-from microshop_ci.core.log import log
+from microshop_ci.core.log import log, log_tail
 from microshop_ci.core.paths import LOCAL_DIR, REPO_ROOT, REPORTS_DIR, SCRIPTS_DIR
 from microshop_ci.core.pins import pins
-from microshop_ci.core.tools import ToolError, docker, run_tool, script, uv_binary
+from microshop_ci.core.tools import ToolError, docker, run_tool, script
 
 BASES = ("local", "distroless")
 PINNED_BY_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 PUSHED_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 LOOPBACK = re.compile(r"^(127\.0\.0\.1|localhost):")
-PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy")
 BUILD_LOG_TAIL = 25
-UV_EXPORT_FAILED = "uv.lock does not match the pyproject files (uv export --locked failed)"
-UV_REQUIREMENTS_FORMAT = ("--format", "requirements-txt", "--no-header")
-
-
-class BuildError(Exception):
-    """A service cannot be prepared, built or pushed: the message names it and says why."""
 
 
 @dataclass(frozen=True)
@@ -80,14 +70,6 @@ class Stamp:
     def created(self) -> str:
         """SOURCE_DATE_EPOCH as the OCI `created` label writes it."""
         return timestamp(self.epoch)
-
-
-@dataclass(frozen=True)
-class Bases:
-    """The builder (pip download, build stage) and the runtime base of the images."""
-
-    builder: str
-    runtime: str
 
 
 def all_services(root: Path = REPO_ROOT) -> tuple[str, ...]:
@@ -145,45 +127,10 @@ def runtime_base(base: str, local_runtime: str, pins_file: Path) -> str:
     return pinned
 
 
-def wheel_cache_key(requirements: str) -> str:
-    """16 hex digits of the requirements' sha256: the wheel folder shared by equal exports."""
-    return hashlib.sha256(requirements.encode()).hexdigest()[:16]
-
-
-def service_requirement(service: str, wheel: Path) -> str:
-    """The hashed requirement line of a service's own wheel (NAME-VERSION-...whl)."""
-    version = wheel.name.split("-")[1]
-    return f"{service}=={version} \\\n    --hash=sha256:{sha256_file(wheel)}\n"
-
-
 def pinned_version(service: str, requirements: str) -> str:
     """The version requirements.txt pins for the service itself ('' if none)."""
     match = re.search(rf"^{re.escape(service)}==(\S+)", requirements, re.MULTILINE)
     return match[1] if match else ""
-
-
-def pip_download_argv(
-    wheelhouse: Path, builder: str, env: Mapping[str, str], uid_gid: str
-) -> list[str]:
-    """`docker run` of pip download in the builder image, against the hashes, into wheelhouse.
-
-    The host's CA bundle (PIP_CERT / SSL_CERT_FILE) goes in read-only, for TLS-inspecting
-    proxies; the proxy variables pass through by name.
-    """
-    ca = env.get("PIP_CERT") or env.get("SSL_CERT_FILE") or ""
-    tls = (
-        ["-v", f"{ca}:/etc/ssl/host-ca.pem:ro", "-e", "PIP_CERT=/etc/ssl/host-ca.pem"]
-        if ca and Path(ca).is_file()
-        else []
-    )
-    proxies = [arg for name in PROXY_VARS for arg in ("-e", name)]
-    return [
-        "docker", "run", "--rm", "--user", uid_gid, "-e", "HOME=/tmp",
-        "-v", f"{wheelhouse}:/wheels", *tls, *proxies,
-        "--entrypoint", "python3", builder, "-m", "pip", "download", "--quiet",
-        "--no-cache-dir", "--disable-pip-version-check", "--only-binary=:all:",
-        "--require-hashes", "--no-deps", "--dest", "/wheels", "-r", "/wheels/requirements.txt",
-    ]  # fmt: skip
 
 
 def docker_build_argv(
@@ -208,63 +155,6 @@ def docker_build_argv(
     ]  # fmt: skip
 
 
-def _tail(path: Path, lines: int) -> None:
-    text = path.read_text(errors="replace") if path.is_file() else ""
-    sys.stderr.write("".join(f"{line}\n" for line in text.splitlines()[-lines:]))
-
-
-def _uv(service: str, epoch: int, what: str, *args: str) -> str:
-    """Run uv in the repository (wheels stamped with the epoch); a failure is named by what."""
-    try:
-        env = {"SOURCE_DATE_EPOCH": str(epoch)}
-        return run_tool([uv_binary(), *args], cwd=REPO_ROOT, env=env).stdout
-    except ToolError as exc:
-        print(str(exc), file=sys.stderr)
-        raise BuildError(f"{service}: {what}") from None
-
-
-def _download_wheels(service: str, requirements: Path, bases: Bases) -> Path:
-    """The wheels of the locked requirements, downloaded once per requirements hash."""
-    wheelhouse = cache_root() / "wheels" / wheel_cache_key(requirements.read_text())
-    if (wheelhouse / ".complete").is_file():
-        return wheelhouse
-    log(f"{service}: downloading locked wheels into {wheelhouse}")
-    shutil.rmtree(wheelhouse, ignore_errors=True)
-    wheelhouse.mkdir(parents=True)
-    shutil.copyfile(requirements, wheelhouse / "requirements.txt")
-    argv = pip_download_argv(wheelhouse, bases.builder, os.environ, f"{os.getuid()}:{os.getgid()}")
-    try:
-        run_tool(argv)
-    except ToolError as exc:
-        print(str(exc), file=sys.stderr)
-        raise BuildError(f"{service}: pip download of the locked wheels failed") from None
-    (wheelhouse / ".complete").touch()
-    return wheelhouse
-
-
-def prepare_context(service: str, context: Path, bases: Bases, epoch: int) -> None:
-    """Write the build context of one service: requirements.txt (hashed) + wheels/."""
-    shutil.rmtree(context, ignore_errors=True)
-    (context / "wheels").mkdir(parents=True)
-    requirements = context / "requirements.txt"
-    export = ("export", "--locked", "--package", service, "--no-dev", "--no-emit-workspace")
-    requirements.write_text(
-        _uv(service, epoch, UV_EXPORT_FAILED, *export, *UV_REQUIREMENTS_FORMAT, "--quiet")
-    )
-    for wheel in sorted(_download_wheels(service, requirements, bases).glob("*.whl")):
-        shutil.copyfile(wheel, context / "wheels" / wheel.name)
-    wheel_dir = str(context / "wheels")
-    build = ("build", "--wheel", "--package", service, "--out-dir", wheel_dir, "--quiet")
-    _uv(service, epoch, "uv build of the service wheel failed", *build)
-    own = sorted((context / "wheels").glob(f"{service.replace('-', '_')}-*.whl"))
-    if len(own) != 1:
-        raise BuildError(f"{service}: uv build left {len(own)} service wheels in {context}")
-    with requirements.open("a") as handle:
-        handle.write(service_requirement(service, own[0]))
-    for path in (context, *context.rglob("*")):
-        os.utime(path, (epoch, epoch), follow_symlinks=False)
-
-
 def build_image(service: str, context: Path, bases: Bases, run: Stamp, *, no_cache: bool) -> str:
     """docker build the prepared context, reset its timestamps; return its config digest."""
     version = pinned_version(service, (context / "requirements.txt").read_text())
@@ -274,7 +164,7 @@ def build_image(service: str, context: Path, bases: Bases, run: Stamp, *, no_cac
     try:
         run_tool(argv, env={"DOCKER_BUILDKIT": "0"}, log=build_log)
     except ToolError:
-        _tail(build_log, BUILD_LOG_TAIL)
+        log_tail(build_log, BUILD_LOG_TAIL)
         raise BuildError(f"{service}: docker build failed (log: {build_log})") from None
     # The classic builder stamps build times into the config: reset them to SOURCE_DATE_EPOCH.
     tag = f"{service}:{run.tag}"

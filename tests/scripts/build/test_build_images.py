@@ -12,6 +12,13 @@ import pytest
 
 from microshop_ci.build import images, images_report
 from microshop_ci.build.base_image import BaseImages
+from microshop_ci.build.context import (
+    PROXY_VARS,
+    pip_download_argv,
+    prepare_context,
+    service_requirement,
+    wheel_cache_key,
+)
 from microshop_ci.core import tools
 from microshop_ci.core.paths import REPO_ROOT
 from tests.scripts.build.conftest import executable
@@ -188,14 +195,14 @@ def test_the_distroless_base_must_be_pinned_by_digest(tmp_path: Path) -> None:
 
 
 def test_the_wheel_cache_key_is_the_requirements_hash() -> None:
-    assert images.wheel_cache_key(EXPORT) == hashlib.sha256(EXPORT.encode()).hexdigest()[:16]
-    assert images.wheel_cache_key(EXPORT) != images.wheel_cache_key(EXPORT + "x==1\n")
+    assert wheel_cache_key(EXPORT) == hashlib.sha256(EXPORT.encode()).hexdigest()[:16]
+    assert wheel_cache_key(EXPORT) != wheel_cache_key(EXPORT + "x==1\n")
 
 
 def test_the_service_wheel_is_pinned_by_version_and_hash(tmp_path: Path) -> None:
     wheel = tmp_path / "api_service-0.3.1-py3-none-any.whl"
     wheel.write_bytes(OWN_WHEEL)
-    line = images.service_requirement("api-service", wheel)
+    line = service_requirement("api-service", wheel)
     assert line == (
         f"api-service==0.3.1 \\\n    --hash=sha256:{hashlib.sha256(OWN_WHEEL).hexdigest()}\n"
     )
@@ -206,7 +213,7 @@ def test_the_service_wheel_is_pinned_by_version_and_hash(tmp_path: Path) -> None
 def test_pip_download_gets_the_host_ca_read_only_and_proxies_by_name(tmp_path: Path) -> None:
     ca = tmp_path / "ca.pem"
     ca.write_text("cert")
-    argv = images.pip_download_argv(tmp_path / "wh", "builder:k", {"PIP_CERT": str(ca)}, "1:2")
+    argv = pip_download_argv(tmp_path / "wh", "builder:k", {"PIP_CERT": str(ca)}, "1:2")
     assert argv[:9] == [
         "docker", "run", "--rm", "--user", "1:2", "-e", "HOME=/tmp", "-v", f"{tmp_path}/wh:/wheels"
     ]  # fmt: skip
@@ -216,16 +223,14 @@ def test_pip_download_gets_the_host_ca_read_only_and_proxies_by_name(tmp_path: P
         "-e",
         "PIP_CERT=/etc/ssl/host-ca.pem",
     ]
-    assert [a for a in argv if "PROXY" in a.upper()] == list(images.PROXY_VARS)
+    assert [a for a in argv if "PROXY" in a.upper()] == list(PROXY_VARS)
     assert argv[argv.index("builder:k") :] == [
         "builder:k", "-m", "pip", "download", "--quiet", "--no-cache-dir",
         "--disable-pip-version-check", "--only-binary=:all:", "--require-hashes", "--no-deps",
         "--dest", "/wheels", "-r", "/wheels/requirements.txt",
     ]  # fmt: skip
     missing = {"SSL_CERT_FILE": str(tmp_path / "absent.pem")}
-    assert "PIP_CERT=/etc/ssl/host-ca.pem" not in images.pip_download_argv(
-        tmp_path, "b", missing, "1:2"
-    )
+    assert "PIP_CERT=/etc/ssl/host-ca.pem" not in pip_download_argv(tmp_path, "b", missing, "1:2")
 
 
 def test_docker_build_gets_no_network_and_every_build_argument(tmp_path: Path) -> None:
@@ -248,7 +253,7 @@ def test_a_context_holds_the_hashed_requirements_and_the_wheels_at_the_epoch(
     tmp_path: Path, fakes: Path
 ) -> None:
     context = tmp_path / "ctx" / "api-service"
-    images.prepare_context("api-service", context, BASES, EPOCH)
+    prepare_context("api-service", context, BASES, EPOCH)
     own = hashlib.sha256(OWN_WHEEL).hexdigest()
     assert (context / "requirements.txt").read_text() == (
         f"{EXPORT}api-service==0.3.1 \\\n    --hash=sha256:{own}\n"
@@ -258,11 +263,11 @@ def test_a_context_holds_the_hashed_requirements_and_the_wheels_at_the_epoch(
         "fastapi-0.121.0-py3-none-any.whl",
     ]
     assert {p.lstat().st_mtime for p in (context, *context.rglob("*"))} == {EPOCH}
-    wheelhouse = tmp_path / "cache" / "wheels" / images.wheel_cache_key(EXPORT)
+    wheelhouse = tmp_path / "cache" / "wheels" / wheel_cache_key(EXPORT)
     assert (wheelhouse / ".complete").is_file()
     assert (wheelhouse / "requirements.txt").read_text() == EXPORT
     # A second context of the same lock reuses the downloaded wheels: no second `docker run`.
-    images.prepare_context("api-service", context, BASES, EPOCH)
+    prepare_context("api-service", context, BASES, EPOCH)
     calls = fakes.read_text().splitlines()
     assert [c.split(" ", 2)[:2] for c in calls] == [
         ["uv", "export"], ["docker", "run"], ["uv", "build"],
@@ -288,7 +293,7 @@ def test_a_failing_uv_step_names_the_service(
 ) -> None:
     monkeypatch.setenv("FAIL_UV", failing)
     with pytest.raises(images.BuildError) as err:
-        images.prepare_context("api-service", tmp_path / "ctx", BASES, EPOCH)
+        prepare_context("api-service", tmp_path / "ctx", BASES, EPOCH)
     assert str(err.value) == f"api-service: {message}"
     assert f"uv: {failing} went wrong" in capsys.readouterr().err
 
@@ -298,9 +303,9 @@ def test_a_failed_wheel_download_is_not_cached(
 ) -> None:
     monkeypatch.setenv("FAIL_DOCKER", "run")
     with pytest.raises(images.BuildError) as err:
-        images.prepare_context("client-service", tmp_path / "ctx", BASES, EPOCH)
+        prepare_context("client-service", tmp_path / "ctx", BASES, EPOCH)
     assert str(err.value) == "client-service: pip download of the locked wheels failed"
-    wheelhouse = tmp_path / "cache" / "wheels" / images.wheel_cache_key(EXPORT)
+    wheelhouse = tmp_path / "cache" / "wheels" / wheel_cache_key(EXPORT)
     assert not (wheelhouse / ".complete").exists()
 
 
