@@ -7,7 +7,6 @@ SOURCE_DATE_EPOCH, makes the image ID a pure function of the layer and the confi
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import json
@@ -16,20 +15,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     """Return the hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def timestamp(epoch: int) -> str:
+    """The epoch as image configs and OCI labels write a time: UTC, YYYY-MM-DDTHH:MM:SSZ."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def image_config(
     diff_id: str, epoch: int, env: list[str], user: str, entrypoint: list[str], comment: str
 ) -> bytes:
     """Return the canonical JSON of an image config for one layer."""
-    created = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = timestamp(epoch)
     config: dict[str, object] = {
         "architecture": "amd64",
         "os": "linux",
@@ -56,7 +57,7 @@ def _add(archive: tarfile.TarFile, name: str, data: bytes, epoch: int) -> None:
 def write_layers_archive(layers: list[Path], out: Path, tag: str, config: bytes, epoch: int) -> str:
     """Write the docker-archive for layers+config to out and return the image ID (sha256:...)."""
     config_id = hashlib.sha256(config).hexdigest()
-    names = [f"{_sha256(layer)}/layer.tar" for layer in layers]
+    names = [f"{sha256_file(layer)}/layer.tar" for layer in layers]
     manifest = [{"Config": f"{config_id}.json", "RepoTags": [tag], "Layers": names}]
     with tarfile.open(out, "w", format=tarfile.GNU_FORMAT) as archive:
         _add(archive, f"{config_id}.json", config, epoch)
@@ -74,24 +75,17 @@ def write_archive(layer: Path, out: Path, tag: str, config: bytes, epoch: int) -
     return write_layers_archive([layer], out, tag, config, epoch)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI: write an archive for `docker load` and print the image ID."""
-    parser = argparse.ArgumentParser(description="Write a deterministic docker-archive.")
-    parser.add_argument("--layer", type=Path, required=True, help="uncompressed layer tar")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--tag", required=True, help="name:tag for docker load")
-    parser.add_argument("--epoch", type=int, required=True, help="SOURCE_DATE_EPOCH")
-    parser.add_argument("--env", action="append", default=[], help="KEY=VALUE (repeatable)")
-    parser.add_argument("--user", default="", help="numeric user:group, empty for root")
-    parser.add_argument("--entrypoint", action="append", default=[], help="argv item (repeatable)")
-    parser.add_argument("--comment", default="", help="history entry")
-    args = parser.parse_args(argv)
-    config = image_config(
-        _sha256(args.layer), args.epoch, args.env, args.user, args.entrypoint, args.comment
-    )
-    print(write_archive(args.layer, args.out, args.tag, config, args.epoch))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+def write_image(
+    layer: Path,
+    out: Path,
+    tag: str,
+    epoch: int,
+    *,
+    env: list[str],
+    user: str,
+    entrypoint: list[str],
+    comment: str,
+) -> str:
+    """Write the docker-archive of a one-layer image with its config; return the image ID."""
+    config = image_config(sha256_file(layer), epoch, env, user, entrypoint, comment)
+    return write_archive(layer, out, tag, config, epoch)

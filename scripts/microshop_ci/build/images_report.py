@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from microshop_ci.core.images import ImageRecord, ImageRef, write_images
+from microshop_ci.core.tools import ToolError, docker
 
 HEX = "0123456789abcdef"
 
 
 def _inspect(local_tag: str) -> dict[str, Any]:
     """Return `docker image inspect` of a local image."""
-    out = subprocess.run(
-        ["docker", "image", "inspect", local_tag], capture_output=True, text=True, check=True
-    )
-    data: list[dict[str, Any]] = json.loads(out.stdout)
+    data: list[dict[str, Any]] = json.loads(docker("image", "inspect", local_tag))
     return data[0]
 
 
@@ -58,6 +57,15 @@ def entry(
     }
 
 
+def record(
+    ref: str, local_tag: str, config_digest: str, revision: str, base: str, builder: str
+) -> ImageRecord:
+    """The images file's entry of one pushed image (see entry())."""
+    described = entry(ref, local_tag, config_digest, revision, base, builder)
+    extra = {k: v for k, v in described.items() if k not in ("ref", "name", "digest")}
+    return ImageRecord(ImageRef.parse(ref), extra)
+
+
 def parse_record(record: str) -> tuple[str, str, str, str]:
     """SERVICE=NAME@DIGEST=LOCAL_TAG=CONFIG_DIGEST, as scripts/build-images passes it."""
     parts = record.split("=")
@@ -75,15 +83,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--builder", required=True)
     parser.add_argument("records", nargs="+", help="SERVICE=NAME@DIGEST=LOCAL_TAG=CONFIG_DIGEST")
     args = parser.parse_args(argv)
-    images: dict[str, Any] = {}
+    images: dict[str, ImageRecord] = {}
     try:
-        for record in args.records:
-            service, ref, local_tag, config = parse_record(record)
-            images[service] = entry(ref, local_tag, config, args.revision, args.base, args.builder)
-    except (ValueError, subprocess.CalledProcessError) as err:
+        for item in args.records:
+            service, ref, local_tag, config = parse_record(item)
+            images[service] = record(ref, local_tag, config, args.revision, args.base, args.builder)
+    except (ValueError, ToolError) as err:
         print(f"images_report: {err}", file=sys.stderr)
         return 2
-    args.out.write_text(json.dumps(images, indent=2, sort_keys=True) + "\n")
+    write_images(args.out, images)
     return 0
 
 

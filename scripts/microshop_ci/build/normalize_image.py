@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import json
 import shutil
 import sys
 import tarfile
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from microshop_ci.build.image_archive import write_layers_archive
+from microshop_ci.build.image_archive import sha256_file, timestamp, write_layers_archive
 
 VOLATILE = ("container", "container_config")
 GZIP_MAGIC = b"\x1f\x8b"
@@ -46,18 +44,14 @@ def uncompressed_layer(layer: Path, diff_id: str) -> Path:
         with gzip.open(layer, "rb") as src, plain.open("wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
         layer = plain
-    digest = hashlib.sha256()
-    with layer.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    if f"sha256:{digest.hexdigest()}" != diff_id:
+    if f"sha256:{sha256_file(layer)}" != diff_id:
         raise ValueError(f"{layer.name}: content is not the config's diff_id {diff_id}")
     return layer
 
 
 def normalize_config(config: dict[str, Any], epoch: int) -> dict[str, Any]:
     """Return the config with build-time fields replaced by the epoch (or dropped)."""
-    created = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = timestamp(epoch)
     clean = {k: v for k, v in config.items() if k not in VOLATILE}
     clean["created"] = created
     clean["history"] = [{**h, "created": created} for h in config.get("history", [])]

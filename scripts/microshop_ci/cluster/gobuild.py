@@ -8,25 +8,18 @@ version like scripts/tool's, so a fresh clone reuses them and a fresh machine re
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from microshop_ci.cluster.pins import REPO_ROOT, pin
-
-
-def cache_root() -> Path:
-    """MICROSHOP_CACHE (as scripts/lib.sh sets it), else ~/.cache/microshop."""
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "microshop"
-    return Path(os.environ.get("MICROSHOP_CACHE", default))
+from microshop_ci.core.cache import cache_root, locked
 
 
 class BuildError(Exception):
@@ -61,18 +54,6 @@ class GoComponent:
     def binary(self, command: str) -> Path:
         """The path of one built command."""
         return self.out_dir / command
-
-
-@contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on path (created if missing) for the duration of the block."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def module_dir(module: str, version: str, log: Path) -> Path:
@@ -147,4 +128,12 @@ def build_seconds(component: GoComponent) -> int | None:
     return int(json.loads(done.read_text())["seconds"]) if done.exists() else None
 
 
-__all__ = ["REPO_ROOT", "BuildError", "GoComponent", "build", "build_seconds", "cache_root"]
+__all__ = [
+    "REPO_ROOT",
+    "BuildError",
+    "GoComponent",
+    "build",
+    "build_seconds",
+    "cache_root",
+    "locked",
+]

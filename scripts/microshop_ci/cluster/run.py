@@ -10,11 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from microshop_ci.cluster.gobuild import BuildError
-
-
-def as_root(argv: Sequence[str]) -> list[str]:
-    """argv, behind sudo unless this process is root already."""
-    return list(argv) if os.geteuid() == 0 else ["sudo", *argv]
+from microshop_ci.core.tools import as_root, image_exists
 
 
 def run(
@@ -63,9 +59,4 @@ def _finish(result: subprocess.CompletedProcess[bytes], step: str, log: Path | N
     return result.stdout.decode("utf-8", "replace")
 
 
-def image_exists(name: str) -> bool:
-    """True if the local Docker engine has an image of that name."""
-    result = subprocess.run(  # nosec B603, B607 -- fixed docker argv
-        ["docker", "image", "inspect", name], capture_output=True, check=False
-    )
-    return result.returncode == 0
+__all__ = ["as_root", "image_exists", "run"]

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from functools import cache
 from pathlib import Path
 
@@ -25,24 +26,30 @@ def run_tool(
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     timeout: float = TOOL_TIMEOUT,
+    log: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a tool without a shell; an exit code outside ok_codes (None: any) raises ToolError."""
+    """Run a tool without a shell; an exit code outside ok_codes (None: any) raises ToolError.
+
+    With log, the tool's stdout and stderr go to that file (written anew), not to the result.
+    """
     try:
-        result = subprocess.run(  # nosec B603 -- argv list built by the caller, no shell
-            list(argv),
-            cwd=cwd,
-            env={**os.environ, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        with log.open("w") if log else nullcontext() as out:
+            result = subprocess.run(  # nosec B603 -- argv list built by the caller, no shell
+                list(argv),
+                cwd=cwd,
+                env={**os.environ, **(env or {})},
+                stdout=out or subprocess.PIPE,
+                stderr=subprocess.STDOUT if out else subprocess.PIPE,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
     except FileNotFoundError as err:
         raise ToolError(f"{argv[0]} not found ({err})") from None
     except subprocess.TimeoutExpired:
         raise ToolError(f"{Path(argv[0]).name} did not finish within {timeout:.0f} s") from None
     if ok_codes is not None and result.returncode not in ok_codes:
-        tail = (result.stderr or result.stdout).strip()[-1500:]
+        tail = f"log: {log}" if log else (result.stderr or result.stdout).strip()[-1500:]
         raise ToolError(f"{Path(argv[0]).name} exited {result.returncode}: {tail}")
     return result
 
@@ -78,6 +85,11 @@ def venv_tool(name: str) -> str:
     return str(path)
 
 
+def as_root(argv: Sequence[str]) -> list[str]:
+    """argv, behind sudo unless this process is root already."""
+    return list(argv) if os.geteuid() == 0 else ["sudo", *argv]
+
+
 def docker(*args: str, check: bool = True, timeout: float = TOOL_TIMEOUT) -> str:
     """Run docker and return its stdout; with check, a failure raises ToolError with its stderr."""
     try:
@@ -86,6 +98,18 @@ def docker(*args: str, check: bool = True, timeout: float = TOOL_TIMEOUT) -> str
         detail = str(err).split(": ", 1)[-1]
         raise ToolError(f"docker {' '.join(args[:2])} failed: {detail[-500:]}") from None
     return result.stdout.strip()
+
+
+def script(name: str, *args: str) -> str:
+    """Run scripts/NAME (a bash entry point); pass its progress lines on, return its stdout."""
+    result = run_tool([str(SCRIPTS_DIR / name), *args])
+    sys.stderr.write(result.stderr)
+    return result.stdout.strip()
+
+
+def image_exists(name: str) -> bool:
+    """True if the local Docker engine has an image of that name."""
+    return run(["docker", "image", "inspect", name]).returncode == 0
 
 
 def uv_binary() -> str:

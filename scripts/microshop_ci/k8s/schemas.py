@@ -10,7 +10,6 @@ the module proxy) and become one schema per kind and version, closed where the C
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -18,14 +17,12 @@ from typing import Any
 import kubernetes_validate  # type: ignore[import-untyped]
 import yaml
 
+from microshop_ci.core.cache import cache_root
 from microshop_ci.core.pins import pin
 from microshop_ci.core.tools import ToolError, run
 
 KUBERNETES_VERSION = "1.35.0"
-CACHE = (
-    Path(os.environ.get("MICROSHOP_CACHE", Path.home() / ".cache" / "microshop"))
-    / "kubeconform-schemas"
-)
+CACHE = cache_root() / "kubeconform-schemas"
 CRD_SOURCES = {
     "ISTIOCTL_VERSION": ("istio.io/istio", ["manifests/charts/base/files/crd-all.gen.yaml"]),
     "KYVERNO_VERSION": (

@@ -23,10 +23,10 @@ import secrets
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from microshop_ci.core.images import ImagesFileError, read_images
+from microshop_ci.core.log import log
 from microshop_ci.core.paths import LOCAL_DIR, REPO_ROOT, REPORTS_DIR
 from microshop_ci.core.tools import ToolError, pinned_tool, run_tool
 from microshop_ci.sign import sbom
@@ -37,11 +37,6 @@ LOOPBACK = re.compile(r"^(127\.0\.0\.1|localhost)[:/]")
 
 class SignError(Exception):
     """A step failed or cannot run; the message says which service and why."""
-
-
-def log(message: str) -> None:
-    """A progress line on stderr, as scripts/lib.sh's log() writes it."""
-    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)

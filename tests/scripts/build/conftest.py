@@ -34,6 +34,13 @@ def run(
     return result
 
 
+def executable(path: Path, body: str) -> str:
+    """Write a stand-in program (a shell script) at path; return its path."""
+    path.write_text(body)
+    path.chmod(0o755)
+    return str(path)
+
+
 @dataclass(frozen=True)
 class ChainRun:
     """The outcome of one scripted run: build, push, SBOM, sign, attest, verify."""

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from microshop_ci.build import image_archive
-from microshop_ci.sign import sbom
 from microshop_ci.build.dpkg import closure, parse_status
+from microshop_ci.sign import sbom
 
 STATUS = """\
 Package: python3-minimal
@@ -67,7 +67,7 @@ def test_image_archive_is_a_pure_function_of_layer_and_config(tmp_path: Path) ->
     ids = []
     for name in ("a.tar", "b.tar"):
         config = image_archive.image_config(
-            image_archive._sha256(layer),
+            image_archive.sha256_file(layer),
             1_700_000_000,
             ["PATH=/usr/bin"],
             "65532:65532",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -52,8 +53,40 @@ def context(docker: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture
+def tamper() -> Iterator[Callable[[Path, bytes], None]]:
+    """Overwrite a file of the module's shared context for one test; restored after it."""
+    originals: dict[Path, bytes] = {}
+
+    def write(path: Path, data: bytes) -> None:
+        originals.setdefault(path, path.read_bytes())
+        path.write_bytes(data)
+
+    yield write
+    for path, data in originals.items():
+        path.write_bytes(data)
+
+
+@pytest.fixture
+def rebuild(context: Path) -> Callable[[], subprocess.CompletedProcess[str]]:
+    """Build api-service again from the context as it is (--skip-prepare), whatever the outcome."""
+
+    def build() -> subprocess.CompletedProcess[str]:
+        return run(
+            SCRIPTS / "build-images",
+            "--service",
+            "api-service",
+            "--skip-prepare",
+            "--context-dir",
+            context,
+            check=False,
+        )
+
+    return build
+
+
 @pytest.mark.parametrize(
-    ("tamper", "expected"),
+    ("change", "expected"),
     [
         (other_version, "No matching distribution found for fastapi==0.121.1"),
         (missing_dependency, "Hashes are required in --require-hashes mode"),
@@ -62,44 +95,27 @@ def context(docker: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     ids=["version-not-in-lock", "dependency-missing-from-lock", "package-not-in-lock"],
 )
 def test_build_fails_when_requirements_disagree_with_the_lock(
-    context: Path, tamper: Callable[[str], str], expected: str
+    context: Path,
+    tamper: Callable[[Path, bytes], None],
+    rebuild: Callable[[], subprocess.CompletedProcess[str]],
+    change: Callable[[str], str],
+    expected: str,
 ) -> None:
     requirements = context / "api-service" / "requirements.txt"
-    original = requirements.read_text()
-    requirements.write_text(tamper(original))
-    try:
-        result = run(
-            SCRIPTS / "build-images",
-            "--service",
-            "api-service",
-            "--skip-prepare",
-            "--context-dir",
-            context,
-            check=False,
-        )
-    finally:
-        requirements.write_text(original)
+    tamper(requirements, change(requirements.read_text()).encode())
+    result = rebuild()
     assert result.returncode != 0
     assert "docker build failed" in result.stderr
     assert expected in result.stderr
 
 
-def test_build_fails_when_a_wheel_does_not_match_its_locked_hash(context: Path) -> None:
+def test_build_fails_when_a_wheel_does_not_match_its_locked_hash(
+    context: Path,
+    tamper: Callable[[Path, bytes], None],
+    rebuild: Callable[[], subprocess.CompletedProcess[str]],
+) -> None:
     wheels = context / "api-service" / "wheels"
-    target = next(wheels.glob("fastapi-*.whl"))
-    original = target.read_bytes()
-    target.write_bytes(next(wheels.glob("uvicorn-*.whl")).read_bytes())
-    try:
-        result = run(
-            SCRIPTS / "build-images",
-            "--service",
-            "api-service",
-            "--skip-prepare",
-            "--context-dir",
-            context,
-            check=False,
-        )
-    finally:
-        target.write_bytes(original)
+    tamper(next(wheels.glob("fastapi-*.whl")), next(wheels.glob("uvicorn-*.whl")).read_bytes())
+    result = rebuild()
     assert result.returncode != 0
     assert "THESE PACKAGES DO NOT MATCH THE HASHES" in result.stderr

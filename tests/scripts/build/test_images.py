@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -127,37 +127,48 @@ def wait_healthy(container: str, url: str, timeout: float = 60) -> tuple[str, in
 
 
 @pytest.fixture(scope="module")
+def start_hardened(chain: ChainRun, secrets_dir: Path) -> Iterator[Callable[..., tuple[str, int]]]:
+    """Start a service's image hardened, on the host network (it reaches the session's FerretDB)
+    with the secrets mounted and HOST/PORT set; returns its name and port. Removed at the end."""
+    started: list[str] = []
+
+    def start(service: str, **env: str) -> tuple[str, int]:
+        port = free_port()
+        name = f"test-{service}-{port}"
+        settings = {**env, "HOST": "127.0.0.1", "PORT": str(port)}
+        run(
+            "docker",
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "host",
+            *HARDENING,
+            "-v",
+            f"{secrets_dir}:/run/secrets:ro",
+            *(arg for key, value in settings.items() for arg in ("-e", f"{key}={value}")),
+            local_tag(chain, service),
+        )
+        started.append(name)
+        return name, port
+
+    yield start
+    for name in started:
+        run("docker", "rm", "-f", name, check=False)
+
+
+@pytest.fixture(scope="module")
 def api_container(
-    chain: ChainRun, mongodb_uri: str, secrets_dir: Path
-) -> Iterator[tuple[str, int]]:
+    start_hardened: Callable[..., tuple[str, int]], mongodb_uri: str
+) -> tuple[str, int]:
     """api-service hardened, on the host network so it reaches the session's FerretDB."""
-    port = free_port()
-    name = f"test-api-service-{port}"
-    run(
-        "docker",
-        "run",
-        "-d",
-        "--name",
-        name,
-        "--network",
-        "host",
-        *HARDENING,
-        "-v",
-        f"{secrets_dir}:/run/secrets:ro",
-        "-e",
-        f"MONGODB_URI={mongodb_uri}",
-        "-e",
-        "MONGODB_DATABASE=imagetest",
-        "-e",
-        "JWT_PRIVATE_KEY_FILE=/run/secrets/jwt.pem",
-        "-e",
-        "HOST=127.0.0.1",
-        "-e",
-        f"PORT={port}",
-        local_tag(chain, "api-service"),
+    return start_hardened(
+        "api-service",
+        MONGODB_URI=mongodb_uri,
+        MONGODB_DATABASE="imagetest",
+        JWT_PRIVATE_KEY_FILE="/run/secrets/jwt.pem",
     )
-    yield name, port
-    run("docker", "rm", "-f", name, check=False)
 
 
 def test_api_service_is_healthy_with_read_only_rootfs(api_container: tuple[str, int]) -> None:
@@ -166,33 +177,12 @@ def test_api_service_is_healthy_with_read_only_rootfs(api_container: tuple[str, 
 
 
 def test_client_service_is_healthy_with_read_only_rootfs(
-    chain: ChainRun, api_container: tuple[str, int], secrets_dir: Path
+    start_hardened: Callable[..., tuple[str, int]], api_container: tuple[str, int]
 ) -> None:
     _, api_port = api_container
-    port = free_port()
-    name = f"test-client-service-{port}"
-    run(
-        "docker",
-        "run",
-        "-d",
-        "--name",
-        name,
-        "--network",
-        "host",
-        *HARDENING,
-        "-v",
-        f"{secrets_dir}:/run/secrets:ro",
-        "-e",
-        f"API_BASE_URL=http://127.0.0.1:{api_port}",
-        "-e",
-        "SESSION_SECRET_FILE=/run/secrets/session_secret",
-        "-e",
-        "HOST=127.0.0.1",
-        "-e",
-        f"PORT={port}",
-        local_tag(chain, "client-service"),
+    name, port = start_hardened(
+        "client-service",
+        API_BASE_URL=f"http://127.0.0.1:{api_port}",
+        SESSION_SECRET_FILE="/run/secrets/session_secret",
     )
-    try:
-        assert wait_healthy(name, f"http://127.0.0.1:{port}/health") == ("healthy", 200)
-    finally:
-        run("docker", "rm", "-f", name, check=False)
+    assert wait_healthy(name, f"http://127.0.0.1:{port}/health") == ("healthy", 200)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -70,24 +71,35 @@ def test_images_are_copied_by_digest_with_both_tags(tmp_path: Path) -> None:
     }
 
 
+@pytest.fixture
+def promote_git_1(tmp_path: Path) -> Callable[..., int]:
+    """main() over the gated file to ghcr.io/o as git-1 (out.json), with a crane and more args."""
+
+    def promote(crane: Path, *extra: str) -> int:
+        return main(
+            [
+                "--images",
+                str(images_file(tmp_path)),
+                "--registry",
+                "ghcr.io/o",
+                "--tag",
+                "git-1",
+                *extra,
+                "--out",
+                str(tmp_path / "out.json"),
+                "--crane",
+                str(crane),
+            ]
+        )
+
+    return promote
+
+
 def test_a_copy_with_another_digest_is_refused(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, promote_git_1: Callable[..., int], capsys: pytest.CaptureFixture[str]
 ) -> None:
     crane, _ = fake_crane(tmp_path, "sha256:" + "b" * 64)
-    code = main(
-        [
-            "--images",
-            str(images_file(tmp_path)),
-            "--registry",
-            "ghcr.io/o",
-            "--tag",
-            "git-1",
-            "--out",
-            str(tmp_path / "out.json"),
-            "--crane",
-            str(crane),
-        ]
-    )
+    code = promote_git_1(crane)
     assert code == 1
     assert capsys.readouterr().err == (
         f"promote-images: api-service: ghcr.io/o/api-service has digest sha256:{'b' * 64},"
@@ -98,25 +110,13 @@ def test_a_copy_with_another_digest_is_refused(
 
 @pytest.mark.parametrize("tag", ["v1.2.3-rc.1", "v1.2", "1.2.3", "latest"])
 def test_only_a_semver_release_tag_is_accepted(
-    tmp_path: Path, tag: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    promote_git_1: Callable[..., int],
+    tag: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     crane, calls = fake_crane(tmp_path)
-    code = main(
-        [
-            "--images",
-            str(images_file(tmp_path)),
-            "--registry",
-            "ghcr.io/o",
-            "--tag",
-            "git-1",
-            "--release-tag",
-            tag,
-            "--out",
-            str(tmp_path / "out.json"),
-            "--crane",
-            str(crane),
-        ]
-    )
+    code = promote_git_1(crane, "--release-tag", tag)
     assert code == 2
     assert capsys.readouterr().err == f"promote-images: {tag!r} is not vX.Y.Z\n"
     assert not calls.exists()
