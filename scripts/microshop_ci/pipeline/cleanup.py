@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import httpx
 
-from microshop_ci.core.tools import ToolError
+from microshop_ci.core.tools import ToolError, module_env, python_module, run_tool
 from microshop_ci.smoke import compose
 
 RUN_LABEL = "org.microshop.pipeline-run"
@@ -47,5 +48,7 @@ def stop_local_stack(repo: Path) -> None:
 
 
 def stop_registry(repo: Path) -> None:
-    """Stop the local registry through its own script."""
-    subprocess.run([str(repo / "scripts" / "registry"), "down"], capture_output=True, check=False)
+    """Stop the registry the run started: `python -m microshop_ci.core.registry down` in repo."""
+    with contextlib.suppress(ToolError):
+        run_tool(python_module("microshop_ci.core.registry", "down"), ok_codes=None, cwd=repo,
+                 env=module_env(repo, os.environ), timeout=60)  # fmt: skip
