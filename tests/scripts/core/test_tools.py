@@ -135,5 +135,8 @@ def test_stop_group_ends_a_spawned_child_and_its_children(tmp_path: Path) -> Non
         child = int(pid_file.read_text())
         tools.stop_group(proc, grace=5)
     assert proc.returncode == -signal.SIGTERM
+    deadline = time.monotonic() + 10  # the group's signal reaches the child, which then ends
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not _alive(child), f"the step's child {child} survived"
     tools.stop_group(proc, grace=5)  # a finished child: nothing to do
