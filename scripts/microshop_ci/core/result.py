@@ -205,10 +205,10 @@ def to_json(result: object) -> Any:
 
 
 def write_result(path: Path, result: StageOutcome) -> None:
-    """Write a stage's result: {"stage": NAME, ...its fields}, sorted, with a final newline."""
+    """Write a stage's result: {"stage": NAME, ...its fields in order}, with a final newline."""
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"stage": result.stage, **to_json(result)}
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    path.write_text(json.dumps(data, indent=2) + "\n")
 
 
 def read_result(path: Path, cls: type[R]) -> R:

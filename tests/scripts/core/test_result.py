@@ -121,3 +121,12 @@ def test_a_bool_is_not_an_int_nor_an_int_a_bool(tmp_path: Path) -> None:
                     ' "signature_verified": 1, "attestation_verified": true}}}')  # fmt: skip
     with pytest.raises(ResultFileError, match=r"services\.a\.sbom_components: expected int"):
         read_result(path, SignResult)
+
+
+def test_counts_keep_the_order_they_were_written_in(tmp_path: Path) -> None:
+    path = tmp_path / "result.json"
+    gate = GateSummary("trivy-config", Verdict.PASSED, {"low": 28, "medium": 18, "high": 2}, 2, "")
+    write_result(path, GatesResult((gate,)))
+    assert read_result(path, GatesResult).headline() == (
+        "trivy-config: passed (low 28, medium 18, high 2, 2 excepted)"
+    )
