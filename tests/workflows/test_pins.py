@@ -71,7 +71,7 @@ def workflow(tmp_path: Path, uses: str) -> Path:
 
 
 def rules(checker: Checker, path: Path) -> list[tuple[str, str]]:
-    return [(f.rule, f.message) for f in checker.check_file(path)]
+    return [(f.rule_id, f.message) for f in checker.check_file(path)]
 
 
 def test_the_pin_list_has_every_action_the_workflows_use_with_its_tag(

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from microshop_ci.gha.pins import Pin
-from microshop_ci.gha.policy import Checker, main
+from microshop_ci.gha.policy import Checker, describe, main
 from tests.conftest import REPO_ROOT
 from tests.workflows.conftest import FIXTURES, PINS_FILE, action_files, workflow_files
 
@@ -105,7 +105,7 @@ def test_each_bad_fixture_breaks_exactly_its_rule(
     checker: Checker, fixture: str, rule: str
 ) -> None:
     findings = checker.check_file(FIXTURES / fixture)
-    assert [f.rule for f in findings] == [rule], "\n".join(map(str, findings))
+    assert [f.rule_id for f in findings] == [rule], "\n".join(map(describe, findings))
 
 
 def test_every_bad_fixture_is_listed() -> None:
@@ -116,7 +116,7 @@ def test_every_bad_fixture_is_listed() -> None:
 def test_invalid_yaml_is_reported_not_raised(checker: Checker, tmp_path: Path) -> None:
     bad = tmp_path / "broken.yml"
     bad.write_text("jobs: [unclosed\n")
-    assert [f.rule for f in checker.check_file(bad)] == ["yaml"]
+    assert [f.rule_id for f in checker.check_file(bad)] == ["yaml"]
 
 
 def test_cli_exits_1_on_findings_and_names_the_file(capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from microshop_ci.core.paths import LOCAL_DIR
+from microshop_ci.core.result import AdmissionResult, write_result
 from microshop_ci.core.tools import ToolError, pinned_tool, run
 from microshop_ci.k8s import overlay, policies
 from microshop_ci.k8s.common import UsageError, overlays
@@ -217,6 +218,20 @@ def check(images: dict[str, ImageRef], public_key: str, control: ImageRef | None
     return report
 
 
+def _counts(outcome: Outcome) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for result in outcome.results:
+        name = str(result.get("result", "?"))
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def outcome_of(report: Report) -> AdmissionResult:
+    """The stage's typed result: Kyverno's results per overlay, and the control's refusal."""
+    refused = report.control is not None and _counts(report.control).get("fail", 0) > 0
+    return AdmissionResult({o.target: _counts(o) for o in report.overlays}, refused)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Exit 0 only when every overlay passes every policy and the unsigned control is refused."""
     parser = argparse.ArgumentParser(prog="admission-check", description=__doc__)
@@ -224,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cosign-pub", type=Path, default=LOCAL_DIR / "cosign" / "cosign.pub")
     parser.add_argument("--control-image", help="an unsigned NAME@sha256:... (default: push one)")
     parser.add_argument("--json", type=Path, help="write the report here")
+    parser.add_argument("--result", type=Path, help="write the typed stage result here")
     args = parser.parse_args(argv)
     try:
         images = load_images(args.images)
@@ -249,6 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"FAIL {problem}")
     if args.json:
         args.json.write_text(json.dumps(asdict(report), indent=2, default=str) + "\n")
+    if args.result:
+        write_result(args.result, outcome_of(report))
     print(
         "admission-check: " + ("FAILED" if failed else "every overlay admitted, unsigned refused")
     )

@@ -10,33 +10,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from microshop_ci.core.findings import Finding, Severity
 from microshop_ci.core.tools import ToolError, pinned_tool, run
 from microshop_ci.k8s import overlay, policies, schemas
 from microshop_ci.k8s.common import K8S_DIR, UsageError, overlays
 
 KUBE_LINTER_CONFIG = K8S_DIR / "kube-linter.yaml"
-SARIF_ENV = "MICROSHOP_GATES_SARIF"
+GATE = "manifests"  # the security gate these findings belong to (gates.manifests_gate)
 # istioctl levels that fail the check; Info messages are printed, not counted.
-ISTIO_FAILING = {"Error": "high", "Warning": "medium"}
+ISTIO_FAILING = {"Error": Severity.HIGH, "Warning": Severity.MEDIUM}
 
 
-@dataclass(frozen=True)
-class Finding:
+def finding(
+    check: str, resource: str, file: str, message: str, severity: Severity = Severity.HIGH
+) -> Finding:
     """One problem: which check, on which resource, rendered from which file or overlay."""
-
-    check: str
-    resource: str
-    file: str
-    message: str
-    severity: str = "high"
+    return Finding(GATE, check, severity, target=resource, message=message, path=file)
 
 
 def _resource(kind: str, namespace: str | None, name: str) -> str:
@@ -61,7 +56,7 @@ def kubeconform(path: Path, origin: str) -> list[Finding]:
         # The detail ("at '/spec': additional properties 'replica' not allowed") is in msg.
         message = str(item.get("msg", "")).split(" - ", 1)[-1]
         findings.append(
-            Finding(
+            finding(
                 "kubeconform",
                 _resource(item.get("kind", "?"), None, item.get("name", "?")),
                 origin,
@@ -87,7 +82,7 @@ def kube_linter(path: Path, origin: str) -> list[Finding]:
     for item in report.get("Reports") or []:
         obj = item.get("Object", {}).get("K8sObject", {})
         findings.append(
-            Finding(
+            finding(
                 f"kube-linter:{item.get('Check')}",
                 _resource(
                     obj.get("GroupVersionKind", {}).get("Kind", "?"),
@@ -123,7 +118,7 @@ def istioctl_analyze(path: Path, origin: str) -> list[Finding]:
         if level not in ISTIO_FAILING:
             continue
         findings.append(
-            Finding(
+            finding(
                 f"istioctl:{message.get('code', '?')}",
                 str(message.get("origin", "?")).replace(" ", "/", 1),
                 origin,
@@ -148,7 +143,7 @@ def validate_file(path: Path, origin: str) -> list[Finding]:
         try:
             findings += check(path, origin)
         except ToolError as exc:
-            findings.append(Finding(check.__name__.replace("_", "-"), "-", origin, str(exc)))
+            findings.append(finding(check.__name__.replace("_", "-"), "-", origin, str(exc)))
     return findings
 
 
@@ -158,7 +153,7 @@ def validate_overlay(name: str, work: Path) -> list[Finding]:
     try:
         rendered = overlay.build(name)
     except ToolError as exc:
-        return [Finding("kustomize", "-", origin, str(exc))]
+        return [finding("kustomize", "-", origin, str(exc))]
     path = work / f"{name}.yaml"
     path.write_text(rendered)
     return validate_file(path, origin)
@@ -171,21 +166,34 @@ def validate_policies(work: Path) -> list[Finding]:
     return kubeconform(path, "policies/kyverno")
 
 
-def sarif(findings: list[Finding]) -> dict[str, Any]:
-    """A SARIF 2.1.0 log of the findings (read by the security gates)."""
-    levels = {"high": "error", "medium": "warning", "low": "note"}
-    results = [
-        {
-            "ruleId": f.check,
-            "level": levels.get(f.severity, "error"),
-            "message": {"text": f"{f.resource}: {f.message}"},
-            "properties": {"severity": f.severity},
-            "locations": [{"physicalLocation": {"artifactLocation": {"uri": f.file}}}],
-        }
-        for f in findings
-    ]
-    driver = {"name": "validate-manifests", "informationUri": "docs/kubernetes.md"}
-    return {"version": "2.1.0", "runs": [{"tool": {"driver": driver}, "results": results}]}
+def validate(names: Sequence[str] | None = None, files: Sequence[Path] = ()) -> list[Finding]:
+    """Every finding in the named overlays (None: all, or none when files are given), the
+    rendered policies (when no files are given) and the files; UsageError, ToolError."""
+    if names is None:
+        names = [] if files else overlays()
+    findings: list[Finding] = []
+    with tempfile.TemporaryDirectory(prefix="microshop-validate-") as tmp:
+        for name in names:
+            findings += validate_overlay(name, Path(tmp))
+        if not files:
+            findings += validate_policies(Path(tmp))
+    missing = [str(path) for path in files if not path.is_file()]
+    if missing:
+        raise UsageError(f"no such file: {', '.join(missing)}")
+    for path in files:
+        findings += validate_file(path, str(path))
+    return findings
+
+
+def as_json(f: Finding) -> dict[str, str]:
+    """A finding as --json writes it."""
+    return {
+        "check": f.rule_id,
+        "resource": f.target,
+        "file": f.path,
+        "message": f.message,
+        "severity": f.severity.label,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -196,20 +204,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="also check a rendered manifest file (e.g. a fixture)")  # fmt: skip
     parser.add_argument("--json", type=Path, help="write the findings here as a JSON list")
     args = parser.parse_args(argv)
-    findings: list[Finding] = []
     try:
         names = args.overlay if args.overlay is not None else ([] if args.file else overlays())
-        with tempfile.TemporaryDirectory(prefix="microshop-validate-") as tmp:
-            for name in names:
-                findings += validate_overlay(name, Path(tmp))
-            if not args.file:
-                findings += validate_policies(Path(tmp))
-        missing = [str(path) for path in args.file if not path.is_file()]
-        if missing:
-            print(f"validate-manifests: no such file: {', '.join(missing)}", file=sys.stderr)
-            return 2
-        for path in args.file:
-            findings += validate_file(path, str(path))
+        findings = validate(names, args.file)
     except UsageError as exc:
         print(f"validate-manifests: {exc}", file=sys.stderr)
         return 2
@@ -217,15 +214,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"validate-manifests: a check could not run: {exc}", file=sys.stderr)
         return 1
     for f in findings:
-        print(f"FAIL {f.file} {f.resource} [{f.check}] {f.message}")
+        print(f"FAIL {f.path} {f.target} [{f.rule_id}] {f.message}")
     checked = ", ".join(names + [str(p) for p in args.file])
     print(f"validate-manifests: {len(findings)} finding(s) in {checked}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps([asdict(f) for f in findings], indent=2) + "\n")
-    sarif_path = os.environ.get(SARIF_ENV)
-    if sarif_path:
-        Path(sarif_path).write_text(json.dumps(sarif(findings), indent=2) + "\n")
+        args.json.write_text(json.dumps([as_json(f) for f in findings], indent=2) + "\n")
     return 1 if findings else 0
 
 

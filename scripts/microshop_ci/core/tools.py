@@ -1,14 +1,16 @@
-"""The one way to run an external tool, find a pinned one, and call docker."""
+"""The one way to run an external tool or a pipeline module, find a pinned tool, and call docker."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from functools import cache
 from pathlib import Path
+from typing import BinaryIO
 
 from microshop_ci.core.paths import SCRIPTS_DIR
 
@@ -52,6 +54,65 @@ def run_tool(
         tail = f"log: {log}" if log else (result.stderr or result.stdout).strip()[-1500:]
         raise ToolError(f"{Path(argv[0]).name} exited {result.returncode}: {tail}")
     return result
+
+
+def python_module(module: str, *args: str) -> tuple[str, ...]:
+    """argv of `python -m MODULE ARGS` in this interpreter's environment (the locked one).
+
+    The one way the pipeline starts its own Python as a child process (scripts/lib.sh's
+    py_module is the same for a person at a shell); see module_env for where it is imported from.
+    """
+    return (sys.executable, "-m", module, *args)
+
+
+def module_env(repo: Path, env: Mapping[str, str]) -> dict[str, str]:
+    """env with REPO/scripts first on PYTHONPATH: python_module runs that tree's modules."""
+    path = [str(repo / "scripts"), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**env, "PYTHONPATH": os.pathsep.join(path)}
+
+
+def run_visible(
+    argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> int:
+    """Run a tool with its output on this process's stdout and stderr; return its exit code."""
+    try:
+        return subprocess.run(  # nosec B603 -- argv list built by the caller, no shell
+            list(argv), cwd=cwd, env={**os.environ, **(env or {})}, check=False
+        ).returncode
+    except FileNotFoundError as err:
+        raise ToolError(f"{argv[0]} not found ({err})") from None
+
+
+def spawn(
+    argv: Sequence[str], *, out: BinaryIO, env: Mapping[str, str], cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a child in its own process group (stop_group ends it and its children) with stdout
+    and stderr into out and no stdin; FileNotFoundError when argv[0] does not exist."""
+    return subprocess.Popen(  # nosec B603 -- argv list built by the caller, no shell
+        list(argv),
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=dict(env),
+        cwd=cwd,
+        start_new_session=True,
+    )
+
+
+def stop_group(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """End a spawned child's whole process group: SIGTERM, then SIGKILL after grace seconds."""
+    if proc.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        return
 
 
 def run(

@@ -12,9 +12,10 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from microshop_ci.core.paths import REPO_ROOT
+from microshop_ci.core.result import GatesResult, GateSummary, write_result
 from microshop_ci.gates.context import Context, Mode
 from microshop_ci.gates.evaluate import GateResult, evaluate
-from microshop_ci.gates.model import Verdict
+from microshop_ci.gates.model import Severity, Verdict
 from microshop_ci.gates.policy import ConfigError, load_exceptions, load_policy
 from microshop_ci.gates.registry import GATES
 from microshop_ci.gates.report import run_passed, summary_json, summary_markdown
@@ -43,6 +44,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--exceptions", type=Path, default=EXCEPTIONS)
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help="tree to scan")
     parser.add_argument("--osv-zip", type=Path, default=None, help="OSV export zip (offline)")
+    parser.add_argument("--result", type=Path, default=None,
+                        help="write the stage's typed result (core.result) here")  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -98,19 +101,30 @@ def write_reports(
     (report_dir / "summary.md").write_text(summary_markdown(results, today, str(meta["mode"])))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: 0 all passed, 1 a gate failed the run, 2 invalid configuration."""
+def gate_summaries(results: list[GateResult]) -> tuple[GateSummary, ...]:
+    """Each gate's verdict, non-zero counts by severity, excepted count and note."""
+    summaries = []
+    for r in results:
+        counts = r.counts()
+        by_severity = {s.label: counts[s] for s in Severity if counts.get(s, 0)}
+        summaries.append(GateSummary(r.gate, r.verdict, by_severity, len(r.excepted), r.run.note))
+    return tuple(summaries)
+
+
+def execute(argv: list[str] | None) -> tuple[int, list[GateResult]]:
+    """Run and report: (exit code, every gate's result); 0 all passed, 1 a gate failed the run,
+    2 invalid configuration."""
     args = parse_args(argv)
     if not args.root.is_dir():
         print(f"gates: --root {args.root}: not a directory", file=sys.stderr)
-        return EXIT_CONFIG
+        return EXIT_CONFIG, []
     today = dt.datetime.now(dt.UTC).date()
     started = time.monotonic()
     try:
         results = run_gates(args, today)
     except ConfigError as err:
         print(f"gates: invalid configuration: {err}", file=sys.stderr)
-        return EXIT_CONFIG
+        return EXIT_CONFIG, []
     meta: dict[str, object] = {
         "mode": args.mode,
         "date": today.isoformat(),
@@ -119,9 +133,16 @@ def main(argv: list[str] | None = None) -> int:
         "duration_seconds": round(time.monotonic() - started, 1),
     }
     write_reports(results, args.report_dir, meta, today)
+    if args.result is not None:
+        write_result(args.result, GatesResult(gate_summaries(results)))
     print(summary_markdown(results, today, args.mode))
     print(f"gates: reports in {args.report_dir}", file=sys.stderr)
-    return 0 if run_passed(results) else EXIT_FAILED
+    return (0 if run_passed(results) else EXIT_FAILED), results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: 0 all passed, 1 a gate failed the run, 2 invalid configuration."""
+    return execute(argv)[0]
 
 
 if __name__ == "__main__":

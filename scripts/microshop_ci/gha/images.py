@@ -35,7 +35,7 @@ def load_images(path: Path) -> dict[str, Image]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`outputs FILE [SERVICE]` (to $GITHUB_OUTPUT), `ref FILE SERVICE`, `refs FILE` (print)."""
+    """`outputs FILE [SERVICE]` (to $GITHUB_OUTPUT), `ref FILE SERVICE` (print)."""
     parser = argparse.ArgumentParser(prog="images", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
     out = sub.add_parser("outputs")
@@ -44,17 +44,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ref = sub.add_parser("ref")
     ref.add_argument("file", type=Path)
     ref.add_argument("service")
-    refs = sub.add_parser("refs")
-    refs.add_argument("file", type=Path)
     args = parser.parse_args(argv)
     try:
         images = load_images(args.file)
     except ImagesFileError as exc:
         print(f"images: {exc}", file=sys.stderr)
         return 2
-    if args.cmd == "refs":
-        print("\n".join(image.ref for _, image in sorted(images.items())))
-        return 0
     if getattr(args, "service", None) and args.service not in images:
         print(
             f"images: {args.file} has no image for {args.service!r} "

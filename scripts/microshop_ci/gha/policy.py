@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from microshop_ci.core.findings import Finding, Severity
 from microshop_ci.gha.pins import PINS_PATH, GitHubTags, Pin, PinListError, load_pin_list
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -21,17 +22,21 @@ SCRIPT_RE = re.compile(r'^(?:"\$\()?(scripts/[A-Za-z0-9_.-]+)')
 FORBIDDEN_VERSIONS = ("0.69.4",)  # trivy v0.69.4 was a malicious release
 
 
-@dataclass(frozen=True, order=True)
-class Finding:
-    """One broken rule: the file, where in it, the rule's id and what to do."""
+GATE = "workflow-policy"
 
-    path: str
-    where: str
-    rule: str
-    message: str
 
-    def __str__(self) -> str:
-        return f"{self.path}: {self.where}: [{self.rule}] {self.message}"
+def finding(path: str, where: str, rule: str, message: str) -> Finding:
+    """One broken rule: the file, where in it (the finding's target), the rule's id, what to do."""
+    return Finding(GATE, rule, Severity.HIGH, target=where, message=message, path=path)
+
+
+def describe(f: Finding) -> str:
+    """`path: where: [rule] message`, one line per finding."""
+    return f"{f.path}: {f.target}: [{f.rule_id}] {f.message}"
+
+
+def _order(f: Finding) -> tuple[str, str, str, str]:
+    return (f.path, f.target, f.rule_id, f.message)
 
 
 def _triggers(doc: Mapping[Any, Any]) -> dict[str, Any]:
@@ -66,9 +71,9 @@ class Checker:
         try:
             doc = yaml.safe_load(path.read_text())
         except yaml.YAMLError as exc:
-            return [Finding(rel, "file", "yaml", f"not valid YAML: {exc}")]
+            return [finding(rel, "file", "yaml", f"not valid YAML: {exc}")]
         if not isinstance(doc, dict):
-            return [Finding(rel, "file", "yaml", "expected a mapping at the top level")]
+            return [finding(rel, "file", "yaml", "expected a mapping at the top level")]
         self._comment_tags = self._tags_from_comments(path.read_text())
         findings = list(self._check_uses_comments(rel, path.read_text()))
         findings += self._check_versions(rel, path.read_text())
@@ -77,7 +82,7 @@ class Checker:
             findings += self._check_steps(rel, "runs", steps)
         else:
             findings += self._check_workflow(rel, doc)
-        return sorted(findings)
+        return sorted(findings, key=_order)
 
     def _rel(self, path: Path) -> str:
         try:
@@ -88,14 +93,14 @@ class Checker:
     def _check_workflow(self, rel: str, doc: Mapping[Any, Any]) -> Iterator[Finding]:
         triggers = _triggers(doc)
         if "pull_request_target" in triggers:
-            yield Finding(
+            yield finding(
                 rel,
                 "on",
                 "no-pull-request-target",
                 "pull_request_target runs untrusted code with secrets: use pull_request",
             )
         if "permissions" not in doc or doc["permissions"] != {}:
-            yield Finding(
+            yield finding(
                 rel,
                 "permissions",
                 "top-permissions-empty",
@@ -104,7 +109,7 @@ class Checker:
         if "pull_request" in triggers:
             conc = doc.get("concurrency")
             if not isinstance(conc, dict) or conc.get("cancel-in-progress") in (None, False):
-                yield Finding(
+                yield finding(
                     rel,
                     "concurrency",
                     "cancel-superseded",
@@ -112,7 +117,7 @@ class Checker:
                 )
         jobs = doc.get("jobs") or {}
         if not isinstance(jobs, dict) or not jobs:
-            yield Finding(rel, "jobs", "jobs", "a workflow needs at least one job")
+            yield finding(rel, "jobs", "jobs", "a workflow needs at least one job")
             return
         for name, job in jobs.items():
             yield from self._check_job(rel, str(name), job)
@@ -122,10 +127,10 @@ class Checker:
     def _check_job(self, rel: str, name: str, job: Any) -> Iterator[Finding]:
         where = f"jobs.{name}"
         if not isinstance(job, dict):
-            yield Finding(rel, where, "jobs", "a job must be a mapping")
+            yield finding(rel, where, "jobs", "a job must be a mapping")
             return
         if "permissions" not in job:
-            yield Finding(
+            yield finding(
                 rel,
                 where,
                 "job-permissions",
@@ -135,7 +140,7 @@ class Checker:
             yield from self._check_uses(rel, where, str(job["uses"]))
             return
         if "timeout-minutes" not in job:
-            yield Finding(rel, where, "timeout", "set `timeout-minutes` on every job")
+            yield finding(rel, where, "timeout", "set `timeout-minutes` on every job")
         for key in ("container",):
             image = job.get(key)
             image = image.get("image") if isinstance(image, dict) else image
@@ -154,14 +159,14 @@ class Checker:
             if needs == names - {name}:
                 cond = str(job.get("if", ""))
                 if "always()" not in cond:
-                    yield Finding(
+                    yield finding(
                         rel,
                         f"jobs.{name}",
                         "required-job",
                         "the final job must run with `if: always()` to see failures",
                     )
                 return
-        yield Finding(
+        yield finding(
             rel,
             "jobs",
             "required-job",
@@ -178,7 +183,7 @@ class Checker:
                 yield from self._check_uses(rel, at, uses)
                 keeps_token = (step.get("with") or {}).get("persist-credentials") is not False
                 if uses.startswith("actions/checkout@") and keeps_token:
-                    yield Finding(
+                    yield finding(
                         rel,
                         at,
                         "persist-credentials",
@@ -189,7 +194,7 @@ class Checker:
 
     def _check_run(self, rel: str, at: str, run: str) -> Iterator[Finding]:
         if "${{" in run:
-            yield Finding(
+            yield finding(
                 rel,
                 at,
                 "no-expression-in-run",
@@ -197,13 +202,13 @@ class Checker:
             )
         lines = [line for line in run.strip().splitlines() if line.strip()]
         if len(lines) != 1:
-            yield Finding(
+            yield finding(
                 rel, at, "one-line-run", "a run step is one line that calls a script from scripts/"
             )
             return
         match = SCRIPT_RE.match(lines[0].strip())
         if not match:
-            yield Finding(
+            yield finding(
                 rel,
                 at,
                 "run-calls-script",
@@ -212,13 +217,13 @@ class Checker:
             return
         script = self.repo / match.group(1)
         if not script.is_file():
-            yield Finding(rel, at, "script-exists", f"{match.group(1)} does not exist in the repo")
+            yield finding(rel, at, "script-exists", f"{match.group(1)} does not exist in the repo")
 
     def _check_uses(self, rel: str, at: str, uses: str) -> Iterator[Finding]:
         if uses.startswith("./"):
             target = self.repo / uses
             if not (target.is_file() or (target / "action.yml").is_file()):
-                yield Finding(rel, at, "local-action", f"{uses} does not exist in the repo")
+                yield finding(rel, at, "local-action", f"{uses} does not exist in the repo")
             return
         if uses.startswith("docker://"):
             yield from self._check_image(rel, at, uses.removeprefix("docker://"))
@@ -226,18 +231,18 @@ class Checker:
         name, _, ref = uses.partition("@")
         tag = self._comment_tags.get(uses, "")
         if not SHA_RE.match(ref):
-            yield Finding(rel, at, "pinned-sha", f"{uses}: pin by a full 40-hex commit SHA")
+            yield finding(rel, at, "pinned-sha", f"{uses}: pin by a full 40-hex commit SHA")
         elif uses in self.pins:
             pin = self.pins[uses]
             if tag and tag != pin.tag:
-                yield Finding(
+                yield finding(
                     rel,
                     at,
                     "tag-comment",
                     f"{uses}: the comment says {tag}, the commit is {pin.tag}",
                 )
         elif self.github is None:
-            yield Finding(
+            yield finding(
                 rel,
                 at,
                 "known-pin",
@@ -247,7 +252,7 @@ class Checker:
         elif tag:
             problem = self.github.verify(name, ref, tag)
             if problem:
-                yield Finding(rel, at, "known-pin", f"{uses}: {problem}")
+                yield finding(rel, at, "known-pin", f"{uses}: {problem}")
 
     @staticmethod
     def _tags_from_comments(text: str) -> dict[str, str]:
@@ -262,7 +267,7 @@ class Checker:
 
     def _check_image(self, rel: str, at: str, image: str) -> Iterator[Finding]:
         if not re.search(r"@sha256:[0-9a-f]{64}$", image):
-            yield Finding(rel, at, "image-digest", f"{image}: pin the image by @sha256 digest")
+            yield finding(rel, at, "image-digest", f"{image}: pin the image by @sha256 digest")
 
     def _check_uses_comments(self, rel: str, text: str) -> Iterator[Finding]:
         for number, line in enumerate(text.splitlines(), start=1):
@@ -270,7 +275,7 @@ class Checker:
             if not match or match.group(1).startswith(("./", "docker://")):
                 continue
             if not match.group(2) or not re.search(r"#\s*v?\d", match.group(2)):
-                yield Finding(
+                yield finding(
                     rel,
                     f"line {number}",
                     "tag-comment",
@@ -280,9 +285,9 @@ class Checker:
     def _check_versions(self, rel: str, text: str) -> Iterator[Finding]:
         for number, line in enumerate(text.splitlines(), start=1):
             if re.search(r"version:\s*['\"]?latest['\"]?\s*$", line):
-                yield Finding(rel, f"line {number}", "no-latest", "pin tool versions, never latest")
+                yield finding(rel, f"line {number}", "no-latest", "pin tool versions, never latest")
             if any(v in line for v in FORBIDDEN_VERSIONS):
-                yield Finding(
+                yield finding(
                     rel,
                     f"line {number}",
                     "forbidden-version",
@@ -315,8 +320,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     checker = Checker(repo=args.repo, pins=pins, github=github)
     files = args.files or default_files(args.repo)
     findings = [f for path in files for f in checker.check_file(path)]
-    for finding in findings:
-        print(finding)
+    for found in findings:
+        print(describe(found))
     print(f"workflow-policy: {len(files)} files, {len(findings)} findings")
     return 1 if findings else 0
 

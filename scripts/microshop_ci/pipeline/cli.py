@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from microshop_ci.core.paths import REPO_ROOT
+from microshop_ci.core.result import ResultFileError
+from microshop_ci.core.tools import module_env
 from microshop_ci.pipeline import cleanup, figures, report
 from microshop_ci.pipeline.model import RunResult, StageResult, Verdict
 from microshop_ci.pipeline.progress import STYLE, Progress, fmt_seconds
@@ -95,11 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     plain = args.plain or not sys.stderr.isatty()
 
     run_id = uuid.uuid4().hex[:12]
-    env = dict(os.environ)
+    env = module_env(repo, os.environ)
     env.update(
         MICROSHOP_RUN_ID=run_id,
         MICROSHOP_RUN_LABEL=f"{cleanup.RUN_LABEL}={run_id}",
-        MICROSHOP_REPORT_DIR=str(report_dir),
         MICROSHOP_ADVISORY_SOURCE=args.source,
         PYTHONUNBUFFERED="1",
     )
@@ -111,12 +112,17 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     results: list[StageResult] = []
     with Progress([s.name for s in stages], plain=plain) as progress:
-        runner = Runner(report_dir / "logs", env, progress)
+        runner = Runner(report_dir / "logs", env, progress, cwd=repo)
         try:
             for stage in stages:
                 (report_dir / stage.name).mkdir(parents=True, exist_ok=True)
+                figures.result_path(stage.name, report_dir).unlink(missing_ok=True)
                 result = runner.run_stage(stage)
-                result.figures = figures.collect(stage.name, report_dir, repo)
+                try:
+                    result.outcome = figures.collect(stage.name, report_dir)
+                except ResultFileError as exc:
+                    result.verdict = Verdict.FAILED
+                    result.reason = result.reason or f"the stage's result is unreadable: {exc}"
                 results.append(result)
                 if result.verdict is not Verdict.PASSED:
                     break

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from microshop_ci.core.result import StageOutcome
 from microshop_ci.core.verdict import Verdict
 
 __all__ = ["RunResult", "Stage", "StageResult", "Step", "StepResult", "Verdict"]
@@ -46,7 +46,7 @@ class StepResult:
 
 @dataclass
 class StageResult:
-    """What running one stage gave, with its key figures."""
+    """What running one stage gave, with the typed result the stage wrote (core.result)."""
 
     name: str
     title: str
@@ -54,7 +54,7 @@ class StageResult:
     seconds: float
     steps: list[StepResult] = field(default_factory=list)
     reason: str = ""
-    figures: dict[str, Any] = field(default_factory=dict)
+    outcome: StageOutcome | None = None
 
 
 @dataclass

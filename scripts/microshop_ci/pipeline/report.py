@@ -9,42 +9,14 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from microshop_ci.core.result import to_json
 from microshop_ci.pipeline.model import RunResult, StageResult, Verdict
 from microshop_ci.pipeline.progress import fmt_seconds
 
 
-def _size(value: Any) -> str:
-    if isinstance(value, int | float):
-        return f"{value / 1_000_000:.1f} MB"
-    return str(value)
-
-
-def _short_ref(ref: str) -> str:
-    name, _, digest = ref.partition("@")
-    return f"{name.rsplit('/', 1)[-1]}@{digest[:19]}" if digest else ref
-
-
 def headline(stage: StageResult) -> str:
-    """One line of key figures for a stage."""
-    f = stage.figures
-    parts: list[str] = []
-    if tests := f.get("tests"):
-        parts.append(
-            f"{tests['passed']} passed, {tests['failed']} failed, {tests['skipped']} skipped"
-        )
-    if "coverage_percent" in f:
-        parts.append(f"coverage {f['coverage_percent']}%")
-    for gate in f.get("gates", []):
-        counts = ", ".join(f"{k} {v}" for k, v in gate["by_severity"].items() if v) or "0 findings"
-        excepted = f", {gate['excepted']} excepted" if gate.get("excepted") else ""
-        parts.append(f"{gate['gate']}: {gate['verdict']} ({counts}{excepted})")
-    for name, info in f.get("images", {}).items():
-        parts.append(f"{name} {_size(info['size'])} {_short_ref(info['ref'])}")
-    for key in ("supply_chain", "admission", "smoke"):
-        data = f.get(key)
-        if isinstance(data, dict) and isinstance(data.get("headline"), str):
-            parts.append(data["headline"])
-    return "; ".join(parts)
+    """One line of key figures for a stage, from its typed result."""
+    return stage.outcome.headline() if stage.outcome is not None else ""
 
 
 def _failure_lines(run: RunResult) -> list[str]:
@@ -91,6 +63,9 @@ def as_json(run: RunResult) -> dict[str, Any]:
         return obj
 
     data = clean(asdict(run))
+    for entry, stage in zip(data["stages"], run.stages, strict=True):
+        del entry["outcome"]
+        entry["figures"] = to_json(stage.outcome) if stage.outcome is not None else {}
     data["verdict"] = run.verdict.value
     failed = run.first_failure
     data["failed_stage"] = failed.name if failed else None

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+from microshop_ci.core.tools import spawn, stop_group
 from microshop_ci.pipeline.model import Stage, StageResult, Step, StepResult, Verdict
 
 TAIL_LINES = 12
@@ -36,9 +35,12 @@ class RunCancelledError(Exception):
 class Runner:
     """Runs steps one at a time; interrupts stop the running step's whole process group."""
 
-    def __init__(self, log_dir: Path, env: Mapping[str, str], listener: Listener) -> None:
+    def __init__(
+        self, log_dir: Path, env: Mapping[str, str], listener: Listener, cwd: Path | None = None
+    ) -> None:
         self.log_dir = log_dir
         self.env = dict(env)
+        self.cwd = cwd
         self.listener = listener
         self._current: subprocess.Popen[bytes] | None = None
 
@@ -92,14 +94,7 @@ class Runner:
         return StepResult(step.name, verdict, seconds, code, log, reason)
 
     def _wait(self, argv: Sequence[str], out: BinaryIO) -> int:
-        proc = subprocess.Popen(
-            list(argv),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=self.env,
-            start_new_session=True,
-        )
+        proc = spawn(argv, out=out, env=self.env, cwd=self.cwd)
         self._current = proc
         try:
             while True:
@@ -115,19 +110,8 @@ class Runner:
 
     def stop_current(self) -> None:
         """Terminate the running step's process group: SIGTERM, then SIGKILL after a grace."""
-        proc = self._current
-        if proc is None or proc.poll() is not None:
-            return
-        for sig, grace in ((signal.SIGTERM, STOP_GRACE_SECONDS), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                continue
-            return
+        if self._current is not None:
+            stop_group(self._current, STOP_GRACE_SECONDS)
 
     @staticmethod
     def _reason(step: Step, log: Path, code: int) -> str:

@@ -1,10 +1,18 @@
-"""The pipeline's stages, in the order the pull request and release workflows run them."""
+"""The pipeline's stages, in the order the pull request and release workflows run them.
+
+Every step is `python -m microshop_ci.<module>` (core.tools.python_module), the same module the
+workflows reach through the one-line scripts/<name>; each stage's last step writes the stage's
+typed result (core.result) to REPORT_DIR/STAGE/result.json. The two build steps that are still
+bash are the only script calls, marked STILL BASH below.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from microshop_ci.core.result import RESULT_FILE
+from microshop_ci.core.tools import python_module
 from microshop_ci.pipeline.model import Stage, Step
 
 
@@ -16,12 +24,34 @@ class Options:
     report_dir: Path
     advisory_source: str  # "offline" or "online"
 
+    def result(self, stage: str) -> str:
+        """Where a stage writes its typed result."""
+        return str(self.report_dir / stage / RESULT_FILE)
+
+
+# STILL BASH: the build stage's two steps whose move to Python is its own change. Each switches
+# to its module in one line: python_module("microshop_ci.build.base_image", *args) and
+# python_module("microshop_ci.build.images", *args).
+def base_image(opts: Options, *args: str) -> tuple[str, ...]:
+    """scripts/build-base-image."""
+    return (str(opts.repo / "scripts" / "build-base-image"), *args)
+
+
+def build_images(opts: Options, *args: str) -> tuple[str, ...]:
+    """scripts/build-images."""
+    return (str(opts.repo / "scripts" / "build-images"), *args)
+
+
+def registry_up() -> Step:
+    """Start the local registry unless one answers (core.registry)."""
+    return Step("registry", python_module("microshop_ci.core.registry", "up"))
+
 
 def build_stages(opts: Options) -> list[Stage]:
-    """Every stage with its commands; each command is a script that the workflows also call."""
-    s = opts.repo / "scripts"
+    """Every stage with its steps."""
     r = opts.report_dir
     images = r / "images.json"
+    source = f"--{opts.advisory_source}"
     return [
         Stage(
             "checks",
@@ -29,11 +59,12 @@ def build_stages(opts: Options) -> list[Stage]:
             (
                 Step(
                     "lint-type-test",
-                    (
-                        str(s / "test"),
+                    python_module(
+                        "microshop_ci.checks",
+                        "--result",
+                        opts.result("checks"),
                         "-m",
                         "not slow and not e2e",
-                        f"--junitxml={r / 'checks' / 'junit.xml'}",
                     ),
                 ),
             ),
@@ -44,11 +75,13 @@ def build_stages(opts: Options) -> list[Stage]:
             (
                 Step(
                     "gates",
-                    (
-                        str(s / "gates"),
-                        f"--{opts.advisory_source}",
+                    python_module(
+                        "microshop_ci.gates.cli",
+                        source,
                         "--report-dir",
                         str(r / "gates"),
+                        "--result",
+                        opts.result("gates"),
                     ),
                     explain=r / "gates" / "summary.md",
                 ),
@@ -58,18 +91,20 @@ def build_stages(opts: Options) -> list[Stage]:
             "build",
             "hermetic image builds, pushed by digest to the local registry",
             (
-                Step("base-image", (str(s / "build-base-image"),)),
-                Step("registry", (str(s / "registry"), "up")),
-                Step("build-push", (str(s / "build-images"), "--push", "--out", str(images))),
+                Step("base-image", base_image(opts)),
+                registry_up(),
+                Step("build-push", build_images(opts, "--push", "--out", str(images))),
                 Step(
                     "image-scans",
-                    (
-                        str(s / "scan-images"),
-                        f"--{opts.advisory_source}",
+                    python_module(
+                        "microshop_ci.gates.scan_images",
+                        source,
                         "--images",
                         str(images),
                         "--report-dir",
                         str(r / "image-gates"),
+                        "--result",
+                        opts.result("build"),
                     ),
                     explain=r / "image-gates" / "summary.md",
                 ),
@@ -79,17 +114,19 @@ def build_stages(opts: Options) -> list[Stage]:
             "sign",
             "SBOM, cosign signature and SBOM attestation with the local key, then verification",
             (
-                Step("registry", (str(s / "registry"), "up")),
+                registry_up(),
                 Step(
                     "supply-chain",
-                    (
-                        str(s / "supply-chain"),
+                    python_module(
+                        "microshop_ci.sign",
                         "--mode",
                         "key",
                         "--images",
                         str(images),
                         "--out-dir",
                         str(r / "supply-chain"),
+                        "--result",
+                        opts.result("sign"),
                     ),
                 ),
             ),
@@ -99,24 +136,26 @@ def build_stages(opts: Options) -> list[Stage]:
             "admission",
             "Kyverno policies and manifest validators over every overlay and every pushed image",
             (
-                Step("registry", (str(s / "registry"), "up")),
-                Step("kyverno-test", (str(s / "kyverno-test"),)),
+                registry_up(),
+                Step("kyverno-test", python_module("microshop_ci.admission.suites")),
                 Step(
                     "validate-manifests",
-                    (
-                        str(s / "validate-manifests"),
+                    python_module(
+                        "microshop_ci.admission.validate",
                         "--json",
                         str(r / "admission" / "manifests.json"),
                     ),
                 ),
                 Step(
                     "admission-check",
-                    (
-                        str(s / "admission-check"),
+                    python_module(
+                        "microshop_ci.admission.check",
                         "--images",
                         str(images),
                         "--json",
                         str(r / "admission" / "admission.json"),
+                        "--result",
+                        opts.result("admission"),
                     ),
                 ),
             ),
@@ -126,10 +165,18 @@ def build_stages(opts: Options) -> list[Stage]:
             "smoke",
             "the signed images together on FerretDB: a real order through the storefront",
             (
-                Step("registry", (str(s / "registry"), "up")),
+                registry_up(),
                 Step(
                     "smoke",
-                    (str(s / "smoke"), "--images", str(images), "--json", str(r / "smoke.json")),
+                    python_module(
+                        "microshop_ci.smoke",
+                        "--images",
+                        str(images),
+                        "--json",
+                        str(r / "smoke.json"),
+                        "--result",
+                        opts.result("smoke"),
+                    ),
                 ),
             ),
             needs=(images,),

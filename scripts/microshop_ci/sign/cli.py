@@ -17,6 +17,7 @@ MICROSHOP_COSIGN_BUNDLE=new switches to the Sigstore bundle format (OCI referrer
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import secrets
@@ -28,6 +29,7 @@ from pathlib import Path
 from microshop_ci.core.images import ImagesFileError, read_images
 from microshop_ci.core.log import log
 from microshop_ci.core.paths import LOCAL_DIR, REPO_ROOT, REPORTS_DIR
+from microshop_ci.core.result import SignedImage, SignResult, write_result
 from microshop_ci.core.tools import ToolError, pinned_tool, run_tool
 from microshop_ci.sign import sbom
 
@@ -265,6 +267,28 @@ def run(args: argparse.Namespace) -> None:
         sign_service(service, records[service].ref, args.out_dir, steps, cosign, syft)
 
 
+def _json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def outcome(out_dir: Path) -> SignResult:
+    """Per service in OUT_DIR: SBOM components, signature and attestation verified or not."""
+    services = {}
+    for folder in sorted(p for p in out_dir.glob("*") if p.is_dir()):
+        sbom = _json(folder / "sbom.cdx.json")
+        verified = _json(folder / "verify.json")
+        attestation = folder / "attestation.json"
+        services[folder.name] = SignedImage(
+            sbom_components=len(sbom.get("components", [])) if isinstance(sbom, dict) else 0,
+            signature_verified=isinstance(verified, list) and len(verified) > 0,
+            attestation_verified=attestation.is_file() and attestation.stat().st_size > 0,
+        )
+    return SignResult(services)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI of scripts/supply-chain; a failure prints `error: ...` and exits 1."""
     parser = argparse.ArgumentParser(prog="scripts/supply-chain", description=__doc__)
@@ -275,12 +299,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, default=REPORTS_DIR / "supply-chain")
     parser.add_argument("--key-dir", type=Path, default=LOCAL_DIR / "cosign")
     parser.add_argument("--step", action="append", default=[], help="sbom|sign|attest|verify")
+    parser.add_argument("--result", type=Path, default=None,
+                        help="write the stage's typed result (core.result) here")  # fmt: skip
     args = parser.parse_args(argv)
     try:
         run(args)
     except (SignError, ToolError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if args.result is not None:
+            write_result(args.result, outcome(args.out_dir))
     return 0
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from microshop_ci.core.images import ImagesFileError, read_images
 from microshop_ci.core.paths import REPO_ROOT
+from microshop_ci.core.result import SmokeResult, write_result
 from microshop_ci.core.tools import ToolError
 from microshop_ci.smoke.flow import QTY, STOCK, order_in_browser, seed_product, wait_for_api
 from microshop_ci.smoke.stack import RUNTIME_UID, SERVICES, SmokeError, Stack
@@ -73,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=Path, required=True, help="images file (build stage)")
     parser.add_argument("--json", type=Path, default=None, help="write the result here")
     parser.add_argument("--repo", type=Path, default=REPO_ROOT)
+    parser.add_argument("--result", type=Path, default=None,
+                        help="write the stage's typed result (core.result) here")  # fmt: skip
     args = parser.parse_args(argv)
     out_dir = (args.json.parent if args.json else args.repo / "reports" / "pipeline").resolve()
     try:
@@ -81,9 +84,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"smoke: {exc}", file=sys.stderr)
         if args.json:
             args.json.write_text(json.dumps({"headline": f"failed: {exc}"}, indent=2) + "\n")
+        if args.result:
+            write_result(args.result, SmokeResult(order_placed=False, summary=f"failed: {exc}"))
         return 1
     print(result["headline"])
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
+    if args.result:
+        write_result(args.result, SmokeResult(order_placed=True, summary=result["headline"]))
     return 0

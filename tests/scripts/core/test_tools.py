@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -90,3 +93,50 @@ def test_pins_reads_key_values_and_names_a_missing_key(tmp_path: Path) -> None:
     with pytest.raises(pins.PinError, match=r"^NOPE is not set in scripts/tool-versions.env$"):
         pins.pin("NOPE")
     assert issubclass(pins.PinError, tools.ToolError)
+
+
+def test_python_module_starts_this_interpreter_on_the_repositorys_scripts(tmp_path: Path) -> None:
+    assert tools.python_module("microshop_ci.smoke", "--images", "f") == (
+        sys.executable,
+        "-m",
+        "microshop_ci.smoke",
+        "--images",
+        "f",
+    )
+    env = tools.module_env(tmp_path, {"PYTHONPATH": "/elsewhere", "A": "1"})
+    assert env == {"PYTHONPATH": f"{tmp_path / 'scripts'}{os.pathsep}/elsewhere", "A": "1"}
+    assert tools.module_env(tmp_path, {})["PYTHONPATH"] == str(tmp_path / "scripts")
+
+
+def test_run_visible_returns_the_exit_code_and_names_a_missing_tool(tmp_path: Path) -> None:
+    tool = _script(tmp_path, "t", "exit 5")
+    assert tools.run_visible([str(tool)]) == 5
+    with pytest.raises(tools.ToolError, match=r"^/nonexistent/t not found"):
+        tools.run_visible(["/nonexistent/t"])
+
+
+def _alive(pid: int) -> bool:
+    """True while pid exists and is not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_stop_group_ends_a_spawned_child_and_its_children(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    tool = _script(tmp_path, "t", f'sleep 300 & echo $! > "{pid_file}"; wait')
+    with (tmp_path / "out.log").open("wb") as out:
+        proc = tools.spawn([str(tool)], out=out, env=dict(os.environ))
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child = int(pid_file.read_text())
+        tools.stop_group(proc, grace=5)
+    assert proc.returncode == -signal.SIGTERM
+    deadline = time.monotonic() + 10  # the group's signal reaches the child, which then ends
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child), f"the step's child {child} survived"
+    tools.stop_group(proc, grace=5)  # a finished child: nothing to do

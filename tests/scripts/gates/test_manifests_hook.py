@@ -1,36 +1,26 @@
-"""The manifests gate runs the Kubernetes validator when present and reads its SARIF."""
+"""The manifests gate calls the Kubernetes validator (admission.validate) directly: its findings
+are the gate's, a check that cannot run is an error, and a tree without it is skipped visibly."""
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 import stat
 from pathlib import Path
 
+import pytest
+
+from microshop_ci.admission import validate
+from microshop_ci.core.paths import REPO_ROOT
+from microshop_ci.core.tools import ToolError
+from microshop_ci.gates.context import Context
+from microshop_ci.gates.evaluate import evaluate
+from microshop_ci.gates.manifests_gate import ManifestsGate
+from microshop_ci.gates.model import Finding, RunStatus, Severity, Verdict
+from microshop_ci.gates.policy import load_policy
+from microshop_ci.gates.registry import GATES
 from tests.scripts.gates.conftest import run_gates
 
-SARIF = {
-    "version": "2.1.0",
-    "runs": [
-        {
-            "tool": {"driver": {"name": "validate-manifests", "rules": []}},
-            "results": [
-                {
-                    "ruleId": "require-run-as-nonroot",
-                    "level": "error",
-                    "message": {"text": "Deployment api-service may run as root"},
-                    "locations": [
-                        {
-                            "physicalLocation": {
-                                "artifactLocation": {"uri": "k8s/base/api/deployment.yaml"},
-                                "region": {"startLine": 7},
-                            }
-                        }
-                    ],
-                }
-            ],
-        }
-    ],
-}
+POLICY = load_policy(REPO_ROOT / "policies" / "gates" / "policy.yaml", set(GATES))
 
 
 def make_tree(root: Path, validator: str | None) -> Path:
@@ -43,35 +33,51 @@ def make_tree(root: Path, validator: str | None) -> Path:
     return root
 
 
-def test_validator_sarif_results_fail_the_gate(tmp_path: Path) -> None:
-    sarif = json.dumps(SARIF).replace("'", "'\\''")
-    root = make_tree(
-        tmp_path / "tree", f"#!/bin/sh\necho '{sarif}' > \"$MICROSHOP_GATES_SARIF\"\nexit 1\n"
-    )
-    run = run_gates(tmp_path / "reports", "--root", str(root), "--only", "manifests")
-    assert run.code == 1, run.stderr
-    (finding,) = run.gate("manifests")["blocking"]
-    assert (finding["rule_id"], finding["location"], finding["severity"]) == (
-        "require-run-as-nonroot",
-        "k8s/base/api/deployment.yaml:7",
-        "high",
-    )
+def gate_on(root: Path, tmp_path: Path) -> tuple[RunStatus, str, list[Finding], Verdict]:
+    run = ManifestsGate().run(Context(root, "offline", POLICY, tmp_path))
+    result = evaluate("manifests", run, POLICY.gates["manifests"], (), dt.date(2026, 1, 1))
+    return run.status, run.note, run.findings, result.verdict
 
 
-def test_clean_validator_passes_the_gate(tmp_path: Path) -> None:
+def test_validator_findings_fail_the_gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    found = validate.finding(
+        "kubeconform", "Deployment/api-service", "k8s/overlays/kind", "runAsNonRoot: not bool"
+    )
+    monkeypatch.setattr(validate, "validate", lambda: [found])
+    status, _, findings, verdict = gate_on(REPO_ROOT, tmp_path)
+    assert (status, verdict) == (RunStatus.RAN, Verdict.FAILED)
+    (finding,) = findings
+    assert (finding.gate, finding.rule_id, finding.location, finding.severity) == (
+        "manifests",
+        "kubeconform",
+        "k8s/overlays/kind",
+        Severity.HIGH,
+    )
+    assert finding.target == "Deployment/api-service"
+
+
+def test_clean_validator_passes_the_gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(validate, "validate", list)
+    assert gate_on(REPO_ROOT, tmp_path) == (RunStatus.RAN, "", [], Verdict.PASSED)
+
+
+def test_a_check_that_cannot_run_is_a_gate_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> list[Finding]:
+        raise ToolError("kustomize not found")
+
+    monkeypatch.setattr(validate, "validate", broken)
+    status, note, findings, verdict = gate_on(REPO_ROOT, tmp_path)
+    assert (status, findings, verdict) == (RunStatus.ERROR, [], Verdict.ERROR)
+    assert note == "scripts/validate-manifests: a check could not run: kustomize not found"
+
+
+def test_another_tree_with_a_validator_is_an_error_not_a_silent_pass(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "tree", "#!/bin/sh\nexit 0\n")
-    run = run_gates(tmp_path / "reports", "--root", str(root), "--only", "manifests")
-    assert run.code == 0, run.stderr
-    assert run.gate("manifests")["verdict"] == "passed"
-
-
-def test_failing_validator_without_sarif_still_fails(tmp_path: Path) -> None:
-    root = make_tree(tmp_path / "tree", "#!/bin/sh\necho 'k8s/x.yaml: bad'\nexit 3\n")
-    run = run_gates(tmp_path / "reports", "--root", str(root), "--only", "manifests")
-    assert run.code == 1
-    (finding,) = run.gate("manifests")["blocking"]
-    assert finding["rule_id"] == "validator-failed"
-    assert "exited 3: k8s/x.yaml: bad" in finding["message"]
+    status, note, _, verdict = gate_on(root, tmp_path)
+    assert (status, verdict) == (RunStatus.ERROR, Verdict.ERROR)
+    assert note == f"error: the validator checks {REPO_ROOT}, not --root {root}"
 
 
 def test_missing_validator_is_skipped_visibly(tmp_path: Path) -> None:

@@ -1,4 +1,10 @@
-"""A throw-away repository whose stage scripts are small shell stand-ins we control."""
+"""A throw-away repository whose stage steps are small shell stand-ins we control.
+
+The pipeline runs each step as `python -m microshop_ci.<module>` with the repository's
+scripts/ first on PYTHONPATH, so a stand-in is a module file in the fake repository's own
+scripts/microshop_ci that hands its arguments to a bash body ($1, $2, ... as before). The build
+stage's two bash scripts are still scripts.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +13,33 @@ from pathlib import Path
 
 import pytest
 
-SCRIPTS = (
-    "test",
-    "gates",
-    "build-base-image",
-    "registry",
-    "build-images",
-    "supply-chain",
-    "kyverno-test",
-    "validate-manifests",
-    "admission-check",
-    "smoke",
-    "scan-images",
-)
+# The name each test uses for a step -> the module file that stands in for it.
+MODULES = {
+    "test": "checks/__main__.py",
+    "gates": "gates/cli.py",
+    "registry": "core/registry.py",
+    "scan-images": "gates/scan_images.py",
+    "supply-chain": "sign/__main__.py",
+    "kyverno-test": "admission/suites.py",
+    "validate-manifests": "admission/validate.py",
+    "admission-check": "admission/check.py",
+    "smoke": "smoke/__main__.py",
+}
+SCRIPTS = ("build-base-image", "build-images")
+STAND_IN = """import os
+import sys
+
+os.execvp("bash", ["bash", "-c", {body!r}, "stand-in", *sys.argv[1:]])
+"""
 
 
 class FakeRepo:
-    """A repo folder with scripts/NAME stand-ins; each succeeds unless told otherwise."""
+    """A repo folder with step stand-ins; each succeeds unless told otherwise."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         (root / "scripts").mkdir(parents=True)
-        for name in SCRIPTS:
+        for name in (*MODULES, *SCRIPTS):
             self.script(name, "exit 0")
         # build-images writes images.json where the pipeline asks (--out FILE).
         self.script(
@@ -40,7 +51,14 @@ class FakeRepo:
         )
 
     def script(self, name: str, body: str) -> Path:
-        """Replace scripts/NAME with a bash script running body."""
+        """Replace step NAME's module (or scripts/NAME, still bash) with bash running body."""
+        if name in MODULES:
+            path = self.root / "scripts" / "microshop_ci" / MODULES[name]
+            for package in (path.parent, path.parent.parent):
+                package.mkdir(parents=True, exist_ok=True)
+                (package / "__init__.py").touch()
+            path.write_text(STAND_IN.format(body=f"set -eu\n{body}\n"))
+            return path
         path = self.root / "scripts" / name
         path.write_text(f"#!/usr/bin/env bash\nset -eu\n{body}\n")
         path.chmod(path.stat().st_mode | stat.S_IXUSR)

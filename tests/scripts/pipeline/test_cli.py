@@ -141,3 +141,45 @@ def test_ctrl_c_stops_the_running_step_and_its_children(fake_repo: FakeRepo) -> 
     summary = json.loads((report / "summary.json").read_text())
     assert summary["verdict"] == "cancelled"
     assert summary["stages"][0]["verdict"] == "cancelled"
+
+
+def test_a_stage_result_is_read_into_the_summary_and_the_headline(fake_repo: FakeRepo) -> None:
+    gate = '{"gate": "bandit", "verdict": "passed", "by_severity": {"low": 2}, "excepted": 1, '
+    gate += '"note": ""}'
+    # gates gets: --offline --report-dir DIR --result FILE
+    fake_repo.script("gates", f'echo \'{{"stage": "gates", "gates": [{gate}]}}\' > "$5"')
+    code, report = run(fake_repo, "--stage", "gates")
+    summary = json.loads((report / "summary.json").read_text())
+    assert code == 0
+    assert summary["stages"][0]["figures"] == {
+        "gates": [
+            {"gate": "bandit", "verdict": "passed", "by_severity": {"low": 2}, "excepted": 1,
+             "note": ""}
+        ]
+    }  # fmt: skip
+    assert "| gates | passed | 0:00 | bandit: passed (low 2, 1 excepted) |" in (
+        (report / "summary.md").read_text()
+    )
+
+
+def test_an_unreadable_stage_result_fails_the_stage_naming_file_and_field(
+    fake_repo: FakeRepo,
+) -> None:
+    fake_repo.script("gates", 'echo \'{"stage": "gates", "gates": [{"gate": 1}]}\' > "$5"')
+    code, report = run(fake_repo, "--stage", "gates")
+    summary = json.loads((report / "summary.json").read_text())
+    assert code == 1
+    assert summary["failed_stage"] == "gates"
+    assert summary["stages"][0]["reason"] == (
+        f"the stage's result is unreadable: {report}/gates/result.json: gates[0].gate: "
+        "expected str, got int 1"
+    )
+
+
+def test_a_result_left_by_an_earlier_run_is_not_read_again(fake_repo: FakeRepo) -> None:
+    fake_repo.script("gates", 'echo \'{"stage": "gates", "gates": []}\' > "$5"')
+    run(fake_repo, "--stage", "gates")
+    fake_repo.script("gates", "exit 1")
+    code, report = run(fake_repo, "--stage", "gates")
+    assert code == 1
+    assert not (report / "gates" / "result.json").exists()

@@ -1,0 +1,140 @@
+"""The local OCI registry (CNCF distribution, built by scripts/tool registry): `scripts/registry`.
+
+Images are pushed here by digest; signatures and attestations are stored next to them. Data lives
+in the git-ignored .local/registry/ (MICROSHOP_REGISTRY_DATA), the address is MICROSHOP_REGISTRY
+(default 127.0.0.1:5000).
+
+    python -m microshop_ci.core.registry up      start it unless something already answers
+    python -m microshop_ci.core.registry down    stop the registry this module started (data kept)
+    python -m microshop_ci.core.registry addr    print HOST:PORT
+    python -m microshop_ci.core.registry status  exit 0 if it answers /v2/
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from microshop_ci.core.paths import LOCAL_DIR
+from microshop_ci.core.tools import ToolError, pinned_tool
+
+DEFAULT_ADDRESS = "127.0.0.1:5000"
+LOOPBACK = re.compile(r"^(127\.0\.0\.1|localhost):[0-9]+$")
+START_POLLS, POLL_SECONDS = 50, 0.2
+
+
+class RegistryError(Exception):
+    """The registry cannot be started here; the message says why and where its log is."""
+
+
+def address() -> str:
+    """HOST:PORT of the registry (MICROSHOP_REGISTRY, empty or unset: 127.0.0.1:5000)."""
+    return os.environ.get("MICROSHOP_REGISTRY") or DEFAULT_ADDRESS
+
+
+def data_dir() -> Path:
+    """Where its storage, config, pid file and log live."""
+    return Path(os.environ.get("MICROSHOP_REGISTRY_DATA") or LOCAL_DIR / "registry")
+
+
+def answers(addr: str) -> bool:
+    """True when something answers GET /v2/ at addr (host:port) over HTTP, 401 included."""
+    try:
+        httpx.get(f"http://{addr}/v2/", timeout=2)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+def config(addr: str, data: Path) -> str:
+    """The registry's configuration: filesystem storage under data, deletes allowed."""
+    return (
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+        f"    rootdirectory: {data / 'storage'}\n  delete:\n    enabled: true\n"
+        f"http:\n  addr: {addr}\n"
+    )
+
+
+def up(addr: str, data: Path) -> str:
+    """Start the registry unless one answers; returns what happened, RegistryError if it fails."""
+    if answers(addr):
+        return f"registry answers on {addr}"
+    if not LOOPBACK.match(addr):
+        raise RegistryError(
+            f"scripts/registry starts only a loopback registry; MICROSHOP_REGISTRY={addr}"
+        )
+    try:
+        binary = pinned_tool("registry")
+    except ToolError as exc:
+        raise RegistryError(str(exc)) from None
+    (data / "storage").mkdir(parents=True, exist_ok=True)
+    (data / "config.yml").write_text(config(addr, data))
+    log = data / "registry.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(  # nosec B603 -- the pinned registry binary, no shell
+            [binary, "serve", str(data / "config.yml")],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # it outlives this process and the step's process group
+        )
+    (data / "registry.pid").write_text(f"{proc.pid}\n")
+    for _ in range(START_POLLS):
+        if answers(addr):
+            return f"registry up on {addr} (data: {data})"
+        if proc.poll() is not None:
+            break
+        time.sleep(POLL_SECONDS)
+    tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+    raise RegistryError(f"registry did not answer on {addr} (log: {log})\n{tail}".rstrip())
+
+
+def down(data: Path) -> str:
+    """Stop the registry `up` started (by its pid file); the data stays."""
+    pidfile = data / "registry.pid"
+    if not pidfile.is_file():
+        return "no registry started by scripts/registry"
+    pid = int(pidfile.read_text().strip() or 0)
+    pidfile.unlink()
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return f"registry (pid {pid}) was not running"
+    return f"registry stopped (pid {pid})"
+
+
+def _log(message: str) -> None:
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """up | down | addr | status; a failure prints `error: ...` and exits 1."""
+    args = sys.argv[1:] if argv is None else argv
+    command = args[0] if len(args) == 1 else ""
+    addr = address()
+    if command not in ("addr", "status", "up", "down"):
+        print("error: usage: scripts/registry up|down|addr|status", file=sys.stderr)
+        return 1
+    if command == "addr":
+        print(addr)
+        return 0
+    if command == "status":
+        return 0 if answers(addr) else 1
+    try:
+        _log(up(addr, data_dir()) if command == "up" else down(data_dir()))
+    except RegistryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""The checks stage (scripts/test): its checks in order, the first failure named, its result."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from microshop_ci.checks import cli
+from microshop_ci.core.result import ChecksResult, PytestCounts, read_result
+
+
+def test_the_command_line_splits_cluster_result_and_pytest_arguments(tmp_path: Path) -> None:
+    assert cli.parse([]) == (True, None, [])
+    assert cli.parse(["--no-cluster"]) == (False, None, [])
+    assert cli.parse(["tests/x.py", "-q"]) == (False, None, ["tests/x.py", "-q"])
+    result = tmp_path / "r.json"
+    assert cli.parse(["--result", str(result), "-m", "not slow"]) == (
+        False,
+        result,
+        ["-m", "not slow"],
+    )
+
+
+def test_the_checks_run_in_order_with_both_coverage_floors() -> None:
+    labels = [label for label, _ in cli.commands(["-q"])]
+    assert labels == [
+        "ruff check",
+        "ruff format --check",
+        "mypy (strict)",
+        "pytest",
+        "coverage floor: services/* 90%",
+        "coverage floor: scripts/microshop_ci/* 56%",
+    ]
+    argv = dict(cli.commands(["-q"]))
+    assert argv["pytest"][:3] == (sys.executable, "-m", "pytest")
+    assert argv["pytest"][-1] == "-q"
+    assert argv["coverage floor: services/* 90%"][-3:] == (
+        "--include=services/*",
+        "--fail-under=90",
+        "--format=total",
+    )
+
+
+def test_the_first_failing_check_stops_the_run_and_the_result_is_still_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ran: list[tuple[str, ...]] = []
+
+    def run_visible(argv: tuple[str, ...], **_: object) -> int:
+        ran.append(tuple(argv))
+        if "pytest" in argv:
+            junit = next(a for a in argv if a.startswith("--junitxml="))
+            Path(junit.split("=", 1)[1]).write_text(
+                '<testsuite tests="4" failures="1" errors="0" skipped="1"></testsuite>'
+            )
+            return 1
+        return 0
+
+    monkeypatch.setattr(cli, "run_visible", run_visible)
+    monkeypatch.setattr(cli, "COVERAGE_XML", tmp_path / "coverage.xml")
+    result = tmp_path / "checks" / "result.json"
+    result.parent.mkdir()
+    assert cli.main(["--result", str(result), "-m", "not slow"]) == 1
+    assert [a[2] if a[1] == "-m" else Path(a[0]).name for a in ran] == [
+        "ruff",
+        "ruff",
+        "mypy",
+        "pytest",
+    ]
+    assert f"--junitxml={tmp_path / 'checks' / 'junit.xml'}" in ran[-1]
+    assert capsys.readouterr().err.endswith("error: pytest failed (output above)\n")
+    assert read_result(result, ChecksResult) == ChecksResult(PytestCounts(2, 1, 1), None)
+
+
+def test_without_pytest_arguments_the_cluster_run_follows(monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[tuple[str, ...]] = []
+
+    def run_visible(argv: tuple[str, ...], **_: object) -> int:
+        ran.append(tuple(argv))
+        return 0
+
+    monkeypatch.setattr(cli, "run_visible", run_visible)
+    assert cli.main([]) == 0
+    assert ran[-1] == (sys.executable, "-m", "microshop_ci.cluster", "e2e")
+    ran.clear()
+    assert cli.main(["--no-cluster"]) == 0
+    assert "microshop_ci.cluster" not in ran[-1]
