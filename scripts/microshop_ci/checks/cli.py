@@ -5,8 +5,8 @@ the services at 90%, the pipeline's own code (scripts/microshop_ci) at 92.5%, a 
 the fast test set (the pipeline's checks stage, same floors) measures, lines and branches; coverage
 follows the Python processes the tests start (pyproject.toml: [run] patch = subprocess). The
 services' 99% here is not GitHub's figure: its test job runs against MongoDB 7, where the
-database-restart test does not run. Raise a floor, never lower it. Without PYTEST_ARGS and --no-cluster,
-the kind end-to-end run follows (microshop_ci.cluster e2e); CI never skips it.
+database-restart test does not run. Raise a floor, never lower it. Without PYTEST_ARGS and
+--no-cluster, the kind end-to-end run follows (microshop_ci.cluster e2e); CI never skips it.
 
 --result FILE writes the stage's typed result (core.result.ChecksResult): pytest's counts from a
 JUnit file written beside it, and the line coverage of reports/coverage.xml.
