@@ -2,8 +2,7 @@
 
 Every step is `python -m microshop_ci.<module>` (core.tools.python_module), the same module the
 workflows reach through the one-line scripts/<name>; each stage's last step writes the stage's
-typed result (core.result) to REPORT_DIR/STAGE/result.json. The two build steps that are still
-bash are the only script calls, marked STILL BASH below.
+typed result (core.result) to REPORT_DIR/STAGE/result.json.
 """
 
 from __future__ import annotations
@@ -27,19 +26,6 @@ class Options:
     def result(self, stage: str) -> str:
         """Where a stage writes its typed result."""
         return str(self.report_dir / stage / RESULT_FILE)
-
-
-# STILL BASH: the build stage's two steps whose move to Python is its own change. Each switches
-# to its module in one line: python_module("microshop_ci.build.base_image", *args) and
-# python_module("microshop_ci.build.images", *args).
-def base_image(opts: Options, *args: str) -> tuple[str, ...]:
-    """scripts/build-base-image."""
-    return (str(opts.repo / "scripts" / "build-base-image"), *args)
-
-
-def build_images(opts: Options, *args: str) -> tuple[str, ...]:
-    """scripts/build-images."""
-    return (str(opts.repo / "scripts" / "build-images"), *args)
 
 
 def registry_up() -> Step:
@@ -91,9 +77,12 @@ def build_stages(opts: Options) -> list[Stage]:
             "build",
             "hermetic image builds, pushed by digest to the local registry",
             (
-                Step("base-image", base_image(opts)),
+                Step("base-image", python_module("microshop_ci.build.base_image")),
                 registry_up(),
-                Step("build-push", build_images(opts, "--push", "--out", str(images))),
+                Step(
+                    "build-push",
+                    python_module("microshop_ci.build.images", "--push", "--out", str(images)),
+                ),
                 Step(
                     "image-scans",
                     python_module(

@@ -2,13 +2,11 @@
 
 The pipeline runs each step as `python -m microshop_ci.<module>` with the repository's
 scripts/ first on PYTHONPATH, so a stand-in is a module file in the fake repository's own
-scripts/microshop_ci that hands its arguments to a bash body ($1, $2, ... as before). The build
-stage's two bash scripts are still scripts.
+scripts/microshop_ci that hands its arguments to a bash body ($1, $2, ... as before).
 """
 
 from __future__ import annotations
 
-import stat
 from pathlib import Path
 
 import pytest
@@ -24,8 +22,9 @@ MODULES = {
     "validate-manifests": "admission/validate.py",
     "admission-check": "admission/check.py",
     "smoke": "smoke/__main__.py",
+    "build-base-image": "build/base_image.py",
+    "build-images": "build/images.py",
 }
-SCRIPTS = ("build-base-image", "build-images")
 STAND_IN = """import os
 import sys
 
@@ -39,7 +38,7 @@ class FakeRepo:
     def __init__(self, root: Path) -> None:
         self.root = root
         (root / "scripts").mkdir(parents=True)
-        for name in (*MODULES, *SCRIPTS):
+        for name in MODULES:
             self.script(name, "exit 0")
         # build-images writes images.json where the pipeline asks (--out FILE).
         self.script(
@@ -51,17 +50,12 @@ class FakeRepo:
         )
 
     def script(self, name: str, body: str) -> Path:
-        """Replace step NAME's module (or scripts/NAME, still bash) with bash running body."""
-        if name in MODULES:
-            path = self.root / "scripts" / "microshop_ci" / MODULES[name]
-            for package in (path.parent, path.parent.parent):
-                package.mkdir(parents=True, exist_ok=True)
-                (package / "__init__.py").touch()
-            path.write_text(STAND_IN.format(body=f"set -eu\n{body}\n"))
-            return path
-        path = self.root / "scripts" / name
-        path.write_text(f"#!/usr/bin/env bash\nset -eu\n{body}\n")
-        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+        """Replace step NAME's module with bash running body."""
+        path = self.root / "scripts" / "microshop_ci" / MODULES[name]
+        for package in (path.parent, path.parent.parent):
+            package.mkdir(parents=True, exist_ok=True)
+            (package / "__init__.py").touch()
+        path.write_text(STAND_IN.format(body=f"set -eu\n{body}\n"))
         return path
 
 
