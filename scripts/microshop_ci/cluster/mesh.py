@@ -31,6 +31,7 @@ from pathlib import Path
 
 import yaml
 
+from microshop_ci.build import base_image
 from microshop_ci.cluster import images
 from microshop_ci.cluster.gobuild import (
     REPO_ROOT,
@@ -44,6 +45,7 @@ from microshop_ci.cluster.gobuild import (
 from microshop_ci.cluster.kind import kubectl, log_path, tool
 from microshop_ci.cluster.pins import pin
 from microshop_ci.cluster.run import run
+from microshop_ci.core.tools import ToolError
 
 ENVOY_REQUIREMENTS = REPO_ROOT / "scripts" / "requirements-envoy.txt"
 PROXY_IMAGE_NAME = "istio-proxyv2"  # its name in the images file
@@ -131,16 +133,11 @@ def envoy() -> Path:
 
 
 def runtime_base() -> str:
-    """Our Debian runtime base image (built or reused by scripts/build-base-image)."""
-    out = run(
-        [str(REPO_ROOT / "scripts" / "build-base-image"), "--env"],
-        step="scripts/build-base-image",
-        log=log_path(),
-    )
-    for line in out.splitlines():
-        if line.startswith("RUNTIME_IMAGE="):
-            return line.partition("=")[2].strip()
-    raise BuildError("scripts/build-base-image --env printed no RUNTIME_IMAGE")
+    """Our Debian runtime base image (built or reused, as scripts/build-base-image does)."""
+    try:
+        return base_image.base_images().runtime
+    except (base_image.BaseImageError, ToolError) as exc:
+        raise BuildError(f"the runtime base image: {exc}") from None
 
 
 def dockerfiles(base: str) -> dict[str, str]:

@@ -102,13 +102,18 @@ def test_a_proxy_image_not_by_digest_is_refused(
     assert json.loads(images.read_text()) == {"api-service": API}
 
 
-def test_the_runtime_base_is_the_line_build_base_image_prints(
+def test_the_runtime_base_is_the_build_stages_runtime_image(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(mesh, "run", lambda *_a, **_k: "BUILDER_IMAGE=b:1\nRUNTIME_IMAGE=r:2\n")
+    images = mesh.base_image.BaseImages(runtime="r:2", builder="b:1")
+    monkeypatch.setattr(mesh.base_image, "base_images", lambda: images)
     assert mesh.runtime_base() == "r:2"
-    monkeypatch.setattr(mesh, "run", lambda *_a, **_k: "BUILDER_IMAGE=b:1\n")
-    with pytest.raises(BuildError, match="printed no RUNTIME_IMAGE"):
+
+    def refused() -> mesh.base_image.BaseImages:
+        raise mesh.base_image.BaseImageError("debootstrap failed: Release signature")
+
+    monkeypatch.setattr(mesh.base_image, "base_images", refused)
+    with pytest.raises(BuildError, match=r"^the runtime base image: debootstrap failed: Release"):
         mesh.runtime_base()
 
 
