@@ -25,7 +25,11 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from microshop_ci.core.tools import ToolError, docker
+from microshop_ci.build import images as build_images
+from microshop_ci.core import registry
+from microshop_ci.core.images import ImagesFileError, read_images
+from microshop_ci.core.paths import REPO_ROOT, REPORTS_DIR
+from microshop_ci.core.tools import ToolError, docker, pinned_tool, script
 
 NETWORK = "microshop-local"
 SERVICES = ("api-service", "client-service")
@@ -185,25 +189,45 @@ def down(paths: Paths) -> None:
     docker("network", "rm", NETWORK, check=False)
 
 
+def ensure_images(images_file: Path) -> None:
+    """Without an images file, build and push both services first (the local registry, started
+    if none answers), as scripts/build-images --push --out FILE does."""
+    if images_file.is_file():
+        return
+    try:
+        print(registry.up(registry.address(), registry.data_dir()), file=sys.stderr)
+    except registry.RegistryError as exc:
+        raise RuntimeError(str(exc)) from None
+    if build_images.main(["--push", "--out", str(images_file)]) != 0:
+        raise RuntimeError(f"scripts/build-images --push --out {images_file} failed (above)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """CLI: compose_local up --images FILE --ferretdb BIN | down."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    """scripts/compose-local up [--images FILE] [--ferretdb BIN] | down."""
+    parser = argparse.ArgumentParser(
+        prog="scripts/compose-local", description=__doc__.splitlines()[0] if __doc__ else None
+    )
     parser.add_argument("action", choices=("up", "down"))
-    parser.add_argument("--images", type=Path, help="images file (service -> ref by digest)")
-    parser.add_argument("--ferretdb", help="FerretDB binary (scripts/tool ferretdb)")
-    parser.add_argument("--repo", type=Path, default=Path.cwd())
+    parser.add_argument(
+        "--images",
+        type=Path,
+        default=REPORTS_DIR / "images.json",
+        help="images file (service -> ref by digest); built and pushed first when missing",
+    )
+    parser.add_argument("--ferretdb", help="FerretDB binary (default: scripts/tool ferretdb)")
+    parser.add_argument("--repo", type=Path, default=REPO_ROOT)
     args = parser.parse_args(argv)
     paths = Paths(args.repo.resolve())
     try:
         if args.action == "down":
             down(paths)
             return 0
-        if args.images is None or args.ferretdb is None:
-            parser.error("up needs --images and --ferretdb")
-        data = json.loads(args.images.read_text())
-        images = {name: str(data[name]["ref"]) for name in SERVICES}
-        up(paths, images, args.ferretdb)
-    except (OSError, KeyError, RuntimeError, ToolError, json.JSONDecodeError) as err:
+        script("dockerd-up")
+        ensure_images(args.images)
+        records = read_images(args.images, require=SERVICES)
+        images = {name: records[name].image.ref for name in SERVICES}
+        up(paths, images, args.ferretdb or pinned_tool("ferretdb"))
+    except (OSError, RuntimeError, ToolError, ImagesFileError) as err:
         print(f"compose-local: {err}", file=sys.stderr)
         return 1
     return 0

@@ -245,31 +245,54 @@ def test_down_without_anything_running_is_quiet(
     assert fake.calls[-1] == ("network", "rm", "microshop-local")
 
 
-def test_cli_up_needs_images_and_ferretdb(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_cli_up_without_an_images_file_builds_and_pushes_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with pytest.raises(SystemExit) as caught:
-        compose.main(["up", "--repo", str(tmp_path)])
-    assert caught.value.code == 2
-    assert capsys.readouterr().err.endswith("error: up needs --images and --ferretdb\n")
+    calls: list[tuple[str, Any]] = []
+    images = tmp_path / "images.json"
+
+    def build(argv: list[str]) -> int:
+        calls.append(("build-images", argv))
+        images.write_text(json.dumps({name: {"ref": ref} for name, ref in IMAGES.items()}))
+        return 0
+
+    monkeypatch.setattr(compose, "script", lambda name: calls.append(("script", name)))
+    monkeypatch.setattr(compose.registry, "up", lambda addr, data: calls.append(("registry", addr)))
+    monkeypatch.setattr(compose.registry, "address", lambda: "127.0.0.1:5000")
+    monkeypatch.setattr(compose.build_images, "main", build)
+    monkeypatch.setattr(compose, "up", lambda *args: calls.append(("up", args)))
+    argv = ["up", "--images", str(images), "--ferretdb", "/opt/ferretdb", "--repo", str(tmp_path)]
+    assert compose.main(argv) == 0
+    assert calls == [
+        ("script", "dockerd-up"),
+        ("registry", "127.0.0.1:5000"),
+        ("build-images", ["--push", "--out", str(images)]),
+        ("up", (compose.Paths(tmp_path.resolve()), IMAGES, "/opt/ferretdb")),
+    ]
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("{not json", "compose-local: Expecting property name enclosed in double quotes"),
-        (json.dumps({"api-service": {"ref": "x"}}), "compose-local: 'client-service'"),
+        ("{not json", ": not JSON (Expecting property name"),
+        (json.dumps({"api-service": {"ref": "x"}}), "client-service"),
     ],
 )
 def test_cli_reports_a_bad_images_file_in_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    content: str,
+    message: str,
 ) -> None:
+    monkeypatch.setattr(compose, "script", lambda name: "")
     images = tmp_path / "images.json"
     images.write_text(content)
     argv = ["up", "--images", str(images), "--ferretdb", "/x", "--repo", str(tmp_path)]
     assert compose.main(argv) == 1
     err = capsys.readouterr().err
-    assert err.startswith(message)
+    assert err.startswith(f"compose-local: {images}")
+    assert message in err
     assert err.count("\n") == 1
 
 
@@ -277,6 +300,7 @@ def test_cli_up_and_down_call_the_stack_with_the_images_refs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[tuple[str, Any]] = []
+    monkeypatch.setattr(compose, "script", lambda name: "")
     monkeypatch.setattr(compose, "up", lambda *args: calls.append(("up", args)))
     monkeypatch.setattr(compose, "down", lambda paths: calls.append(("down", paths)))
     images = tmp_path / "images.json"
