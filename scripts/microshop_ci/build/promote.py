@@ -8,6 +8,7 @@ release tag `vX.Y.Z`. A failed gate leaves nothing in GHCR.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -21,6 +22,8 @@ from microshop_ci.core.images import (
     read_images,
     write_images,
 )
+from microshop_ci.core.paths import REPO_ROOT
+from microshop_ci.core.tools import ToolError, pinned_tool
 
 RELEASE_TAG_RE = re.compile(r"^v\d+\.\d+\.\d+$")
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -65,25 +68,43 @@ def promote(
     return promoted
 
 
+def head_tag() -> str:
+    """git-<first 12 hex digits of HEAD>: the tag every promoted image gets."""
+    revision = subprocess.run(  # nosec B603, B607 -- fixed git argv
+        ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.strip()  # fmt: skip
+    return f"git-{revision[:12]}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """CLI: promote --images FILE --registry REG --tag T [--tag T2] --out FILE --crane PATH."""
+    """scripts/promote-images --images FILE --out FILE [--release-tag vX.Y.Z] [--tag T]...
+
+    --registry defaults to MICROSHOP_REGISTRY (the release registry), --tag to git-<HEAD sha12>,
+    --crane to the pinned crane.
+    """
     parser = argparse.ArgumentParser(prog="promote-images", description=__doc__)
     parser.add_argument("--images", type=Path, required=True)
-    parser.add_argument("--registry", required=True)
+    parser.add_argument("--registry", default=os.environ.get("MICROSHOP_REGISTRY", ""))
     parser.add_argument("--tag", action="append", default=[], dest="tags")
     parser.add_argument("--release-tag", default="", help="vX.Y.Z (refused otherwise)")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--crane", default="crane")
+    parser.add_argument("--crane", help="crane binary (default: scripts/tool crane)")
     args = parser.parse_args(argv)
+    if not args.registry:
+        print("promote-images: set MICROSHOP_REGISTRY (the release registry)", file=sys.stderr)
+        return 1
     tags = list(args.tags)
-    if args.release_tag:
-        if not RELEASE_TAG_RE.match(args.release_tag):
-            print(f"promote-images: {args.release_tag!r} is not vX.Y.Z", file=sys.stderr)
-            return 2
-        tags.append(args.release_tag)
+    if args.release_tag and not RELEASE_TAG_RE.match(args.release_tag):
+        print(f"promote-images: {args.release_tag!r} is not vX.Y.Z", file=sys.stderr)
+        return 2
     try:
-        done = promote(args.images, args.registry, tags, args.out, args.crane)
-    except (ImagesFileError, PromoteError) as exc:
+        tags = tags or [head_tag()]
+        if args.release_tag:
+            tags.append(args.release_tag)
+        crane = args.crane or pinned_tool("crane")
+        done = promote(args.images, args.registry, tags, args.out, crane)
+    except (ImagesFileError, PromoteError, ToolError, subprocess.CalledProcessError) as exc:
         print(f"promote-images: {exc}", file=sys.stderr)
         return 1
     for service in sorted(done):

@@ -139,6 +139,4 @@ def test_the_script_needs_the_release_registry(tmp_path: Path) -> None:
         env=env,
     )
     assert result.returncode == 1
-    assert result.stderr == (
-        "error: scripts/promote-images: set MICROSHOP_REGISTRY (the release registry)\n"
-    )
+    assert result.stderr == "promote-images: set MICROSHOP_REGISTRY (the release registry)\n"
