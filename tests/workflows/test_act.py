@@ -259,6 +259,49 @@ def test_required_fails_and_names_the_job_when_a_needed_job_fails(
     assert "require-jobs: 0/1 jobs succeeded" in run.log
 
 
+NOISY_LINES = 3000
+# a step that prints fast, half to stderr, and fails: its last lines are still in the pty when it
+# exits (act 0.2.89 as upstream builds it drops them; scripts/tool builds it with the fix)
+NOISY_SCRIPT = f"""import sys
+for i in range(1, {NOISY_LINES + 1}):
+    print(f"noisy-line {{i}}", file=(sys.stdout, sys.stderr)[i % 2])
+print("noisy-end: exit 3", file=sys.stderr)
+sys.exit(3)
+"""
+
+
+def noisy_repository(dest: Path) -> tuple[Path, Path]:
+    """A repository whose one workflow has one job with one failing, talkative step."""
+    repo = dest / "noisy"
+    workflow = repo / ".github" / "workflows" / "noisy.yml"
+    workflow.parent.mkdir(parents=True)
+    doc = {
+        "name": "noisy",
+        "on": "workflow_dispatch",
+        "permissions": {},
+        "jobs": {"noisy": {"runs-on": "ubuntu-24.04", "timeout-minutes": 5,
+                           "steps": [{"name": "print and fail", "run": "python3 noisy.py"}]}},
+    }  # fmt: skip
+    workflow.write_text(yaml.safe_dump(doc, sort_keys=False))
+    (repo / "noisy.py").write_text(NOISY_SCRIPT)
+    git = ["git", "-C", str(repo), "-c", "user.name=act", "-c", "user.email=act@localhost"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "noisy"], check=True)
+    return repo, workflow
+
+
+def test_a_failing_steps_last_output_lines_reach_acts_log(tmp_path: Path) -> None:
+    # the cause of the `require-jobs` line once missing from the `required` test's log
+    repo, workflow = noisy_repository(tmp_path)
+    run = run_act(tool_path("act"), repo, workflow, "noisy")
+    assert run.returncode == 1
+    assert run.results == {"noisy": "failed"}
+    printed = [int(n) for n in re.findall(r"\| noisy-line (\d+)\r?$", run.log, re.MULTILINE)]
+    assert sorted(printed) == list(range(1, NOISY_LINES + 1)), run.log[-2000:]
+    assert "| noisy-end: exit 3" in run.log, run.log[-2000:]
+
+
 # --- pr.yml's gates job: fails closed offline, and its `if: !cancelled()` steps still report ------
 
 GATE_REPORTS = [
