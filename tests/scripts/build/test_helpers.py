@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from microshop_ci.build import image_archive
-from microshop_ci.sign import sbom
 from microshop_ci.build.dpkg import closure, parse_status
+from microshop_ci.sign import sbom
 
 STATUS = """\
 Package: python3-minimal

@@ -1,0 +1,184 @@
+"""The image build on Docker 29's containerd image store gives the same images as on Debian's.
+
+GitHub's ubuntu-24.04 runners ship Docker 29, whose fresh installs keep images in containerd;
+this machine's engine is Debian's docker.io 20.10 (graph drivers). A second engine, dockerd built
+from moby's pinned module (MOBY_VERSION) with the containerd snapshotter, is started isolated
+(tests/scripts/build/second_engine.py), and the project's real scripts/build-images (with the
+base image build it needs) runs against each engine through DOCKER_HOST, on one prepared context,
+pushing to a registry of this test's own. Asserted: the classic builder builds with
+`--network none` on both, the images file's `image_id` (the normalizer's config digest) is the
+same for both engines while the engines' own ids differ in kind, the registry holds exactly that
+config, and `docker save` on the containerd store is the OCI layout the normalizer reads.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import tarfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from microshop_ci.build.normalize_image import normalize
+from microshop_ci.core.pins import pin
+from tests.conftest import REPO_ROOT, free_port
+from tests.scripts.build.conftest import SCRIPTS, SERVICES, run
+from tests.scripts.build.second_engine import Engine, second_engine
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+MANIFEST_TYPES = ", ".join([
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+])  # fmt: skip
+TAGS = {"debian": "d29-debian", "moby": "d29-moby"}
+
+
+@dataclass(frozen=True)
+class Build:
+    """One scripts/build-images --push run: its images file, log and time."""
+
+    images: dict[str, dict[str, str]]
+    stderr: str
+    seconds: float
+    build_logs: dict[str, str]  # what `docker build` printed besides the image id, per service
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[Engine]:
+    """dockerd 29 on the containerd image store, isolated; stopped and removed after."""
+    with second_engine() as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def own_registry(docker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A registry of this test's own on a free loopback port (scripts/registry, its own data)."""
+    env = {
+        **os.environ,
+        "MICROSHOP_REGISTRY": f"127.0.0.1:{free_port()}",
+        "MICROSHOP_REGISTRY_DATA": str(tmp_path_factory.mktemp("registry")),
+    }
+    subprocess.run([SCRIPTS / "registry", "up"], env=env, check=True, capture_output=True)
+    yield env["MICROSHOP_REGISTRY"]
+    subprocess.run([SCRIPTS / "registry", "down"], env=env, check=False, capture_output=True)
+
+
+def build_images(context: Path, out: Path, registry: str, tag: str, engine: Engine | None) -> Build:
+    """scripts/build-images --push on one engine (the second one, or this machine's)."""
+    env = {**(engine.env() if engine else os.environ), "MICROSHOP_REGISTRY": registry}
+    env["MICROSHOP_IMAGE_TAG"] = tag
+    started = time.monotonic()
+    result = subprocess.run(
+        [SCRIPTS / "build-images", "--skip-prepare", "--context-dir", context, "--push",
+         "--out", out],
+        env=env, capture_output=True, text=True, check=False, timeout=1800,
+    )  # fmt: skip
+    if result.returncode != 0:
+        where = engine.host if engine else "this machine"
+        pytest.fail(f"build-images on {where} failed:\n{result.stderr[-4000:]}")
+    logs = {s: (context / f"{s}.build.log").read_text() for s in SERVICES}
+    return Build(json.loads(out.read_text()), result.stderr, time.monotonic() - started, logs)
+
+
+@pytest.fixture(scope="module")
+def builds(
+    docker: str, engine: Engine, own_registry: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Build]]:
+    """The same prepared context built on this machine's engine and on dockerd 29."""
+    work = tmp_path_factory.mktemp("docker29")
+    run(SCRIPTS / "build-images", "--prepare-only", "--context-dir", work / "context")
+    done = {
+        "debian": build_images(
+            work / "context", work / "debian.json", own_registry, TAGS["debian"], None
+        ),
+        "moby": build_images(
+            work / "context", work / "moby.json", own_registry, TAGS["moby"], engine
+        ),
+    }
+    yield done
+    # only the tags this test made on this machine's engine (the second engine goes away whole)
+    for service in SERVICES:
+        for ref in (f"{service}:{TAGS['debian']}", f"{own_registry}/{service}:{TAGS['debian']}"):
+            run("docker", "image", "rm", ref, check=False)
+
+
+def test_the_second_engine_is_docker_29_on_the_containerd_image_store(engine: Engine) -> None:
+    assert engine.info["ServerVersion"] == pin("MOBY_VERSION")
+    assert ["driver-type", "io.containerd.snapshotter.v1"] in engine.info["DriverStatus"]  # type: ignore[operator]
+    version = run(engine.docker, "--host", engine.host, "version", "--format", "{{json .}}")
+    both = json.loads(version.stdout)
+    assert both["Server"]["ApiVersion"] == "1.56"  # moby's daemon/config MaxAPIVersion
+    assert both["Client"]["Version"] == pin("DOCKER_CLI_VERSION").strip("v").split("+")[0]
+    assert engine.info["DockerRootDir"] == str(engine.root / "data")  # not /var/lib/docker
+
+
+def test_both_engines_build_every_service_offline_with_the_classic_builder(
+    builds: dict[str, Build],
+) -> None:
+    for build in builds.values():
+        assert sorted(build.images) == sorted(SERVICES)
+        for service in SERVICES:
+            assert f"{service}: docker build --network none" in build.stderr
+    # the 29 CLI still runs the classic builder for DOCKER_BUILDKIT=0, and says it is deprecated
+    for log in builds["moby"].build_logs.values():
+        assert "DEPRECATED: The legacy builder is deprecated" in log
+
+
+def test_image_id_is_the_same_on_both_image_stores(builds: dict[str, Build]) -> None:
+    debian, moby = builds["debian"].images, builds["moby"].images
+    for service in SERVICES:
+        assert moby[service]["image_id"] == debian[service]["image_id"], service
+        # the classic store's id is the config digest; the containerd store's is the manifest's
+        assert debian[service]["engine_image_id"] == debian[service]["image_id"]
+        assert moby[service]["engine_image_id"] != moby[service]["image_id"]
+
+
+def test_the_registry_holds_the_normalized_config_from_either_engine(
+    builds: dict[str, Build], own_registry: str
+) -> None:
+    for build in builds.values():
+        for service, image in build.images.items():
+            request = urllib.request.Request(
+                f"http://{own_registry}/v2/{service}/manifests/{image['digest']}",
+                headers={"Accept": MANIFEST_TYPES},
+            )
+            with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 -- loopback
+                manifest = json.load(answer)
+            assert manifest["config"]["digest"] == image["image_id"]
+
+
+def test_docker_save_on_the_containerd_store_is_an_oci_layout_the_normalizer_reads(
+    engine: Engine, builds: dict[str, Build], tmp_path: Path
+) -> None:
+    image = builds["moby"].images["api-service"]
+    saved = tmp_path / "saved.tar"
+    with saved.open("wb") as out:
+        subprocess.run(
+            [engine.docker, "--host", engine.host, "save", f"api-service:{TAGS['moby']}"],
+            stdout=out, check=True, timeout=600,
+        )  # fmt: skip
+    with tarfile.open(saved) as archive:
+        names = set(archive.getnames())
+        manifest = json.load(io.BytesIO(archive.extractfile("manifest.json").read()))  # type: ignore[union-attr]
+    assert {"oci-layout", "index.json", "manifest.json"} <= names
+    assert all(layer.startswith("blobs/sha256/") for layer in manifest[0]["Layers"])
+    # the loaded, normalized image saved again normalizes to the same id: a fixed point
+    again = normalize(saved, tmp_path / "again.tar", "api-service:again", image_epoch(image))
+    assert again == image["image_id"]
+
+
+def image_epoch(image: dict[str, str]) -> int:
+    """SOURCE_DATE_EPOCH of the build: the commit time of the image's revision."""
+    shown = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "log", "-1", "--format=%ct", image["revision"]],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return int(shown.stdout)
