@@ -545,3 +545,60 @@ def test_gates_job_of_a_forks_pull_request_keeps_its_reports_but_uploads_no_sari
     assert "Run Main Upload SARIF to code scanning" not in run.log
     assert "upload-sarif stand-in" not in run.log
     assert run.artifact("gate-reports") == GATE_REPORTS
+
+
+# --- pr.yml's images job: build, scan, SBOM, sign, admission, all on this machine ----------------
+
+IMAGES_JOB = "images, scan, SBOM, signature, admission"
+IMAGES_STEPS = (
+    "Start the run's own registry on loopback (nothing leaves the runner)",
+    "Build every service image hermetically and push it by digest",
+    "Trivy image scan with failing thresholds",
+    "SBOM, signature with a key generated for this run, verification",
+    "The pushed images through the Kyverno policies",
+    "Write the image scan summary to the job summary",
+)
+
+
+@pytest.fixture(scope="module")
+def images_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[ActRun, str]:
+    """pr.yml's `images` job, its registry a loopback one of this test's (act's `--env` wins over
+    the step's default 127.0.0.1:5000) that also serves Trivy an empty database."""
+    root = tmp_path_factory.mktemp("act-images")
+    repo = copy_checkout(root)
+    address = f"127.0.0.1:{free_port()}"
+    registry_env = {**os.environ, "MICROSHOP_REGISTRY": address,
+                    "MICROSHOP_REGISTRY_DATA": str(root / "registry")}  # fmt: skip
+    registry = [str(REPO_ROOT / "scripts" / "registry")]
+    subprocess.run([*registry, "up"], env=registry_env, check=True, timeout=120)
+    try:
+        run = run_act(
+            tool_path("act"), repo, repo / ".github" / "workflows" / "pr.yml", "images",
+            extra_env={"TRIVY_DB_REPOSITORY": push_empty_db(address),
+                       "TRIVY_CACHE_DIR": str(root / "trivy-cache"),
+                       "MICROSHOP_REGISTRY": address},
+        )  # fmt: skip
+    finally:
+        subprocess.run([*registry, "down"], env=registry_env, check=True, timeout=120)
+    return run, address
+
+
+def test_the_images_job_builds_scans_signs_and_admits_through_act(
+    images_run: tuple[ActRun, str],
+) -> None:
+    run, address = images_run
+    assert run.returncode == 0, run.log[-6000:]
+    assert run.results == {IMAGES_JOB: "succeeded"}
+    for step in IMAGES_STEPS:
+        assert re.search(rf"✅  Success - Main {re.escape(step)}", run.log), step
+    for service in ("api-service", "client-service"):
+        assert re.search(
+            rf"\| \[[0-9:]+\] {service}: pushed {re.escape(address)}/{service}@sha256:", run.log
+        )
+    assert "| gates: trivy-vuln passed" in run.log  # the real scan, on the empty database
+    assert "| upload-sarif stand-in: category image-gates" in run.log
+    files = run.artifact("sboms-and-image-reports")
+    assert "images.json" in files
+    assert "admission.json" in files
+    assert any(name.startswith("supply-chain/") for name in files)
+    assert any(name.startswith("image-gates/") for name in files)

@@ -88,6 +88,27 @@ def build_images(context: Path, out: Path, registry: str, tag: str, engine: Engi
     return Build(json.loads(out.read_text()), result.stderr, time.monotonic() - started, logs)
 
 
+def base_images() -> list[str]:
+    """The base image tags of this tree (scripts/build-base-image --env, on this machine)."""
+    lines = run(SCRIPTS / "build-base-image", "--env").stdout.splitlines()
+    return [line.split("=", 1)[1] for line in lines]
+
+
+def copy_base_images(engine: Engine) -> None:
+    """This machine's base images into the second engine (`docker save | docker load`).
+
+    The bases come from debootstrap of the day they were built: copying them makes the image_id
+    comparison a comparison of the engines alone. The base build itself runs on the second engine
+    in test_the_base_image_build_runs_on_the_containerd_store."""
+    with subprocess.Popen(["docker", "save", *base_images()], stdout=subprocess.PIPE) as save:
+        loaded = subprocess.run(
+            [engine.docker, "--host", engine.host, "load", "-q"],
+            stdin=save.stdout, capture_output=True, text=True, check=False, timeout=600,
+        )  # fmt: skip
+    assert save.returncode == 0
+    assert loaded.returncode == 0, loaded.stderr
+
+
 @pytest.fixture(scope="module")
 def builds(
     docker: str, engine: Engine, own_registry: str, tmp_path_factory: pytest.TempPathFactory
@@ -95,6 +116,7 @@ def builds(
     """The same prepared context built on this machine's engine and on dockerd 29."""
     work = tmp_path_factory.mktemp("docker29")
     run(SCRIPTS / "build-images", "--prepare-only", "--context-dir", work / "context")
+    copy_base_images(engine)
     done = {
         "debian": build_images(
             work / "context", work / "debian.json", own_registry, TAGS["debian"], None
@@ -182,3 +204,31 @@ def image_epoch(image: dict[str, str]) -> int:
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     return int(shown.stdout)
+
+
+def test_the_base_image_build_runs_on_the_containerd_store(
+    engine: Engine, builds: dict[str, Build], tmp_path: Path
+) -> None:
+    # after the builds (which used this machine's bases): debootstrap and `docker load` for real
+    result = subprocess.run(
+        [SCRIPTS / "build-base-image", "--force", "--env"],
+        env=engine.env(), capture_output=True, text=True, check=False, timeout=1800,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    runtime, builder = (line.split("=", 1)[1] for line in result.stdout.splitlines())
+    assert "base images built in" in result.stderr
+    for tag, comment in ((runtime, "runtime"), (builder, "builder")):
+        saved = tmp_path / f"{comment}.tar"
+        with saved.open("wb") as out:
+            subprocess.run(
+                [engine.docker, "--host", engine.host, "save", tag],
+                stdout=out, check=True, timeout=600,
+            )  # fmt: skip
+        with tarfile.open(saved) as archive:
+            (manifest,) = json.load(archive.extractfile("manifest.json"))  # type: ignore[arg-type]
+            config = json.load(archive.extractfile(manifest["Config"]))  # type: ignore[arg-type]
+        assert manifest["RepoTags"] == [tag]
+        assert len(config["rootfs"]["diff_ids"]) == 1
+        assert config["history"][0]["created_by"].startswith(
+            f"scripts/build-base-image {comment} (bookworm"
+        )
