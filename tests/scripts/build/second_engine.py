@@ -3,10 +3,14 @@
 Everything it owns lives in one short temporary folder (unix sockets allow 108 bytes): its own
 containerd (the pinned v2 the cluster code builds, never a system one: dockerd would otherwise
 adopt /run/containerd/containerd.sock), data-root, exec-root, pidfile, unix socket, cgroup
-parent and daemon.json. No bridge, no iptables, no IP forwarding: it never touches docker0, the
-host's firewall or sysctls, /var/lib/docker or /var/run/docker.sock. Where the machine's
-capability bounding set lacks CAP_SYS_RESOURCE, runc runs behind the project's runtime wrapper,
-as on the first engine. Start-up is polled with a bound; stopping removes the folder.
+parent and daemon.json. dockerd runs in a network namespace of its own (`unshare --net`, only
+loopback, brought up after start): with `--bridge=none` dockerd deletes any `docker0` it sees
+(moby daemon_unix.go, removeDefaultBridgeInterface), which in the host's namespace is this
+machine's engine's bridge. No iptables, no IP forwarding either. It is reached through its unix
+socket; whatever must talk to it over the network (a registry it pushes to) runs in its namespace
+(`Engine.in_netns`). Where the machine's capability bounding set lacks CAP_SYS_RESOURCE, runc runs
+behind the project's runtime wrapper, as on the first engine. Start-up is polled with a bound;
+stopping removes the folder.
 """
 
 from __future__ import annotations
@@ -45,6 +49,11 @@ class Engine:
     info: dict[str, object]
     log: Path
     docker: Path  # the docker CLI of the same line
+    pid: int  # dockerd's, whose network namespace is the engine's
+
+    def in_netns(self, *argv: str | Path) -> list[str]:
+        """A command line that runs argv in the engine's network namespace."""
+        return ["nsenter", "--target", str(self.pid), "--net", "--", *map(str, argv)]
 
     def env(self) -> dict[str, str]:
         """This process's environment with DOCKER_HOST at the engine and its CLI first on PATH."""
@@ -188,15 +197,29 @@ def second_engine() -> Iterator[Engine]:
                 start_new_session=True,
             )  # fmt: skip
             _wait("containerd", (root / "containerd.sock").exists, containerd, log)
-            dockerd_process = subprocess.Popen(  # the pinned dockerd
-                dockerd_args(dockerd, root),
+            dockerd_process = subprocess.Popen(  # the pinned dockerd, in a new netns
+                ["unshare", "--net", "--", *dockerd_args(dockerd, root)],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                 start_new_session=True,
             )  # fmt: skip
         _wait("dockerd", lambda: docker_info(docker, host) is not None, dockerd_process, log)
         info = docker_info(docker, host)
         assert info is not None
-        yield Engine(host, root, info, log, docker)
+        # unshare execs dockerd: the pid is dockerd's, and so is the namespace (even if the
+        # dockerd found is itself a wrapper that unshares once more)
+        engine = Engine(host, root, info, log, docker, dockerd_process.pid)
+        netns = os.readlink(f"/proc/{engine.pid}/ns/net")
+        if netns == os.readlink("/proc/self/ns/net"):
+            raise EngineError(f"dockerd runs in this machine's network namespace ({netns})")
+        up = subprocess.run(
+            engine.in_netns("ip", "link", "set", "lo", "up"),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if up.returncode != 0:
+            raise EngineError(f"loopback in the engine's namespace: {up.stderr.strip()}")
+        yield engine
     finally:
         _stop(dockerd_process)
         _stop(containerd)

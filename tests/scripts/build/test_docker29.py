@@ -5,24 +5,27 @@ this machine's engine is Debian's docker.io 20.10 (graph drivers). A second engi
 from moby's pinned module (MOBY_VERSION) with the containerd snapshotter, is started isolated
 (tests/scripts/build/second_engine.py), and the project's real scripts/build-images (with the
 base image build it needs) runs against each engine through DOCKER_HOST, on one prepared context,
-pushing to a registry of this test's own. Asserted: the classic builder builds with
-`--network none` on both, the images file's `image_id` (the normalizer's config digest) is the
-same for both engines while the engines' own ids differ in kind, the registry holds exactly that
-config, and `docker save` on the containerd store is the OCI layout the normalizer reads.
+each pushing to a registry of this test's own (the second engine's in its network namespace:
+with `--bridge=none` dockerd deletes the host's docker0 otherwise). Asserted: the classic
+builder builds with `--network none` on both, the images file's `image_id` (the normalizer's
+config digest) is the same for both engines while the engines' own ids differ in kind, the
+registry holds exactly that config, and `docker save` on the containerd store is the OCI layout
+the normalizer reads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import subprocess
 import tarfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,27 +65,65 @@ def engine() -> Iterator[Engine]:
         yield started
 
 
+@dataclass(frozen=True)
+class Registry:
+    """A registry of this test's own: its address, and the prefix that runs a command in the
+    network namespace where it answers (empty: this machine's)."""
+
+    address: str
+    where: tuple[str, ...]
+
+    def manifest(self, name: str, digest: str) -> dict[str, Any]:
+        """The manifest name@digest as the registry serves it."""
+        url = f"http://{self.address}/v2/{name}/manifests/{digest}"
+        got = subprocess.run(
+            [*self.where, "curl", "-fsS", "--max-time", "30", "-H", f"Accept: {MANIFEST_TYPES}",
+             url],
+            capture_output=True, text=True, check=True, timeout=60,
+        )  # fmt: skip
+        manifest: dict[str, Any] = json.loads(got.stdout)
+        return manifest
+
+
+@contextlib.contextmanager
+def registry_at(address: str, data: Path, where: tuple[str, ...]) -> Iterator[Registry]:
+    """scripts/registry up/down with its own address and data, in a network namespace."""
+    env = {**os.environ, "MICROSHOP_REGISTRY": address, "MICROSHOP_REGISTRY_DATA": str(data)}
+    subprocess.run([*where, SCRIPTS / "registry", "up"], env=env, check=True, capture_output=True)
+    try:
+        yield Registry(address, where)
+    finally:
+        subprocess.run(
+            [*where, SCRIPTS / "registry", "down"], env=env, check=False, capture_output=True
+        )
+
+
 @pytest.fixture(scope="module")
-def own_registry(docker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A registry of this test's own on a free loopback port (scripts/registry, its own data)."""
-    env = {
-        **os.environ,
-        "MICROSHOP_REGISTRY": f"127.0.0.1:{free_port()}",
-        "MICROSHOP_REGISTRY_DATA": str(tmp_path_factory.mktemp("registry")),
-    }
-    subprocess.run([SCRIPTS / "registry", "up"], env=env, check=True, capture_output=True)
-    yield env["MICROSHOP_REGISTRY"]
-    subprocess.run([SCRIPTS / "registry", "down"], env=env, check=False, capture_output=True)
+def registries(
+    docker: str, engine: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Registry]]:
+    """One registry per engine: on a free loopback port here, and one in the second engine's
+    network namespace (its own 127.0.0.1:5000, which this machine never sees)."""
+    data = tmp_path_factory.mktemp("registries")
+    here = f"127.0.0.1:{free_port()}"
+    with (
+        registry_at(here, data / "debian", ()) as debian,
+        registry_at("127.0.0.1:5000", data / "moby", tuple(engine.in_netns())) as moby,
+    ):
+        yield {"debian": debian, "moby": moby}
 
 
-def build_images(context: Path, out: Path, registry: str, tag: str, engine: Engine | None) -> Build:
-    """scripts/build-images --push on one engine (the second one, or this machine's)."""
-    env = {**(engine.env() if engine else os.environ), "MICROSHOP_REGISTRY": registry}
+def build_images(
+    context: Path, out: Path, registry: Registry, tag: str, engine: Engine | None
+) -> Build:
+    """scripts/build-images --push on one engine: this machine's, or the second one, run in its
+    network namespace (where its registry answers)."""
+    env = {**(engine.env() if engine else os.environ), "MICROSHOP_REGISTRY": registry.address}
     env["MICROSHOP_IMAGE_TAG"] = tag
     started = time.monotonic()
     result = subprocess.run(
-        [SCRIPTS / "build-images", "--skip-prepare", "--context-dir", context, "--push",
-         "--out", out],
+        [*registry.where, SCRIPTS / "build-images", "--skip-prepare", "--context-dir", context,
+         "--push", "--out", out],
         env=env, capture_output=True, text=True, check=False, timeout=1800,
     )  # fmt: skip
     if result.returncode != 0:
@@ -115,24 +156,27 @@ def copy_base_images(engine: Engine) -> None:
 
 @pytest.fixture(scope="module")
 def builds(
-    docker: str, engine: Engine, own_registry: str, tmp_path_factory: pytest.TempPathFactory
+    docker: str,
+    engine: Engine,
+    registries: dict[str, Registry],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, Build]]:
     """The same prepared context built on this machine's engine and on dockerd 29."""
     work = tmp_path_factory.mktemp("docker29")
     run(SCRIPTS / "build-images", "--prepare-only", "--context-dir", work / "context")
     copy_base_images(engine)
+    context = work / "context"
     done = {
         "debian": build_images(
-            work / "context", work / "debian.json", own_registry, TAGS["debian"], None
+            context, work / "debian.json", registries["debian"], TAGS["debian"], None
         ),
-        "moby": build_images(
-            work / "context", work / "moby.json", own_registry, TAGS["moby"], engine
-        ),
+        "moby": build_images(context, work / "moby.json", registries["moby"], TAGS["moby"], engine),
     }
     yield done
     # only the tags this test made on this machine's engine (the second engine goes away whole)
+    here = registries["debian"].address
     for service in SERVICES:
-        for ref in (f"{service}:{TAGS['debian']}", f"{own_registry}/{service}:{TAGS['debian']}"):
+        for ref in (f"{service}:{TAGS['debian']}", f"{here}/{service}:{TAGS['debian']}"):
             run("docker", "image", "rm", ref, check=False)
 
 
@@ -168,16 +212,11 @@ def test_image_id_is_the_same_on_both_image_stores(builds: dict[str, Build]) -> 
 
 
 def test_the_registry_holds_the_normalized_config_from_either_engine(
-    builds: dict[str, Build], own_registry: str
+    builds: dict[str, Build], registries: dict[str, Registry]
 ) -> None:
-    for build in builds.values():
+    for engine, build in builds.items():
         for service, image in build.images.items():
-            request = urllib.request.Request(
-                f"http://{own_registry}/v2/{service}/manifests/{image['digest']}",
-                headers={"Accept": MANIFEST_TYPES},
-            )
-            with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 -- loopback
-                manifest = json.load(answer)
+            manifest = registries[engine].manifest(service, image["digest"])
             assert manifest["config"]["digest"] == image["image_id"]
 
 
@@ -197,7 +236,7 @@ def test_docker_save_on_the_containerd_store_is_an_oci_layout_the_normalizer_rea
     assert {"oci-layout", "index.json", "manifest.json"} <= names
     assert all(layer.startswith("blobs/sha256/") for layer in manifest[0]["Layers"])
     # the loaded, normalized image saved again normalizes to the same id: a fixed point
-    again = normalize(saved, tmp_path / "again.tar", "api-service:again", image_epoch(image))
+    again = normalize(saved, tmp_path / "again.tar", "api-service:again", image_epoch(image), 1)
     assert again == image["image_id"]
 
 
