@@ -8,8 +8,10 @@ way here and on GitHub. Asserted, each with the exact set of jobs and their resu
 cheap jobs and `required` (and `required` failing on a failed job), pr.yml's `gates` (failing
 offline, its `if: !cancelled()` steps still reporting), release.yml's `build` stopping at its
 Trivy gate, and `build` on an empty Trivy DB handing its outputs and artifact to the `sign`
-matrix, which stops at keyless signing (GitHub's OIDC token). What cannot run here, and why, is
-in docs/ci.md.
+matrix, which stops at keyless signing (GitHub's OIDC token), and pr.yml's `images` job passing
+whole on an empty Trivy DB. act itself is built with one fix (microshop_ci/gha/act_output.py: a
+failing step's last output lines reach the log), proven by 40 failing steps. What cannot run
+here, and why, is in docs/ci.md.
 """
 
 from __future__ import annotations
@@ -259,6 +261,63 @@ def test_required_fails_and_names_the_job_when_a_needed_job_fails(
     assert "require-jobs: 0/1 jobs succeeded" in run.log
 
 
+NOISY_LINES = 2000
+NOISY_STEPS = 40
+# steps that print fast and fail: each one's output, written in one go just before it exits, is
+# still in the pty when act sees the exit. act 0.2.89 as upstream builds it then drops what it had
+# not read yet, in a share of the steps that grows with the machine's load (3 of 20 at a load of 7:
+# hence 40 steps, continue-on-error so each one runs); scripts/tool builds act with the fix.
+NOISY_SCRIPT = """import sys
+step = sys.argv[1]
+sys.stdout.write("".join(f"noisy {step} line {i}\\n" for i in range(1, LINES + 1)))
+sys.stdout.flush()
+print(f"noisy {step} end: exit 3", file=sys.stderr)
+sys.exit(3)
+""".replace("LINES", str(NOISY_LINES))
+
+
+def noisy_repository(dest: Path) -> tuple[Path, Path]:
+    """A repository whose one workflow has one job of failing, talkative steps."""
+    repo = dest / "noisy"
+    workflow = repo / ".github" / "workflows" / "noisy.yml"
+    workflow.parent.mkdir(parents=True)
+    steps = [
+        {"name": f"print and fail {step}", "continue-on-error": True,
+         "run": f"python3 - {step} <<'PY'\n{NOISY_SCRIPT}PY\n"}
+        for step in range(1, NOISY_STEPS + 1)
+    ]  # fmt: skip
+    doc = {
+        "name": "noisy",
+        "on": "workflow_dispatch",
+        "permissions": {},
+        "jobs": {"noisy": {"runs-on": "ubuntu-24.04", "timeout-minutes": 5, "steps": steps}},
+    }
+    workflow.write_text(yaml.safe_dump(doc, sort_keys=False))
+    git = ["git", "-C", str(repo), "-c", "user.name=act", "-c", "user.email=act@localhost"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "noisy"], check=True)
+    return repo, workflow
+
+
+def lost_output(log: str) -> dict[int, int]:
+    """Per noisy step, how many of its lines (end line included) are missing from act's log."""
+    seen: dict[int, set[str]] = {step: set() for step in range(1, NOISY_STEPS + 1)}
+    for step, what in re.findall(r"\| noisy (\d+) (line \d+|end: exit 3)\r?$", log, re.MULTILINE):
+        seen[int(step)].add(what)
+    lost = {step: NOISY_LINES + 1 - len(found) for step, found in seen.items()}
+    return {step: count for step, count in lost.items() if count}
+
+
+def test_failing_steps_keep_their_last_output_lines_in_acts_log(tmp_path: Path) -> None:
+    # the cause of the `require-jobs` line once missing from the `required` test's log
+    repo, workflow = noisy_repository(tmp_path)
+    run = run_act(tool_path("act"), repo, workflow, "noisy")
+    assert run.results == {"noisy": "succeeded"}  # every step failed, continue-on-error
+    assert run.log.count("❌  Failure - Main print and fail") == NOISY_STEPS
+    assert lost_output(run.log) == {}
+
+
 # --- pr.yml's gates job: fails closed offline, and its `if: !cancelled()` steps still report ------
 
 GATE_REPORTS = [
@@ -502,3 +561,57 @@ def test_gates_job_of_a_forks_pull_request_keeps_its_reports_but_uploads_no_sari
     assert "Run Main Upload SARIF to code scanning" not in run.log
     assert "upload-sarif stand-in" not in run.log
     assert run.artifact("gate-reports") == GATE_REPORTS
+
+
+# --- pr.yml's images job: build, scan, SBOM, sign, admission, all on this machine ----------------
+
+IMAGES_JOB = "images, scan, SBOM, signature, admission"
+IMAGES_STEPS = (
+    "Start the run's own registry on loopback (nothing leaves the runner)",
+    "Build every service image hermetically and push it by digest",
+    "Trivy image scan with failing thresholds",
+    "SBOM, signature with a key generated for this run, verification",
+    "The pushed images through the Kyverno policies",
+    "Write the image scan summary to the job summary",
+)
+
+
+@pytest.fixture(scope="module")
+def images_run(tmp_path_factory: pytest.TempPathFactory) -> ActRun:
+    """pr.yml's `images` job as it is: its own registry on 127.0.0.1:5000 (the one address the
+    policies admit besides GHCR), and a loopback registry of this test's serving Trivy an empty
+    database."""
+    root = tmp_path_factory.mktemp("act-images")
+    repo = copy_checkout(root)
+    address = f"127.0.0.1:{free_port()}"
+    registry_env = {**os.environ, "MICROSHOP_REGISTRY": address,
+                    "MICROSHOP_REGISTRY_DATA": str(root / "trivy-db-registry")}  # fmt: skip
+    registry = [str(REPO_ROOT / "scripts" / "registry")]
+    subprocess.run([*registry, "up"], env=registry_env, check=True, timeout=120)
+    try:
+        return run_act(
+            tool_path("act"), repo, repo / ".github" / "workflows" / "pr.yml", "images",
+            extra_env={"TRIVY_DB_REPOSITORY": push_empty_db(address),
+                       "TRIVY_CACHE_DIR": str(root / "trivy-cache")},
+        )  # fmt: skip
+    finally:
+        subprocess.run([*registry, "down"], env=registry_env, check=True, timeout=120)
+
+
+def test_the_images_job_builds_scans_signs_and_admits_through_act(images_run: ActRun) -> None:
+    run = images_run
+    assert run.returncode == 0, run.log[-6000:]
+    assert run.results == {IMAGES_JOB: "succeeded"}
+    for step in IMAGES_STEPS:
+        assert re.search(rf"✅  Success - Main {re.escape(step)}", run.log), step
+    for service in ("api-service", "client-service"):
+        assert re.search(
+            rf"\| \[[0-9:]+\] {service}: pushed 127\.0\.0\.1:5000/{service}@sha256:", run.log
+        )
+    assert "| gates: trivy-vuln passed" in run.log  # the real scan, on the empty database
+    assert "| upload-sarif stand-in: category image-gates" in run.log
+    files = run.artifact("sboms-and-image-reports")
+    assert "images.json" in files
+    assert "admission.json" in files
+    assert any(name.startswith("supply-chain/") for name in files)
+    assert any(name.startswith("image-gates/") for name in files)

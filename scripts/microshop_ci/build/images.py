@@ -7,8 +7,9 @@ call that script.
 2. the build context of each service (microshop_ci.build.context): requirements.txt with every
    hash from uv.lock plus the service's own wheel, and the wheels, downloaded against the hashes.
 3. `docker build --network none` with a context that holds only requirements.txt + wheels/;
-   then the config's build timestamps are reset to SOURCE_DATE_EPOCH (normalize_image), so the
-   same commit gives the same image ID and digest.
+   then the config's build timestamps are reset to SOURCE_DATE_EPOCH and the added layers made
+   canonical (normalize_image), so the same commit gives the same image ID and digest on either
+   image store.
 4. --push: push to the registry, then everything refers to REGISTRY/NAME@sha256:... and the
    images file maps service -> {ref, name, digest, size, ...}.
 
@@ -167,11 +168,14 @@ def build_image(service: str, context: Path, bases: Bases, run: Stamp, *, no_cac
         log_tail(build_log, BUILD_LOG_TAIL)
         raise BuildError(f"{service}: docker build failed (log: {build_log})") from None
     # The classic builder stamps build times into the config: reset them to SOURCE_DATE_EPOCH.
+    # The layers the build added are rewritten canonically (the same bytes from either image store
+    # and whatever the layer cache held); the base image's layers are kept as loaded.
     tag = f"{service}:{run.tag}"
     saved, image = Path(f"{context}.saved.tar"), Path(f"{context}.image.tar")
     docker("save", "-o", str(saved), tag)
+    base_layers = int(docker("image", "inspect", "-f", "{{len .RootFS.Layers}}", bases.runtime))
     try:
-        config_digest = normalize_image.normalize(saved, image, tag, run.epoch)
+        config_digest = normalize_image.normalize(saved, image, tag, run.epoch, base_layers)
     except (ValueError, OSError, KeyError) as exc:
         raise BuildError(f"normalize_image: {saved}: {exc}") from None
     docker("load", "-q", "-i", str(image))

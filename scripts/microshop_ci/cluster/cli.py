@@ -39,7 +39,10 @@ from microshop_ci.cluster.pins import PinError
 
 
 def _build(names: Sequence[str]) -> int:
-    known = {c.name: c for c in (*components.ALL, *kyverno.COMPONENTS, *mesh.COMPONENTS)}
+    known = {
+        c.name: c
+        for c in (*components.ALL, *kyverno.COMPONENTS, *mesh.COMPONENTS, *components.ENGINE)
+    }
     unknown = [n for n in names if n not in known]
     if unknown:
         raise KeyError(f"unknown component {unknown[0]!r} (known: {', '.join(known)})")

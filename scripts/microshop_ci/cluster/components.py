@@ -137,9 +137,53 @@ KUBE_ROUTER = GoComponent(
     packages=("./cmd/kube-router",),
     ldflags=lambda v: f"-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version={v}",
 )
+# A current Docker Engine (the 29.x line GitHub's ubuntu-24.04 runners ship), built from moby's Go
+# module with the tags of upstream's static build (hack/make.sh), without cgo. Not part of the
+# node: tests/scripts/build/test_docker29.py starts it as a second, isolated engine to prove the
+# image build on the containerd image store. dockerversion.Version carries the module version;
+# the Docker release it belongs to is in the module's releases/versions.yaml.
+MOBY = GoComponent(
+    name="moby",
+    module="github.com/moby/moby/v2",
+    pin_key="MOBY_VERSION",
+    packages=("./cmd/dockerd", "./cmd/docker-proxy"),
+    tags="netgo osusergo static_build nri_no_wasm",
+    ldflags=lambda v: (
+        f"-s -w -X github.com/moby/moby/v2/dockerversion.Version={v}"
+        f" -X github.com/moby/moby/v2/dockerversion.GitCommit={v}"
+    ),
+)
+
+
+def prepare_docker_cli(work: Path, version: str) -> None:
+    """docker/cli keeps its module file as vendor.mod (CalVer, no go.mod): make it the go.mod."""
+    for source, target in (("vendor.mod", "go.mod"), ("vendor.sum", "go.sum")):
+        if not (work / source).exists():
+            raise BuildError(f"github.com/docker/cli@{version}: no {source} in the module")
+        (work / source).rename(work / target)
+
+
+# The Docker CLI of the same 29.x line (docker/cli's own module, CalVer tags served as
+# +incompatible), so the second engine is driven as a runner drives it. Tags and stamps as
+# docker/cli's scripts/build/.variables sets them for a static build.
+DOCKER_CLI = GoComponent(
+    name="docker-cli",
+    module="github.com/docker/cli",
+    pin_key="DOCKER_CLI_VERSION",
+    packages=("./cmd/docker",),
+    tags="grpcnotrace osusergo netgo",
+    ldflags=lambda v: (
+        "-s -w -X github.com/docker/cli/cli/version.Version="
+        + v.removeprefix("v").removesuffix("+incompatible")
+        + f" -X github.com/docker/cli/cli/version.GitCommit={v}"
+    ),
+    prepare=prepare_docker_cli,
+)
+
 NODE = (KUBERNETES, ETCD, CONTAINERD, RUNC, CRICTL, CNI_PLUGINS, COREDNS)
 ADDONS = (KUBE_ROUTER, LOCAL_PATH_PROVISIONER)
 ALL = (*NODE, *ADDONS)
+ENGINE = (MOBY, DOCKER_CLI)  # built on demand only: not in the node image's key
 
 
 def by_name(name: str) -> GoComponent:
@@ -150,4 +194,4 @@ def by_name(name: str) -> GoComponent:
     raise KeyError(f"unknown component {name!r} (known: {', '.join(c.name for c in ALL)})")
 
 
-__all__ = ["ADDONS", "ALL", "NODE", "by_name", "pin"]
+__all__ = ["ADDONS", "ALL", "ENGINE", "NODE", "by_name", "pin"]

@@ -82,3 +82,32 @@ def test_pins_skip_comments_and_a_missing_pin_names_the_file(tmp_path: Path) -> 
     assert pins(env) == {"A": "1", "B": "two"}
     with pytest.raises(PinError, match=r"NOPE is not set in scripts/tool-versions.env"):
         pin("NOPE")
+
+
+def test_the_second_docker_engine_is_built_on_demand_and_stamped_with_its_module_version() -> None:
+    moby = components.MOBY
+    assert [c.name for c in components.ENGINE] == ["moby", "docker-cli"]
+    assert moby not in components.ALL  # not part of the node image's key
+    assert moby.version == pin("MOBY_VERSION")
+    assert moby.packages == ("./cmd/dockerd", "./cmd/docker-proxy")
+    assert not moby.cgo
+    assert moby.tags == "netgo osusergo static_build nri_no_wasm"
+    assert moby.ldflags(moby.version) == (
+        f"-s -w -X github.com/moby/moby/v2/dockerversion.Version={moby.version}"
+        f" -X github.com/moby/moby/v2/dockerversion.GitCommit={moby.version}"
+    )
+
+
+def test_the_docker_cli_builds_from_its_vendor_mod_and_reports_its_calver(tmp_path: Path) -> None:
+    cli = components.DOCKER_CLI
+    assert cli.version == pin("DOCKER_CLI_VERSION")
+    assert "-X github.com/docker/cli/cli/version.Version=29.8.2 " in cli.ldflags(
+        "v29.8.2+incompatible"
+    )
+    (tmp_path / "vendor.mod").write_text("module github.com/docker/cli\n")
+    (tmp_path / "vendor.sum").write_text("")
+    components.prepare_docker_cli(tmp_path, cli.version)
+    assert (tmp_path / "go.mod").read_text() == "module github.com/docker/cli\n"
+    assert not (tmp_path / "vendor.mod").exists()
+    with pytest.raises(BuildError, match=r"no vendor\.mod in the module"):
+        components.prepare_docker_cli(tmp_path, cli.version)
