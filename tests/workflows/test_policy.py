@@ -236,4 +236,4 @@ def test_odd_workflow_shapes_are_findings_not_errors(
 ) -> None:
     path = tmp_path / "odd.yml"
     path.write_text(text)
-    assert [str(f).split(": ", 1)[1] for f in checker.check_file(path)] == findings
+    assert [describe(f).split(": ", 1)[1] for f in checker.check_file(path)] == findings

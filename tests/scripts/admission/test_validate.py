@@ -149,6 +149,6 @@ def test_a_validator_that_fails_on_its_own_is_a_finding_and_the_others_still_run
         "kube-linter": "kube-linter",
         "istioctl": "istioctl-analyze",
     }
-    assert [(f.check, f.resource, f.file, f.message) for f in findings] == [
+    assert [(f.rule_id, f.target, f.path, f.message) for f in findings] == [
         (check[tool], "-", "k8s/overlays/kind", finding)
     ]
