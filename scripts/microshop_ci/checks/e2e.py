@@ -1,0 +1,43 @@
+"""tests/e2e against the cluster the kubeconfig points at (scripts/e2e; kind in CI).
+
+Without a reachable cluster the cluster tests skip with one line saying why and this exits 0,
+unless --require-cluster (the kind workflow) makes a missing cluster a failure. Other arguments go
+to pytest. Env: KUBECONFIG, E2E_NAMESPACE (microshop), E2E_INGRESS_URL, E2E_INGRESS_HOST,
+E2E_IMAGES_FILE (reports/images.json), E2E_ADMIN_EMAIL / E2E_ADMIN_PASSWORD_FILE (optional).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from microshop_ci.core.paths import REPO_ROOT, REPORTS_DIR
+from microshop_ci.core.tools import python_module
+
+NOTHING_RAN = 5  # pytest's exit code when no test ran
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """scripts/e2e [--require-cluster] [PYTEST_ARGS...]."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    env = dict(os.environ)
+    if args[:1] == ["--require-cluster"]:
+        env["E2E_REQUIRE_CLUSTER"] = "1"
+        args = args[1:]
+    env.setdefault("E2E_IMAGES_FILE", str(REPORTS_DIR / "images.json"))
+    argv_ = python_module("pytest", "tests/e2e", "-m", "e2e", "-p", "no:cacheprovider", *args)
+    status = subprocess.run(argv_, cwd=REPO_ROOT, env=env, check=False).returncode  # nosec B603
+    # Nothing ran: only when the cluster folder skipped as a whole (no cluster).
+    if status == NOTHING_RAN and env.get("E2E_REQUIRE_CLUSTER") != "1":
+        print(
+            "tests/e2e: no cluster, nothing to run (the SKIPPED line above says why)",
+            file=sys.stderr,
+        )
+        return 0
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
