@@ -28,7 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = args[1:]
     env.setdefault("E2E_IMAGES_FILE", str(REPORTS_DIR / "images.json"))
     argv_ = python_module("pytest", "tests/e2e", "-m", "e2e", "-p", "no:cacheprovider", *args)
-    status = subprocess.run(argv_, cwd=REPO_ROOT, env=env, check=False).returncode  # nosec B603
+    done = subprocess.run(argv_, cwd=REPO_ROOT, env=env, check=False)  # nosec B603 -- our pytest
+    status = done.returncode
     # Nothing ran: only when the cluster folder skipped as a whole (no cluster).
     if status == NOTHING_RAN and env.get("E2E_REQUIRE_CLUSTER") != "1":
         print(
