@@ -9,7 +9,13 @@ import pytest
 from beanie import PydanticObjectId
 from pymongo.errors import AutoReconnect, OperationFailure, ServerSelectionTimeoutError
 
-from api_service.errors import database_unavailable, handle_database_error
+from api_service.errors import (
+    ProductBusy,
+    ServiceUnavailable,
+    database_unavailable,
+    handle_database_error,
+    worth_retrying,
+)
 from api_service.services import later, orders, stocklock
 
 
@@ -111,6 +117,46 @@ async def test_put_back_hands_lines_to_the_background_when_the_database_is_away(
     down["on"] = False
     await later.drain(seconds=5)
     assert sorted(given) == sorted([first, second])
+
+
+async def test_put_back_of_a_busy_product_is_kept_for_the_background(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    given: list[PydanticObjectId] = []
+    busy = {"on": True}
+
+    async def give_back(item: orders.Taken, mode: str) -> None:
+        if busy["on"]:
+            raise ProductBusy("the product is busy; try again")
+        given.append(item.product_id)
+
+    monkeypatch.setattr(orders, "_give_back", give_back)
+    product = PydanticObjectId()
+    await orders._put_back([orders.Taken(product, 3)], "lease")
+    assert given == []
+    busy["on"] = False
+    await later.drain(seconds=5)
+    assert given == [product]
+
+
+async def test_a_busy_product_is_retried_not_given_up(caplog: pytest.LogCaptureFixture) -> None:
+    calls: list[int] = []
+
+    async def write() -> None:
+        calls.append(1)
+        if len(calls) < 3:
+            raise ProductBusy("the product is busy; try again")
+
+    with caplog.at_level(logging.ERROR, logger="api_service.services.later"):
+        await later.retry_later("put back 3 of product p", write)
+    assert (len(calls), caplog.records) == (3, [])
+
+
+def test_what_is_worth_retrying() -> None:
+    assert worth_retrying(AutoReconnect("x"))
+    assert worth_retrying(ProductBusy("busy"))
+    assert not worth_retrying(ServiceUnavailable("the database is not reachable"))
+    assert not worth_retrying(OperationFailure("x", code=2))
 
 
 async def test_put_back_raises_a_real_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
 from beanie import PydanticObjectId
+from pymongo.errors import AutoReconnect
 
 from api_service.clock import utc_now
 from api_service.errors import ServiceUnavailable
 from api_service.models import StockLock
+from api_service.services import later
 from api_service.services.stocklock import product_lock
 
 PRODUCT = PydanticObjectId("65f0c0ffee0000000000beef")
@@ -68,3 +71,29 @@ async def test_local_waiter_times_out_with_503(client: httpx.AsyncClient) -> Non
     release.set()
     await task
     assert await StockLock.count() == 0
+
+
+class _AnswerLost:
+    """The lease collection, but an insert is stored and its answer lost (the database stopped)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+
+    async def insert_one(self, document: dict[str, Any]) -> None:
+        await self.real.insert_one(document)
+        raise AutoReconnect("connection closed before the reply")
+
+    async def delete_one(self, query: dict[str, Any]) -> None:
+        await self.real.delete_one(query)
+
+
+async def test_a_lease_stored_without_an_answer_is_removed_in_the_background(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = StockLock.get_pymongo_collection()
+    monkeypatch.setattr(StockLock, "get_pymongo_collection", lambda: _AnswerLost(real))
+    with pytest.raises(AutoReconnect):
+        async with product_lock(PRODUCT):
+            pytest.fail("must not enter without the answer")
+    await later.drain(seconds=5)
+    assert (await real.count_documents({}), later._pending) == (0, set())

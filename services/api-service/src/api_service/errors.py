@@ -98,6 +98,10 @@ class ServiceUnavailable(DomainError):  # noqa: N818 - names from the HTTP vocab
     code = "service_unavailable"
 
 
+class ProductBusy(ServiceUnavailable):
+    """Another writer held the product's lease (or this process's queue for it) too long."""
+
+
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
@@ -137,6 +141,11 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
 def database_unavailable(exc: BaseException) -> bool:
     """The database did not answer (down, restarting, unreachable, or past the deadline)."""
     return isinstance(exc, ConnectionFailure) or (isinstance(exc, PyMongoError) and exc.timeout)
+
+
+def worth_retrying(exc: BaseException) -> bool:
+    """Worth trying again shortly: the database is away, or the product is busy."""
+    return database_unavailable(exc) or isinstance(exc, ProductBusy)
 
 
 async def handle_database_error(request: Request, exc: Exception) -> JSONResponse:

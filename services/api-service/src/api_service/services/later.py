@@ -1,7 +1,8 @@
 """Writes that must not be lost when the database goes away mid-request: retried in the background.
 
-A stock put-back (compensation) or a lease release that fails because the database is down is
-handed to a task that retries it, each try bounded, until it succeeds or RETRY_FOR_SECONDS pass.
+A stock put-back (compensation) or a lease release that fails because the database is down (or,
+for a put-back, because the product stays busy while the database recovers) is handed to a task
+that retries it, each try bounded, until it succeeds or RETRY_FOR_SECONDS pass.
 The task runs in a fresh context, so the failed request's database deadline does not cut it
 short; the request itself answers 503 at once.
 """
@@ -16,7 +17,7 @@ from collections.abc import Awaitable, Callable
 import pymongo
 from pymongo.errors import PyMongoError
 
-from api_service.errors import ServiceUnavailable, database_unavailable
+from api_service.errors import ServiceUnavailable, worth_retrying
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ async def _retry(what: str, write: Callable[[], Awaitable[None]]) -> None:
             with pymongo.timeout(TRY_SECONDS):
                 await write()
         except (PyMongoError, ServiceUnavailable) as exc:
-            if not database_unavailable(exc) or loop.time() >= deadline:
+            if not worth_retrying(exc) or loop.time() >= deadline:
                 logger.exception("gave up retrying %s", what)
                 return
             await asyncio.sleep(PAUSE_SECONDS)

@@ -17,7 +17,13 @@ from beanie import PydanticObjectId, SortDirection
 from pymongo import ReturnDocument
 from pymongo.errors import PyMongoError
 
-from api_service.errors import NotFound, OutOfStock, ServiceUnavailable, database_unavailable
+from api_service.errors import (
+    NotFound,
+    OutOfStock,
+    ServiceUnavailable,
+    database_unavailable,
+    worth_retrying,
+)
 from api_service.models import Order, OrderLine, Product
 from api_service.schemas.orders import OrderItemIn
 from api_service.services.later import retry_later
@@ -90,7 +96,8 @@ async def _settle(order_id: PydanticObjectId, taken: list[Taken], mode: StockWri
 async def _put_back(taken: list[Taken], mode: StockWrites) -> None:
     """Compensate: return every unit taken so far, newest first.
 
-    If the database is away, the lines not yet returned are retried in the background
+    If the database is away or the product stays busy (its lease held elsewhere, e.g. while
+    the database recovers), the lines not yet returned are retried in the background
     (services/later.py) so no unit is lost; the request fails at once.
     """
     left = list(reversed(taken))
@@ -98,7 +105,7 @@ async def _put_back(taken: list[Taken], mode: StockWrites) -> None:
         try:
             await _give_back(left[0], mode)
         except (PyMongoError, ServiceUnavailable) as exc:
-            if not database_unavailable(exc):
+            if not worth_retrying(exc):
                 raise
             for item in left:
                 retry_later(

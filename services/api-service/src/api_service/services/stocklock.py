@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -23,7 +23,7 @@ from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from api_service.clock import utc_now
-from api_service.errors import ServiceUnavailable, database_unavailable
+from api_service.errors import ProductBusy, database_unavailable
 from api_service.models import StockLock
 from api_service.services.later import retry_later
 from api_service.services.stockmode import StockWrites
@@ -44,10 +44,17 @@ async def _acquire(key: str, owner: str, wait_seconds: float) -> None:
             await collection.insert_one({"_id": key, "owner": owner, "expires_at": now + LEASE})
         except DuplicateKeyError:
             await collection.delete_one({"_id": key, "expires_at": {"$lt": now}})
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError) or database_unavailable(exc):
+                # Sent, but no answer: our lease may be stored although we do not hold it. Left,
+                # it would block the product until it expires and stay until another writer
+                # comes; remove it (by owner, so never someone else's) in the background.
+                _release_later(key, owner)
+            raise
         else:
             return
         if loop.time() >= deadline:
-            raise ServiceUnavailable("the product is busy; try again")
+            raise ProductBusy("the product is busy; try again")
         await asyncio.sleep(random.uniform(0, backoff))  # noqa: S311 - jitter, not crypto
         backoff = min(backoff * 2, _BACKOFF_MAX)
 
@@ -66,7 +73,7 @@ async def _local_lock(key: str, wait_seconds: float) -> AsyncIterator[None]:
             async with asyncio.timeout(wait_seconds):
                 await lock.acquire()
         except TimeoutError as exc:
-            raise ServiceUnavailable("the product is busy; try again") from exc
+            raise ProductBusy("the product is busy; try again") from exc
         try:
             yield
         finally:
@@ -92,22 +99,29 @@ async def product_lock(
             await _release(key, owner)
 
 
+def _deleter(key: str, owner: str) -> Callable[[], Awaitable[None]]:
+    async def delete() -> None:
+        await StockLock.get_pymongo_collection().delete_one({"_id": key, "owner": owner})
+
+    return delete
+
+
+def _release_later(key: str, owner: str) -> None:
+    retry_later(f"release the lease on product {key}", _deleter(key, owner))
+
+
 async def _release(key: str, owner: str) -> None:
     """Delete our lease; if the database is away, retry in the background (it also expires).
 
     A failed release must not fail the block it guarded: the stock write inside may have
     succeeded, and the caller has to know that to keep its books (and put units back).
     """
-
-    async def delete() -> None:
-        await StockLock.get_pymongo_collection().delete_one({"_id": key, "owner": owner})
-
     try:
-        await delete()
+        await _deleter(key, owner)()
     except PyMongoError as exc:
         if not database_unavailable(exc):
             raise
-        retry_later(f"release the lease on product {key}", delete)
+        _release_later(key, owner)
 
 
 @asynccontextmanager
