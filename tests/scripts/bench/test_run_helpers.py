@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
@@ -80,6 +81,11 @@ def test_peaks_are_read_per_spawned_worker() -> None:
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline() == "started\n"
+        # a worker is forked before it execs spawn_main: until then its command line is the
+        # parent's, so wait (bounded) until both have exec'd
+        deadline = time.monotonic() + 30
+        while len(bench.worker_peaks(proc.pid)) != 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert len(bench.worker_peaks(proc.pid)) == 2
     finally:
         for child in bench._children(proc.pid):
