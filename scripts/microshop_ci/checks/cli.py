@@ -1,9 +1,10 @@
 """`scripts/test [--no-cluster] [--result FILE] [PYTEST_ARGS...]`: every check, then the cluster.
 
 ruff check, ruff format --check, mypy (strict), pytest with coverage, then two coverage floors:
-the services at 90%, the pipeline's own code (scripts/microshop_ci) at 83%, a little below what
-the fast test set (the pipeline's checks stage, same floors) measures, lines and branches; coverage
-follows the Python processes the tests start (pyproject.toml: [run] patch = subprocess). The
+the services at 90%; the pipeline's own code (scripts/microshop_ci) at 90% for the whole suite
+(measured 92%) and at 83% for a selection such as the pipeline's checks stage (its fast set
+measured 84%: the build stage is mostly exercised by the slow Docker tests); lines and branches.
+Coverage follows the Python processes the tests start (pyproject.toml: [run] patch = subprocess). The
 services' 99% here is not GitHub's figure: its test job runs against MongoDB 7, where the
 database-restart test does not run. Raise a floor, never lower it. Without PYTEST_ARGS and
 --no-cluster, the kind end-to-end run follows (microshop_ci.cluster e2e); CI never skips it.
@@ -26,7 +27,8 @@ from microshop_ci.core.result import ChecksResult, PytestCounts, write_result
 from microshop_ci.core.tools import ToolError, python_module, run_visible, venv_tool
 
 TYPED = ("services/api-service/src", "services/client-service/src", "scripts/microshop_ci")
-FLOORS = {"services/*": 90, "scripts/microshop_ci/*": 83}
+FLOORS = {"services/*": 90, "scripts/microshop_ci/*": 90}  # the whole suite
+SELECTION_FLOORS = {"services/*": 90, "scripts/microshop_ci/*": 83}  # with pytest arguments
 COVERAGE_XML = REPORTS_DIR / "coverage.xml"
 
 
@@ -87,7 +89,7 @@ def commands(pytest_args: Sequence[str]) -> list[tuple[str, tuple[str, ...]]]:
                     "--format=total",
                 ),
             )
-            for where, floor in FLOORS.items()
+            for where, floor in (SELECTION_FLOORS if pytest_args else FLOORS).items()
         ),
     ]
 

@@ -44,6 +44,14 @@ def test_the_checks_run_in_order_with_both_coverage_floors() -> None:
     assert argv["coverage floor: scripts/microshop_ci/* 83%"][-2] == "--fail-under=83"
 
 
+def test_the_whole_suite_holds_the_pipeline_code_to_90_percent() -> None:
+    labels = [label for label, _ in cli.commands([])]
+    assert labels[-2:] == [
+        "coverage floor: services/* 90%",
+        "coverage floor: scripts/microshop_ci/* 90%",
+    ]
+
+
 def test_the_first_failing_check_stops_the_run_and_the_result_is_still_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
