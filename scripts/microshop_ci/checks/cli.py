@@ -4,8 +4,8 @@ ruff check, ruff format --check, mypy (strict), pytest with coverage, then two c
 the services at 90%; the pipeline's own code (scripts/microshop_ci) at 90% for the whole suite
 (measured 92%) and at 83% for a selection such as the pipeline's checks stage (its fast set
 measured 84%: the build stage is mostly exercised by the slow Docker tests); lines and branches.
-Coverage follows the Python processes the tests start (pyproject.toml: [run] patch = subprocess). The
-services' 99% here is not GitHub's figure: its test job runs against MongoDB 7, where the
+Coverage follows the Python processes the tests start (pyproject.toml: [run] patch =
+subprocess). The services' 99% here is not GitHub's figure: its test job runs against MongoDB 7, where the
 database-restart test does not run. Raise a floor, never lower it. Without PYTEST_ARGS and
 --no-cluster, the kind end-to-end run follows (microshop_ci.cluster e2e); CI never skips it.
 
