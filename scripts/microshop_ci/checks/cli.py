@@ -5,9 +5,9 @@ the services at 90%; the pipeline's own code (scripts/microshop_ci) at 90% for t
 (measured 92%) and at 83% for a selection such as the pipeline's checks stage (its fast set
 measured 84%: the build stage is mostly exercised by the slow Docker tests); lines and branches.
 Coverage follows the Python processes the tests start (pyproject.toml: [run] patch =
-subprocess). The services' 99% here is not GitHub's figure: its test job runs against MongoDB 7, where the
-database-restart test does not run. Raise a floor, never lower it. Without PYTEST_ARGS and
---no-cluster, the kind end-to-end run follows (microshop_ci.cluster e2e); CI never skips it.
+subprocess). The services' 99% here is not GitHub's figure: its test job runs against MongoDB 7,
+where the database-restart test does not run. Raise a floor, never lower it. Without PYTEST_ARGS
+and --no-cluster, the kind end-to-end run follows (microshop_ci.cluster e2e); CI never skips it.
 
 --result FILE writes the stage's typed result (core.result.ChecksResult): pytest's counts from a
 JUnit file written beside it, and the line coverage of reports/coverage.xml.
