@@ -9,12 +9,11 @@ E2E_IMAGES_FILE (reports/images.json), E2E_ADMIN_EMAIL / E2E_ADMIN_PASSWORD_FILE
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
 
 from microshop_ci.core.paths import REPO_ROOT, REPORTS_DIR
-from microshop_ci.core.tools import python_module
+from microshop_ci.core.tools import python_module, run_visible
 
 NOTHING_RAN = 5  # pytest's exit code when no test ran
 
@@ -28,8 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = args[1:]
     env.setdefault("E2E_IMAGES_FILE", str(REPORTS_DIR / "images.json"))
     argv_ = python_module("pytest", "tests/e2e", "-m", "e2e", "-p", "no:cacheprovider", *args)
-    done = subprocess.run(argv_, cwd=REPO_ROOT, env=env, check=False)  # nosec B603 -- our pytest
-    status = done.returncode
+    status = run_visible(argv_, cwd=REPO_ROOT, env=env)
     # Nothing ran: only when the cluster folder skipped as a whole (no cluster).
     if status == NOTHING_RAN and env.get("E2E_REQUIRE_CLUSTER") != "1":
         print(

@@ -10,14 +10,13 @@ at tests/fixtures.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from microshop_ci.core.paths import REPO_ROOT
-from microshop_ci.core.tools import ToolError, pinned_tool, venv_tool
+from microshop_ci.core.tools import ToolError, pinned_tool, run_visible, venv_tool
 from microshop_ci.gha import policy
 
 ZIZMOR_CONFIG = Path("policies/gates/zizmor.yml")
@@ -36,8 +35,7 @@ def files(pattern: str) -> list[str]:
 def linted(label: str, argv: Sequence[str]) -> bool:
     """Run one linter with its output shown; True when it found nothing."""
     log(label)
-    done = subprocess.run(list(argv), cwd=REPO_ROOT, check=False)  # nosec B603 -- pinned linters
-    return done.returncode == 0
+    return run_visible(argv, cwd=REPO_ROOT) == 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
