@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -267,3 +268,42 @@ def test_images_output_for_one_service_gives_its_name_and_digest(tmp_path: Path)
     missing = _run("images-output", str(path), "web", env={"GITHUB_OUTPUT": str(output)})
     assert missing.returncode == 2
     assert "has no image for 'web'" in missing.stderr
+
+
+def test_a_plain_pytest_run_skips_the_cluster_folder_even_with_a_kubeconfig(tmp_path: Path) -> None:
+    """A kubeconfig that points at some cluster must not turn a unit-test run into a cluster run:
+    without E2E_CLUSTER=1 (scripts/e2e sets it) the folder skips before connecting."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {}}]\n"
+    )
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    env.pop("E2E_CLUSTER", None)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/e2e",
+            "-m",
+            "e2e",
+            "-p",
+            "no:cacheprovider",
+            "-rs",
+            "--no-cov",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 5, result.stdout[-2000:] + result.stderr[-2000:]  # nothing ran
+    skipped = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
+    assert skipped == [
+        "SKIPPED [1] tests/e2e/cluster/conftest.py:38: the cluster tests run through scripts/e2e"
+        " (E2E_CLUSTER=1); this run did not ask"
+    ], result.stdout[-2000:]

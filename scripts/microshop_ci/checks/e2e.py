@@ -1,6 +1,7 @@
 """tests/e2e against the cluster the kubeconfig points at (scripts/e2e; kind in CI).
 
-Without a reachable cluster the cluster tests skip with one line saying why and this exits 0,
+It sets E2E_CLUSTER=1, the opt-in of the cluster folder (a plain pytest run skips it). Without a
+reachable cluster the cluster tests skip with one line saying why and this exits 0,
 unless --require-cluster (the kind workflow) makes a missing cluster a failure. Other arguments go
 to pytest. Env: KUBECONFIG, E2E_NAMESPACE (microshop), E2E_INGRESS_URL, E2E_INGRESS_HOST,
 E2E_IMAGES_FILE (reports/images.json), E2E_ADMIN_EMAIL / E2E_ADMIN_PASSWORD_FILE (optional).
@@ -21,7 +22,7 @@ NOTHING_RAN = 5  # pytest's exit code when no test ran
 def main(argv: Sequence[str] | None = None) -> int:
     """scripts/e2e [--require-cluster] [PYTEST_ARGS...]."""
     args = list(sys.argv[1:] if argv is None else argv)
-    env = dict(os.environ)
+    env = dict(os.environ, E2E_CLUSTER="1")  # the opt-in tests/e2e/cluster/conftest.py reads
     if args[:1] == ["--require-cluster"]:
         env["E2E_REQUIRE_CLUSTER"] = "1"
         args = args[1:]
