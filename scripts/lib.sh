@@ -8,18 +8,10 @@ export REPO_ROOT MICROSHOP_CACHE
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# Print the path of the pinned uv, installing it into the cache from hashed requirements.
+# Print the path of the pinned uv, installing it into the cache from hashed requirements
+# (scripts/microshop_ci/core/uv.py, standard library only: it runs before the locked environment).
 uv_bin() {
-  local version venv
-  version="$(sed -n 's/^uv==\([^ ]*\).*/\1/p' "$REPO_ROOT/scripts/requirements-bootstrap.txt")"
-  venv="$MICROSHOP_CACHE/tools/uv/$version"
-  if [[ ! -x "$venv/bin/uv" ]]; then
-    log "installing uv $version into $venv"
-    python3 -m venv "$venv" >&2
-    "$venv/bin/pip" install --quiet --require-hashes --no-deps \
-      -r "$REPO_ROOT/scripts/requirements-bootstrap.txt" >&2
-  fi
-  echo "$venv/bin/uv"
+  PYTHONPATH="$REPO_ROOT/scripts" python3 -m microshop_ci.core.uv
 }
 
 # kubectl: the one built with the local kind node image (scripts/kind-node-image) when it exists,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from microshop_ci.core.paths import SCRIPTS_DIR
+from microshop_ci.core.uv import UvError, ensure_uv
 
 TOOL_TIMEOUT = 900
 
@@ -174,8 +175,10 @@ def image_exists(name: str) -> bool:
 
 
 def uv_binary() -> str:
-    """The pinned uv (UV from the environment, else scripts/lib.sh's uv_bin, which installs it)."""
+    """The pinned uv (UV from the environment, else the one core.uv installs into the cache)."""
     if os.environ.get("UV"):
         return os.environ["UV"]
-    lib = SCRIPTS_DIR / "lib.sh"
-    return run_tool(["bash", "-c", f'source "{lib}" && uv_bin']).stdout.strip()
+    try:
+        return str(ensure_uv())
+    except UvError as err:
+        raise ToolError(str(err)) from None
