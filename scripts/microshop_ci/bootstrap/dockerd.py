@@ -1,8 +1,8 @@
 """Start the Docker engine in the background if it does not answer (no systemd on these machines).
 
 Where the capability bounding set lacks a capability runc asks for (CAP_SYS_RESOURCE on the build
-machines), dockerd first gets microshop_ci.cluster.runtime_wrapper as its default runtime (see
-microshop_ci.cluster.docker_runtime), so `--privileged` containers (kind's nodes) start; a running
+machines), dockerd first gets microshop_ci.bootstrap.runtime_wrapper as its default runtime (see
+microshop_ci.bootstrap.docker_runtime), so `--privileged` containers (kind's nodes) start; a running
 dockerd re-reads daemon.json (SIGHUP). A DOCKER_HOST naming another engine (a second, isolated
 one, as tests/scripts/build/test_docker29.py starts) must answer; this machine's dockerd and its
 daemon.json are then left alone. Standard library only: scripts/setup runs it before the locked
@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from microshop_ci.cluster.docker_runtime import RUNTIME_NAME, needs_reload
+from microshop_ci.bootstrap.docker_runtime import RUNTIME_NAME, needs_reload
 from microshop_ci.core.cache import cache_root
 from microshop_ci.core.log import log
 from microshop_ci.core.tools import ToolError, run, spawn
@@ -30,7 +30,7 @@ RELOAD_BOUND = 30.0  # seconds a running dockerd has to take the new default run
 PROBE_TIMEOUT = 10.0  # one `docker info` that hangs counts as no answer
 
 
-class DockerdError(Exception):
+class DockerdError(ToolError):
     """The engine does not answer, cannot be started, or does not take the runtime in time."""
 
 

@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """CLI of scripts/setup; a failure prints `error: ...` and exits 1."""
     try:
         setup(parse_args(sys.argv[1:] if argv is None else argv))
-    except (SetupError, dockerd.DockerdError, ToolError, UvError) as err:
+    except (SetupError, ToolError, UvError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0

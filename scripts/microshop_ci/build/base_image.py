@@ -35,10 +35,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from microshop_ci.bootstrap import dockerd
 from microshop_ci.build import dpkg, image_archive, rootfs
 from microshop_ci.core.cache import cache_root, locked
 from microshop_ci.core.log import log, log_tail
-from microshop_ci.core.tools import ToolError, as_root, docker, image_exists, run_tool, script
+from microshop_ci.core.tools import ToolError, as_root, docker, image_exists, run_tool
 
 SUITE = "bookworm"
 PACKAGES = "python3-minimal,libpython3.11-stdlib,ca-certificates,tzdata,netbase,python3-pip"
@@ -227,7 +228,7 @@ def base_images(*, force: bool = False, env: Mapping[str, str] | None = None) ->
     source = Source.from_env(os.environ if env is None else env)
     source.check_keyring()
     images = image_names(source.mirror)
-    script("dockerd-up")
+    dockerd.ensure(os.environ)
     base_cache = cache_root() / "base"
     base_cache.mkdir(parents=True, exist_ok=True)
     with locked(base_cache / ".lock"):

@@ -25,11 +25,12 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from microshop_ci.bootstrap import dockerd
 from microshop_ci.build import images as build_images
 from microshop_ci.core import registry
 from microshop_ci.core.images import ImagesFileError, read_images
 from microshop_ci.core.paths import REPO_ROOT, REPORTS_DIR
-from microshop_ci.core.tools import ToolError, docker, pinned_tool, script
+from microshop_ci.core.tools import ToolError, docker, pinned_tool
 
 NETWORK = "microshop-local"
 SERVICES = ("api-service", "client-service")
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "down":
             down(paths)
             return 0
-        script("dockerd-up")
+        dockerd.ensure(os.environ)
         ensure_images(args.images)
         records = read_images(args.images, require=SERVICES)
         images = {name: records[name].image.ref for name in SERVICES}

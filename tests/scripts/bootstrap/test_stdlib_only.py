@@ -1,5 +1,6 @@
-"""The set-up modules run with the system Python before the locked environment exists: they and
-every pipeline module they import use only the standard library."""
+"""The set-up modules run with the system Python before the locked environment exists (and
+dockerd runs the runtime wrapper with it): they and every pipeline module they import use only
+the standard library."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from microshop_ci.core.paths import SCRIPTS_DIR
 ENTRY_POINTS = (
     "microshop_ci.bootstrap.setup",
     "microshop_ci.bootstrap.dockerd",
+    "microshop_ci.bootstrap.runtime_wrapper",
     "microshop_ci.core.uv",
 )
 

@@ -27,10 +27,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from microshop_ci.bootstrap.docker_runtime import RUNTIME_NAME, install_wrapper
+from microshop_ci.bootstrap.runtime_wrapper import missing_capabilities
 from microshop_ci.cluster import components
-from microshop_ci.cluster.docker_runtime import RUNTIME_NAME, install_wrapper
 from microshop_ci.cluster.gobuild import build, cache_root
-from microshop_ci.cluster.runtime_wrapper import missing_capabilities
 
 START_TIMEOUT = 120.0
 STOP_TIMEOUT = 30.0

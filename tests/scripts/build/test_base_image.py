@@ -139,7 +139,7 @@ def test_another_debootstrap_failure_shows_the_last_20_lines_of_its_log(
 def test_rootfs_only_bootstraps_into_the_folder(
     tmp_path: Path, source: base_image.Source, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(base_image, "script", pytest.fail)  # no dockerd, no images
+    monkeypatch.setattr(base_image.dockerd, "ensure", pytest.fail)  # no dockerd, no images
     env = {"MICROSHOP_DEBIAN_KEYRING": str(source.keyring)}
     assert base_image.rootfs_only(tmp_path / "root", env) == tmp_path / "root" / "chroot"
     assert f" bookworm {tmp_path}/root/chroot " in (tmp_path / "calls.txt").read_text()
@@ -152,7 +152,7 @@ def test_cached_images_are_reused_and_printed_for_source(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     scripts: list[Sequence[str]] = []
-    monkeypatch.setattr(base_image, "script", lambda *argv: scripts.append(argv) or "")
+    monkeypatch.setattr(base_image.dockerd, "ensure", lambda env: scripts.append(("dockerd-up",)))
     monkeypatch.setattr(base_image, "image_exists", lambda _name: True)
     monkeypatch.setattr(base_image, "_build", pytest.fail)
     monkeypatch.setenv("MICROSHOP_DEBIAN_KEYRING", str(source.keyring))
@@ -174,7 +174,7 @@ def test_force_rebuilds_in_a_work_folder_that_is_removed_after(
         built.append(work)
         raise base_image.BaseImageError("debootstrap failed (log above)")
 
-    monkeypatch.setattr(base_image, "script", lambda *_argv: "")
+    monkeypatch.setattr(base_image.dockerd, "ensure", lambda env: None)
     monkeypatch.setattr(base_image, "image_exists", lambda _name: True)
     monkeypatch.setattr(base_image, "_build", fake_build)
     with pytest.raises(base_image.BaseImageError):
@@ -188,7 +188,7 @@ def test_a_missing_keyring_stops_the_script_with_one_error_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("MICROSHOP_DEBIAN_KEYRING", str(tmp_path / "none.gpg"))
-    monkeypatch.setattr(base_image, "script", pytest.fail)
+    monkeypatch.setattr(base_image.dockerd, "ensure", pytest.fail)
     assert base_image.main([]) == 1
     assert capsys.readouterr() == (
         "",

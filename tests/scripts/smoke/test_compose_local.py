@@ -256,7 +256,7 @@ def test_cli_up_without_an_images_file_builds_and_pushes_first(
         images.write_text(json.dumps({name: {"ref": ref} for name, ref in IMAGES.items()}))
         return 0
 
-    monkeypatch.setattr(compose, "script", lambda name: calls.append(("script", name)))
+    monkeypatch.setattr(compose.dockerd, "ensure", lambda env: calls.append(("dockerd", "ensure")))
     monkeypatch.setattr(compose.registry, "up", lambda addr, data: calls.append(("registry", addr)))
     monkeypatch.setattr(compose.registry, "address", lambda: "127.0.0.1:5000")
     monkeypatch.setattr(compose.build_images, "main", build)
@@ -264,7 +264,7 @@ def test_cli_up_without_an_images_file_builds_and_pushes_first(
     argv = ["up", "--images", str(images), "--ferretdb", "/opt/ferretdb", "--repo", str(tmp_path)]
     assert compose.main(argv) == 0
     assert calls == [
-        ("script", "dockerd-up"),
+        ("dockerd", "ensure"),
         ("registry", "127.0.0.1:5000"),
         ("build-images", ["--push", "--out", str(images)]),
         ("up", (compose.Paths(tmp_path.resolve()), IMAGES, "/opt/ferretdb")),
@@ -285,7 +285,7 @@ def test_cli_reports_a_bad_images_file_in_one_line(
     content: str,
     message: str,
 ) -> None:
-    monkeypatch.setattr(compose, "script", lambda name: "")
+    monkeypatch.setattr(compose.dockerd, "ensure", lambda env: None)
     images = tmp_path / "images.json"
     images.write_text(content)
     argv = ["up", "--images", str(images), "--ferretdb", "/x", "--repo", str(tmp_path)]
@@ -300,7 +300,7 @@ def test_cli_up_and_down_call_the_stack_with_the_images_refs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[tuple[str, Any]] = []
-    monkeypatch.setattr(compose, "script", lambda name: "")
+    monkeypatch.setattr(compose.dockerd, "ensure", lambda env: None)
     monkeypatch.setattr(compose, "up", lambda *args: calls.append(("up", args)))
     monkeypatch.setattr(compose, "down", lambda paths: calls.append(("down", paths)))
     images = tmp_path / "images.json"

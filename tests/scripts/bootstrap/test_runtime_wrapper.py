@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from microshop_ci.cluster import docker_runtime, runtime_wrapper
-from microshop_ci.cluster.runtime_wrapper import (
+from microshop_ci.bootstrap import docker_runtime, runtime_wrapper
+from microshop_ci.bootstrap.runtime_wrapper import (
     files_to_fix,
     fix_file,
     missing_capabilities,

@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from microshop_ci.cluster.runtime_wrapper import missing_capabilities
+from microshop_ci.bootstrap.runtime_wrapper import missing_capabilities
 from microshop_ci.core.cache import cache_root
 
 RUNTIME_NAME = "microshop-runc"
