@@ -202,3 +202,26 @@ def test_main_refuses_an_option_and_reports_a_failure_in_one_line(
     )
     (tmp_path / "up").touch()
     assert dockerd.main([]) == 0
+
+
+def test_no_docker_client_counts_as_no_answer(fake: Fake) -> None:
+    assert dockerd.answers() is False
+
+
+def test_a_log_file_that_cannot_be_written_is_a_clear_error(
+    tmp_path: Path, fake: Fake, recorded: Recorded
+) -> None:
+    fake("docker", DOCKER)
+    fake("dockerd", "exit 0")
+    host = dockerd.Host(
+        log_file=tmp_path / "no-such-dir" / "dockerd.log",
+        daemon_json=tmp_path / "daemon.json",
+        status=tmp_path / "status",
+    )
+    host.status.write_text(FULL_SET)
+    with pytest.raises(dockerd.DockerdError) as caught:
+        dockerd.ensure({}, host)
+    assert str(caught.value).startswith(
+        f"cannot start dockerd with its log at {host.log_file}: [Errno 2] No such file"
+    )
+    assert recorded() == ["docker info"]
