@@ -177,3 +177,18 @@ def test_a_failed_install_is_one_error_line_and_exit_1(
     assert capsys.readouterr().err.splitlines()[-1] == (
         "error: apt-get exited 100: E: Unable to locate package wrk"
     )
+
+
+@pytest.mark.parametrize(
+    ("script", "module"),
+    [("setup", "microshop_ci.bootstrap.setup"), ("dockerd-up", "microshop_ci.bootstrap.dockerd")],
+)
+def test_the_entry_point_is_one_documented_line_over_its_module(script: str, module: str) -> None:
+    lines = (SCRIPTS_DIR / script).read_text().splitlines()
+    code = [line for line in lines[1:] if line.strip() and not line.startswith("#")]
+    assert code == [
+        'source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"; PYTHONPATH="$REPO_ROOT/scripts"'
+        f' exec python3 -m {module} "$@"'
+    ]
+    logic = f"# Logic: scripts/{module.replace('.', '/')}.py,"
+    assert sum(line.startswith(logic) for line in lines) == 1
