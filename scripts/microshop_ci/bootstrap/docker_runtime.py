@@ -4,20 +4,16 @@ Used by microshop_ci.bootstrap.dockerd (scripts/dockerd-up) with the system Pyth
 locked environment exists). Where the bounding set has every capability runc asks for (GitHub's
 runners), it does nothing. Otherwise it copies the wrapper into the user cache under its content
 hash and names it in daemon.json as `microshop-runc`, the default runtime; dockerd reads that at
-start and on SIGHUP. Run alone, it prints `reload` when a running dockerd must re-read its
-configuration, else nothing.
+start and on SIGHUP.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import sys
 from pathlib import Path
 
 from microshop_ci.bootstrap.runtime_wrapper import missing_capabilities
-from microshop_ci.core.cache import cache_root
 
 RUNTIME_NAME = "microshop-runc"
 WRAPPER = Path(__file__).with_name("runtime_wrapper.py")
@@ -59,19 +55,3 @@ def needs_reload(daemon_json: Path, cache: Path, status: Path) -> bool:
     if not missing_capabilities(status.read_text()):
         return False
     return configure(daemon_json, install_wrapper(cache))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Configure the runtime if needed; print `reload` if dockerd must re-read daemon.json."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--daemon-json", type=Path, default=Path("/etc/docker/daemon.json"))
-    parser.add_argument("--cache", type=Path, default=None, help="default: the user cache")
-    parser.add_argument("--status", type=Path, default=Path("/proc/self/status"))
-    args = parser.parse_args(argv)
-    if needs_reload(args.daemon_json, args.cache or cache_root(), args.status):
-        print("reload")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

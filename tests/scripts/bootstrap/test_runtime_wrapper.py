@@ -90,15 +90,7 @@ def test_docker_runtime_configures_dockerd_once_on_the_build_machine(tmp_path: P
     status.write_text(BUILD_MACHINE)
     daemon = tmp_path / "daemon.json"
     daemon.write_text(json.dumps({"log-level": "warn"}))
-    argv = [
-        "--daemon-json",
-        str(daemon),
-        "--cache",
-        str(tmp_path / "cache"),
-        "--status",
-        str(status),
-    ]
-    assert docker_runtime.main(argv) == 0
+    assert docker_runtime.needs_reload(daemon, tmp_path / "cache", status) is True
     config = json.loads(daemon.read_text())
     wrapper = Path(config["runtimes"]["microshop-runc"]["path"])
     assert config["default-runtime"] == "microshop-runc"
@@ -106,21 +98,14 @@ def test_docker_runtime_configures_dockerd_once_on_the_build_machine(tmp_path: P
     assert wrapper.read_bytes() == docker_runtime.WRAPPER.read_bytes()
     assert wrapper.stat().st_mode & 0o111
     assert docker_runtime.configure(daemon, wrapper) is False  # a second run changes nothing
+    assert docker_runtime.needs_reload(daemon, tmp_path / "cache", status) is False
 
 
 def test_docker_runtime_does_nothing_where_no_capability_is_missing(tmp_path: Path) -> None:
     status = tmp_path / "status"
     status.write_text(FULL_SET)
     daemon = tmp_path / "daemon.json"
-    argv = [
-        "--daemon-json",
-        str(daemon),
-        "--cache",
-        str(tmp_path / "cache"),
-        "--status",
-        str(status),
-    ]
-    assert docker_runtime.main(argv) == 0
+    assert docker_runtime.needs_reload(daemon, tmp_path / "cache", status) is False
     assert not daemon.exists()
 
 
