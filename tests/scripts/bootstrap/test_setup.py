@@ -75,6 +75,8 @@ def test_missing_packages_are_those_dpkg_does_not_list_as_installed(
     assert recorded() == [f"dpkg-query -W -f=${{Status}} {name}" for name in BASE]
     fake("dpkg-query", "printf 'deinstall ok config-files'")
     assert setup.missing(["jq"]) == ["jq"]  # removed, its config left: not installed
+    fake("dpkg-query", "printf 'unknown ok not-installed'")
+    assert setup.missing(["jq"]) == ["jq"]  # known to dpkg, never installed
 
 
 def test_no_dpkg_query_means_nothing_counts_as_installed(fake: Fake) -> None:
