@@ -28,7 +28,7 @@ from microshop_ci.core.gobuild import BuildError, go, module_dir, writable_copy
 from microshop_ci.core.paths import SCRIPTS_DIR
 from microshop_ci.core.pins import pin
 
-USAGE = __doc__.split("\n\n", 1)[1].strip() + "\n"
+USAGE = (__doc__ or "\n\n").split("\n\n", 1)[1].strip() + "\n"
 PREFIX = "scripts/tool"
 
 

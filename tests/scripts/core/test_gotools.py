@@ -20,6 +20,7 @@ import pytest
 from microshop_ci.core import gotools, pins
 from microshop_ci.core.cache import locked
 from microshop_ci.core.paths import SCRIPTS_DIR
+from microshop_ci.gha.act_output import DRAIN_FIRST, EARLY_RETURN, FILE
 
 FAKE_GO = """#!/usr/bin/env bash
 echo "$* | cwd=$PWD cgo=${CGO_ENABLED:-} goflags=${GOFLAGS:-} gobin=${GOBIN:-}\
@@ -33,6 +34,8 @@ case "$1" in
     test -w go.mod || { echo "go.mod is read-only" >&2; exit 1; }
     [[ -f build/version/version.txt ]] && echo "version.txt=$(cat build/version/version.txt)" \\
       >> "$FAKE_GO_LOG"
+    [[ -f pkg/container/host_environment.go ]] && cp pkg/container/host_environment.go \\
+      "$FAKE_GO_LOG.act"
     while (($#)); do
       if [[ "$1" == -o ]]; then out="$2"; shift; fi
       shift
@@ -234,6 +237,36 @@ def test_a_module_with_replace_is_built_inside_a_writable_prepared_copy(
     assert env.split()[1:3] == ["cgo=0", "goflags="]
     assert version_txt == f"version.txt={version}"
     assert not (source / "build" / "version" / "version.txt").exists()
+
+
+ACT_EXEC = "func exec() error {\n" + EARLY_RETURN + "\t}\n\t<-logctx.Done()\n\treturn err\n}\n"
+
+
+@pytest.mark.parametrize("fixable", [True, False])
+def test_act_is_built_with_the_drain_fix_into_its_own_folder_or_not_at_all(
+    go: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str], fixable: bool
+) -> None:
+    source = _module(tmp_path)
+    text = ACT_EXEC if fixable else ACT_EXEC.replace(EARLY_RETURN, DRAIN_FIRST)
+    source.chmod(0o755)
+    (source / FILE).parent.mkdir(parents=True)
+    (source / FILE).write_text(text)
+    version = pins.pin("ACT_VERSION")
+    binary = tmp_path / "cache" / "tools" / "act" / f"{version}+drain-failed-output" / "act"
+    assert gotools.main(["act"]) == (0 if fixable else 1)
+    err = capfd.readouterr().err
+    assert (source / FILE).read_text() == text  # the module cache's copy is never edited
+    if fixable:
+        assert binary.read_text() == "built"
+        assert Path(f"{go}.act").read_text() == ACT_EXEC.replace(EARLY_RETURN, DRAIN_FIRST)
+    else:
+        assert not binary.exists()
+        assert "act_output: " in err
+        assert "the early return after cmd.Run() is not there exactly once" in err
+        assert err.endswith(f"\nscripts/tool: building act {version} failed\n")
+        assert [line.split(" | ")[0] for line in go.read_text().splitlines()] == [
+            f"mod download -json github.com/nektos/act@{version}"
+        ]
 
 
 def test_a_failed_build_is_one_line_and_leaves_no_binary(
