@@ -280,6 +280,20 @@ def test_a_failed_build_is_one_line_and_leaves_no_binary(
     assert not (tmp_path / "cache" / "tools" / "kind" / version / "kind").exists()
 
 
+def test_all_on_a_warm_cache_builds_nothing_and_prints_nothing(
+    go: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    versions = pins.pins()
+    for tool in gotools.TOOLS:
+        binary = tmp_path / "cache/tools" / tool.name / (versions[tool.pin_key] + tool.fix)
+        binary.mkdir(parents=True)
+        (binary / tool.name).write_text("cached")
+        (binary / tool.name).chmod(0o755)
+    assert gotools.main(["--all"]) == 0
+    assert capfd.readouterr() == ("", "")
+    assert not go.exists()
+
+
 def test_a_build_in_progress_elsewhere_is_waited_for_and_not_repeated(
     go: Path, tmp_path: Path
 ) -> None:
