@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from microshop_ci.core.tools import ToolError, pinned_tool
 from microshop_ci.osv.db import default_zip
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -98,12 +99,10 @@ def loopback_http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]
 
 def tool_path(name: str) -> str:
     """Build (once, cached outside the clone) and return the path of a pinned tool."""
-    result = subprocess.run(
-        [str(REPO_ROOT / "scripts" / "tool"), name], capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        pytest.fail(f"scripts/tool {name} failed:\n{result.stderr[-2000:]}")
-    return result.stdout.strip()
+    try:
+        return pinned_tool(name)
+    except ToolError as err:
+        pytest.fail(str(err))
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ import httpx
 from microshop_ci.bench.commands import Call, CommandCount, count_commands, markdown_commands
 from microshop_ci.bench.wrk import Cell, markdown_table, parse_wrk
 from microshop_ci.core.paths import REPO_ROOT
+from microshop_ci.core.tools import ToolError, pinned_tool
 
 LUA_ORDERS = Path(__file__).with_name("orders.lua")
 ADMIN_PASSWORD = "benchmark-admin-password"  # noqa: S105 - throwaway local benchmark account
@@ -185,12 +186,10 @@ def run(workers: int, duration: int, connections: list[int], out: Path) -> str:
     for tool in ("wrk", "openssl"):
         if shutil.which(tool) is None:
             raise SystemExit(f"benchmark: {tool} is not installed (scripts/setup installs it)")
-    ferretdb = subprocess.run(
-        [str(REPO_ROOT / "scripts" / "tool"), "ferretdb"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    try:
+        ferretdb = pinned_tool("ferretdb")
+    except ToolError as err:
+        raise SystemExit(f"benchmark: {err}") from None
     with tempfile.TemporaryDirectory(prefix="microshop-bench-") as tmp:
         work = Path(tmp)
         key = work / "jwt.pem"

@@ -8,10 +8,10 @@ Istio: built from the pinned commit with its CNI agent and an ingress gateway on
 from __future__ import annotations
 
 from microshop_ci.cluster import kyverno, mesh
-from microshop_ci.cluster.gobuild import module_dir
 from microshop_ci.cluster.kind import kubectl, log_path
 from microshop_ci.cluster.pins import pin
 from microshop_ci.cluster.run import run
+from microshop_ci.core.gobuild import module_dir
 
 
 def wait_available(namespace: str) -> None:

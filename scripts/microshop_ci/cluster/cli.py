@@ -34,8 +34,8 @@ from microshop_ci.cluster import (
     mesh,
     nodeimage,
 )
-from microshop_ci.cluster.gobuild import BuildError, build, build_seconds
 from microshop_ci.cluster.pins import PinError
+from microshop_ci.core.gobuild import BuildError, build, build_seconds
 
 
 def _build(names: Sequence[str]) -> int:

@@ -6,8 +6,8 @@ import re
 import shutil
 from pathlib import Path
 
-from microshop_ci.cluster.gobuild import REPO_ROOT, BuildError, GoComponent
 from microshop_ci.cluster.pins import pin
+from microshop_ci.core.gobuild import REPO_ROOT, BuildError, GoComponent
 
 KUBERNETES_COMMANDS = (
     "kube-apiserver",

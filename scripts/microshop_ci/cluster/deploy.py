@@ -14,9 +14,9 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from microshop_ci.cluster.gobuild import BuildError
 from microshop_ci.cluster.kind import kubectl
 from microshop_ci.cluster.run import run
+from microshop_ci.core.gobuild import BuildError
 from microshop_ci.k8s import render_cli, secrets
 
 

@@ -12,9 +12,9 @@ import os
 import sys
 from pathlib import Path
 
-from microshop_ci.cluster.gobuild import BuildError
 from microshop_ci.cluster.kind import ClusterSettings, kubectl, tool
 from microshop_ci.cluster.run import run
+from microshop_ci.core.gobuild import BuildError
 
 # file -> kubectl arguments
 KUBECTL = {

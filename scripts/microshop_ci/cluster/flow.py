@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from microshop_ci.cluster import database
-from microshop_ci.cluster.gobuild import REPO_ROOT, BuildError
+from microshop_ci.core.gobuild import REPO_ROOT, BuildError
 
 REPORTS = REPO_ROOT / "reports" / "e2e"
 IMAGES_FILE = REPORTS / "images.json"

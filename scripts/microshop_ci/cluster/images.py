@@ -14,9 +14,9 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from microshop_ci.cluster.gobuild import BuildError
 from microshop_ci.cluster.kind import log_path
 from microshop_ci.cluster.run import run
+from microshop_ci.core.gobuild import BuildError
 from microshop_ci.core.images import (
     ImageRecord,
     ImageRef,

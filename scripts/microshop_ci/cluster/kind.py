@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from microshop_ci.cluster import components, nodeimage
-from microshop_ci.cluster.gobuild import REPO_ROOT, BuildError, cache_root
 from microshop_ci.cluster.pins import pin
 from microshop_ci.cluster.run import as_root, run
+from microshop_ci.core.gobuild import REPO_ROOT, BuildError, cache_root
+from microshop_ci.core.tools import ToolError, pinned_tool
 
 KIND_CONFIG = REPO_ROOT / "scripts" / "cluster-src" / "kind-config.yaml"
 HOSTS = Path("/etc/hosts")
@@ -62,9 +63,11 @@ def log_path() -> Path:
 
 
 def tool(name: str) -> str:
-    """A pinned tool from scripts/tool (kind, registry, helm)."""
-    script = str(REPO_ROOT / "scripts" / "tool")
-    return run([script, name], step=f"scripts/tool {name}", log=log_path()).strip()
+    """A pinned tool (kind, registry, helm): core.tools.pinned_tool, its failure a BuildError."""
+    try:
+        return pinned_tool(name)
+    except ToolError as err:
+        raise BuildError(str(err)) from None
 
 
 def kubectl() -> str:

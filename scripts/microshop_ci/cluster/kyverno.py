@@ -19,10 +19,10 @@ from pathlib import Path
 import yaml
 
 from microshop_ci.cluster import images
-from microshop_ci.cluster.gobuild import GoComponent, build, cache_root, locked, module_dir
 from microshop_ci.cluster.kind import kubectl, log_path, tool
 from microshop_ci.cluster.pins import pin
 from microshop_ci.cluster.run import run
+from microshop_ci.core.gobuild import GoComponent, build, cache_root, locked, module_dir
 
 COMMANDS = (
     "kyverno",

@@ -33,7 +33,10 @@ import yaml
 
 from microshop_ci.build import base_image
 from microshop_ci.cluster import images
-from microshop_ci.cluster.gobuild import (
+from microshop_ci.cluster.kind import kubectl, log_path, tool
+from microshop_ci.cluster.pins import pin
+from microshop_ci.cluster.run import run
+from microshop_ci.core.gobuild import (
     REPO_ROOT,
     BuildError,
     GoComponent,
@@ -42,9 +45,6 @@ from microshop_ci.cluster.gobuild import (
     locked,
     module_dir,
 )
-from microshop_ci.cluster.kind import kubectl, log_path, tool
-from microshop_ci.cluster.pins import pin
-from microshop_ci.cluster.run import run
 from microshop_ci.core.tools import ToolError
 
 ENVOY_REQUIREMENTS = REPO_ROOT / "scripts" / "requirements-envoy.txt"

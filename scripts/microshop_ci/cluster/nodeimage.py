@@ -23,15 +23,15 @@ from pathlib import Path
 
 from microshop_ci.cluster import components as c
 from microshop_ci.cluster import noderoot
-from microshop_ci.cluster.gobuild import (
+from microshop_ci.cluster.pins import pin
+from microshop_ci.cluster.run import as_root, image_exists, run
+from microshop_ci.core.gobuild import (
     REPO_ROOT,
     BuildError,
     build,
     cache_root,
     module_dir,
 )
-from microshop_ci.cluster.pins import pin
-from microshop_ci.cluster.run import as_root, image_exists, run
 
 SOURCES = REPO_ROOT / "scripts" / "cluster-src"
 LOCAL = "localhost/microshop"  # our names for add-on images that have no upstream name here

@@ -13,9 +13,9 @@ import shutil
 from pathlib import Path
 
 from microshop_ci.cluster import components as c
-from microshop_ci.cluster.gobuild import BuildError, cache_root, locked, module_dir
 from microshop_ci.cluster.pins import pin
 from microshop_ci.cluster.run import as_root, image_exists, run
+from microshop_ci.core.gobuild import BuildError, cache_root, locked, module_dir
 
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+from microshop_ci.core.errors import ToolError
 from microshop_ci.core.paths import REPO_ROOT, SCRIPTS_DIR
-from microshop_ci.core.tools import ToolError
 
 VERSIONS_FILE = SCRIPTS_DIR / "tool-versions.env"
 

@@ -12,14 +12,12 @@ from functools import cache
 from pathlib import Path
 from typing import BinaryIO
 
+from microshop_ci.core import gotools
+from microshop_ci.core.errors import ToolError
 from microshop_ci.core.paths import SCRIPTS_DIR
 from microshop_ci.core.uv import UvError, ensure_uv
 
 TOOL_TIMEOUT = 900
-
-
-class ToolError(Exception):
-    """A tool could not be found, started, finished in time, or exited with a failure code."""
 
 
 def run_tool(
@@ -125,7 +123,8 @@ def run(
 
 @cache
 def pinned_tool(name: str) -> str:
-    """Path of a pinned tool built by scripts/tool (waits for a build in progress).
+    """Path of a pinned tool, built once per machine by microshop_ci.core.gotools (scripts/tool);
+    waits for a build in progress, whose progress lines go to stderr.
 
     MICROSHOP_TOOL_<NAME> (upper case, `-` as `_`) names a binary to use instead.
     """
@@ -133,10 +132,9 @@ def pinned_tool(name: str) -> str:
     if override:
         return override
     try:
-        result = run_tool([str(SCRIPTS_DIR / "tool"), name])
+        return str(gotools.ensure(name))
     except ToolError as err:
         raise ToolError(f"scripts/tool {name} failed: {str(err)[-500:]}") from None
-    return result.stdout.strip()
 
 
 def venv_tool(name: str) -> str:
@@ -182,3 +180,23 @@ def uv_binary() -> str:
         return str(ensure_uv())
     except UvError as err:
         raise ToolError(str(err)) from None
+
+
+__all__ = [
+    "TOOL_TIMEOUT",
+    "ToolError",
+    "as_root",
+    "docker",
+    "image_exists",
+    "module_env",
+    "pinned_tool",
+    "python_module",
+    "run",
+    "run_tool",
+    "run_visible",
+    "script",
+    "spawn",
+    "stop_group",
+    "uv_binary",
+    "venv_tool",
+]

@@ -30,7 +30,7 @@ from pathlib import Path
 from microshop_ci.bootstrap.docker_runtime import RUNTIME_NAME, install_wrapper
 from microshop_ci.bootstrap.runtime_wrapper import missing_capabilities
 from microshop_ci.cluster import components
-from microshop_ci.cluster.gobuild import build, cache_root
+from microshop_ci.core.gobuild import build, cache_root
 
 START_TIMEOUT = 120.0
 STOP_TIMEOUT = 30.0

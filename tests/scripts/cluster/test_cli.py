@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from microshop_ci.cluster import cli, kind
-from microshop_ci.cluster.gobuild import BuildError, GoComponent
 from microshop_ci.cluster.pins import PinError
+from microshop_ci.core.gobuild import BuildError, GoComponent
 
 
 @pytest.fixture(autouse=True)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from microshop_ci.cluster import components, kyverno
-from microshop_ci.cluster.gobuild import BuildError
 from microshop_ci.cluster.pins import PinError, pin, pins
+from microshop_ci.core.gobuild import BuildError
 
 GO_MOD = """module k8s.io/kubernetes
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from microshop_ci.cluster import deploy, diagnostics
-from microshop_ci.cluster.gobuild import BuildError
+from microshop_ci.core.gobuild import BuildError
 
 FAKE = """#!/usr/bin/env python3
 import json, os, sys

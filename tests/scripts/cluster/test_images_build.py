@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from microshop_ci.cluster import images, mesh
-from microshop_ci.cluster.gobuild import BuildError
+from microshop_ci.core.gobuild import BuildError
 
 DIGEST = "sha256:" + "f" * 64
 

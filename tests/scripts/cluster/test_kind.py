@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from microshop_ci.cluster import images, kind
-from microshop_ci.cluster.gobuild import BuildError
+from microshop_ci.core.gobuild import BuildError
 
 REF = "kind-registry:5000/ferretdb@sha256:" + "a" * 64
 
@@ -82,3 +82,16 @@ def test_database_image_refuses_a_broken_images_file(tmp_path: Path) -> None:
     with pytest.raises(BuildError, match=r"images.json: expected an object of service"):
         images.add_to_images_file(path, "ferretdb", REF)
     assert path.read_text() == "[1, 2]"
+
+
+def test_a_pinned_tool_comes_from_the_one_lookup_and_fails_as_a_build_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MICROSHOP_TOOL_KIND", "/opt/kind")
+    kind.pinned_tool.cache_clear()
+    try:
+        assert kind.tool("kind") == "/opt/kind"
+    finally:
+        kind.pinned_tool.cache_clear()
+    with pytest.raises(BuildError, match=r"^scripts/tool nope failed: unknown tool 'nope' \("):
+        kind.tool("nope")

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from microshop_ci.cluster import addons, kind, kyverno
-from microshop_ci.cluster.gobuild import BuildError
+from microshop_ci.core.gobuild import BuildError
 from tests.conftest import free_port, loopback_http_server
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from microshop_ci.cluster import mesh
-from microshop_ci.cluster.gobuild import BuildError
+from microshop_ci.core.gobuild import BuildError
 
 DIGEST = "sha256:" + "d" * 64
 API = {

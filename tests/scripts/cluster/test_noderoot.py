@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from microshop_ci.cluster import noderoot
-from microshop_ci.cluster.gobuild import BuildError
+from microshop_ci.core.gobuild import BuildError
 
 CONTAINERD_CONFIG = """version = 2
 [plugins."io.containerd.grpc.v1.cri"]

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from microshop_ci.cluster import gobuild
-from microshop_ci.cluster.gobuild import BuildError, GoComponent
+from microshop_ci.core import gobuild
+from microshop_ci.core.gobuild import BuildError, GoComponent
 
 FAKE_GO = """#!/usr/bin/env bash
 echo "$* | cwd=$PWD cgo=${CGO_ENABLED:-} goflags=$GOFLAGS gowork=$GOWORK extra=${EXTRA:-}" \\

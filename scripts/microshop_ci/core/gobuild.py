@@ -4,6 +4,7 @@ Each component is built inside a writable copy of its module (downloaded through
 proxy), so modules whose go.mod has replace directives build too, with `-trimpath` and the flags
 upstream's release builds use. Binaries land in CACHE/cluster/NAME/VERSION/bin, keyed by tool and
 version like scripts/tool's, so a fresh clone reuses them and a fresh machine rebuilds them.
+The go runner, the module download and the writable copy are shared with core.gotools.
 """
 
 from __future__ import annotations
@@ -15,11 +16,16 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from microshop_ci.cluster.pins import REPO_ROOT, pin
 from microshop_ci.core.cache import cache_root, locked
+from microshop_ci.core.paths import REPO_ROOT
+from microshop_ci.core.pins import pin
+
+# The cluster builds resolve every module from go.mod alone (no vendor folder, no workspace).
+MODULE_ENV: Mapping[str, str] = {"GOFLAGS": "-mod=mod", "GOWORK": "off"}
 
 
 class BuildError(Exception):
@@ -56,33 +62,54 @@ class GoComponent:
         return self.out_dir / command
 
 
-def module_dir(module: str, version: str, log: Path) -> Path:
+def module_dir(
+    module: str, version: str, log: Path | None, env: Mapping[str, str] = MODULE_ENV
+) -> Path:
     """Download module@version through the module proxy and return its read-only folder."""
-    result = _go(["mod", "download", "-json", f"{module}@{version}"], cwd=None, env={}, log=log)
+    result = go(["mod", "download", "-json", f"{module}@{version}"], cwd=None, env=env, log=log)
     try:
         return Path(json.loads(result)["Dir"])
     except (KeyError, json.JSONDecodeError):
         raise BuildError(
-            f"go mod download {module}@{version}: no module folder (log: {log})"
+            f"go mod download {module}@{version}: no module folder{_where(log)}"
         ) from None
 
 
-def _go(args: list[str], *, cwd: Path | None, env: Mapping[str, str], log: Path) -> str:
-    with log.open("a") as out:
-        out.write(f"$ go {' '.join(args)}\n")
-        out.flush()
+def go(args: list[str], *, cwd: Path | None, env: Mapping[str, str], log: Path | None) -> str:
+    """Run `go ARGS` with env over this process's environment; return its stdout.
+
+    Its stderr is appended to log after a `$ go ...` line, or (log None) is this process's
+    stderr, as scripts/tool shows it. A failure raises BuildError naming the command.
+    """
+    with log.open("a") if log else nullcontext() as out:
+        if out:
+            out.write(f"$ go {' '.join(args)}\n")
+            out.flush()
         result = subprocess.run(  # nosec B603, B607 -- the Go toolchain, argv list
             ["go", *args],
             cwd=cwd,
-            env={**os.environ, "GOFLAGS": "-mod=mod", "GOWORK": "off", **env},
+            env={**os.environ, **env},
             stdout=subprocess.PIPE,
             stderr=out,
             text=True,
             check=False,
         )
     if result.returncode != 0:
-        raise BuildError(f"go {args[0]} failed for {cwd or args[-1]} (log: {log})")
+        raise BuildError(f"go {args[0]} failed for {cwd or args[-1]}{_where(log)}")
     return result.stdout
+
+
+def _where(log: Path | None) -> str:
+    return f" (log: {log})" if log else ""
+
+
+def writable_copy(source: Path, work: Path) -> None:
+    """Copy a module folder (read-only in Go's module cache) to work, made writable by its owner;
+    symbolic links are copied as links."""
+    shutil.copytree(source, work, symlinks=True, dirs_exist_ok=True)
+    for path in [work, *work.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | 0o200)
 
 
 def build(component: GoComponent) -> Path:
@@ -100,10 +127,7 @@ def build(component: GoComponent) -> Path:
         source = component.local_source or module_dir(component.module, component.version, log)
         with tempfile.TemporaryDirectory(prefix=f"build-{component.name}-") as tmp:
             work = Path(tmp) / "src"
-            shutil.copytree(source, work, symlinks=True)
-            for path in [work, *work.rglob("*")]:
-                if not path.is_symlink():
-                    path.chmod(path.stat().st_mode | 0o200)
+            writable_copy(source, work)
             if component.prepare:
                 component.prepare(work, component.version)
             staging = out.with_name("bin.partial")
@@ -112,8 +136,8 @@ def build(component: GoComponent) -> Path:
             args = ["build", "-trimpath", "-ldflags", component.ldflags(component.version)]
             if component.tags:
                 args += ["-tags", component.tags]
-            env = {"CGO_ENABLED": "1" if component.cgo else "0", **component.env}
-            _go([*args, "-o", f"{staging}/", *component.packages], cwd=work, env=env, log=log)
+            env = {**MODULE_ENV, "CGO_ENABLED": "1" if component.cgo else "0", **component.env}
+            go([*args, "-o", f"{staging}/", *component.packages], cwd=work, env=env, log=log)
         shutil.rmtree(out, ignore_errors=True)
         staging.rename(out)
         seconds = round(time.monotonic() - start)
