@@ -141,3 +141,25 @@ def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         stop_process(proc)
         log.close()
+
+
+SERIAL_MARKERS = ("docker", "slow")  # Docker's one engine and the fixed ports 5000, 8000, 8080
+
+
+def xdist_group(item: pytest.Item) -> str:
+    """The pytest-xdist group of a test (scripts/test runs `-n 2 --dist loadgroup`).
+
+    Every test that talks to Docker or owns the pipeline's fixed ports (the registry on
+    127.0.0.1:5000 the policies admit, the smoke stack on 8000 and 8080) is in one group, so one
+    worker runs them in order; every other test is grouped by its file, so a file's module and
+    session fixtures (the gates over the repository, a registry of signed images) start once."""
+    if any(item.get_closest_marker(marker) for marker in SERIAL_MARKERS):
+        return "docker"
+    return item.nodeid.split("::", 1)[0]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its xdist group (a no-op without pytest-xdist's loadgroup)."""
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(xdist_group(item)))

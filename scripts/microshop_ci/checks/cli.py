@@ -1,6 +1,8 @@
 """`scripts/test [--no-cluster] [--result FILE] [PYTEST_ARGS...]`: every check, then the cluster.
 
-ruff check, ruff format --check, mypy (strict), pytest with coverage, then two coverage floors:
+ruff check, ruff format --check, mypy (strict), pytest with coverage on two pytest-xdist workers
+(the Docker tests in order on one of them: tests/conftest.py's xdist_group), then two coverage
+floors:
 the services at 90%; the pipeline's own code (scripts/microshop_ci) at 90% for the whole suite
 (measured 92%) and at 83% for a selection such as the pipeline's checks stage (its fast set
 measured 84%: the build stage is mostly exercised by the slow Docker tests); lines and branches.
@@ -30,6 +32,9 @@ TYPED = ("services/api-service/src", "services/client-service/src", "scripts/mic
 FLOORS = {"services/*": 90, "scripts/microshop_ci/*": 90}  # the whole suite
 SELECTION_FLOORS = {"services/*": 90, "scripts/microshop_ci/*": 83}  # with pytest arguments
 COVERAGE_XML = REPORTS_DIR / "coverage.xml"
+# Two pytest-xdist workers (the build machines have two cores): the Docker tests in one group,
+# in order, on one worker; every other file beside them (tests/conftest.py: xdist_group).
+PARALLEL = ("-n", "2", "--dist", "loadgroup")
 
 
 def log(message: str) -> None:
@@ -72,6 +77,7 @@ def commands(pytest_args: Sequence[str]) -> list[tuple[str, tuple[str, ...]]]:
             "pytest",
             python_module(
                 "pytest",
+                *PARALLEL,
                 "--cov",
                 "--cov-report=term",
                 f"--cov-report=xml:{COVERAGE_XML}",
