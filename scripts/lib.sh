@@ -24,6 +24,13 @@ if [[ -x "$_k8s_bin/kubectl" && ":$PATH:" != *":$_k8s_bin:"* ]]; then
 fi
 unset _k8s_version _k8s_bin
 
+# Run `python3 -m MODULE ARGS...` with the system Python and scripts/ on PYTHONPATH: the one way
+# to start the standard-library modules that run before the locked environment exists, or without
+# it (scripts/setup, dockerd-up, tool, ensure-tools; require-jobs and images-output on GitHub).
+py_stdlib() {
+  PYTHONPATH="$REPO_ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}" exec python3 -m "$@"
+}
+
 # Run `python -m MODULE ARGS...` in the locked environment, from any folder: the one way the
 # scripts in scripts/ start the pipeline's Python (scripts/microshop_ci).
 py_module() {

@@ -143,7 +143,7 @@ def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
-SERIAL_MARKERS = ("docker", "slow")  # Docker's one engine and the fixed ports 5000, 8000, 8080
+SERIAL_MARKERS = ("docker",)  # Docker's one engine and the fixed ports 5000, 8000, 8080
 
 
 def xdist_group(item: pytest.Item) -> str:

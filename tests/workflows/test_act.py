@@ -57,8 +57,9 @@ MAPPED = {
 CHEAP_JOBS = ("workflows", "kyverno", "manifests")
 ACT_TIMEOUT = 1200
 # 46 s warm here, 727 s once under load from other builds (2 shared cores; the three jobs run
-# side by side): with the image and pipeline tests in the slow-tests job, not in checks
-pytestmark = pytest.mark.slow
+# side by side): with the image and pipeline tests in the slow-tests job, not in checks. Docker:
+# the self-hosted jobs build images and bind the pipeline's ports on this machine.
+pytestmark = [pytest.mark.slow, pytest.mark.docker]
 
 
 @dataclass(frozen=True)

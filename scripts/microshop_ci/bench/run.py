@@ -281,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     default_out = REPO_ROOT / "reports" / "benchmarks" / "api-service.md"
     parser.add_argument("--out", type=Path, default=default_out)
     args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("error: wrk is not installed: run scripts/setup", file=sys.stderr)
+        return 1
     try:
         connections = [int(c) for c in args.connections.split(",")]
     except ValueError:

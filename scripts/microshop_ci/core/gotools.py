@@ -3,6 +3,8 @@
 Usage: scripts/tool NAME        build if missing, print the binary's path
        scripts/tool --all       build every tool
        scripts/tool --list      print NAME VERSION for every tool
+       scripts/tool --ensure NAME...  build those if missing, print NAME PATH each
+                                (scripts/ensure-tools; .github/actions/setup-tools)
 
 Binaries are cached outside the clone, keyed by tool and version:
   ${MICROSHOP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/microshop}/tools/NAME/VERSION/NAME
@@ -231,7 +233,7 @@ def _say(message: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """CLI: scripts/tool NAME | --all | --list (see the module's docstring)."""
+    """CLI: scripts/tool NAME | --all | --list | --ensure NAME... (the module's docstring)."""
     args = list(sys.argv[1:] if argv is None else argv)
     first = args[0] if args else ""
     try:
@@ -240,6 +242,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif first == "--list":
             for tool in TOOLS:
                 print(f"{tool.name} {version_of(tool)}")
+        elif first == "--ensure":
+            for name in args[1:]:
+                print(f"{name} {ensure(name)}")
         elif first == "--all":
             for tool in TOOLS:
                 ensure(tool.name)

@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     for stage in stages[len(results) :]:
         results.append(StageResult(stage.name, stage.title, Verdict.NOT_RUN, 0.0))
 
-    run = RunResult(started, time.monotonic() - t0, args.source, results, report_dir)
+    run = RunResult(started, time.monotonic() - t0, args.source, results, report_dir, run_id)
     report.write(run)
     console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160)
     for line in report.markdown(run).splitlines()[2:6]:

@@ -66,6 +66,7 @@ class RunResult:
     advisory_source: str
     stages: list[StageResult]
     report_dir: Path
+    run_id: str = ""  # the value of the container label every stage of this run sets
 
     @property
     def verdict(self) -> Verdict:

@@ -189,8 +189,7 @@ def test_the_entry_point_is_one_documented_line_over_its_module(script: str, mod
     lines = (SCRIPTS_DIR / script).read_text().splitlines()
     code = [line for line in lines[1:] if line.strip() and not line.startswith("#")]
     assert code == [
-        'source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"; PYTHONPATH="$REPO_ROOT/scripts"'
-        f' exec python3 -m {module} "$@"'
+        f'source "$(dirname "${{BASH_SOURCE[0]}}")/lib.sh"; py_stdlib {module} "$@"'
     ]
     logic = f"# Logic: scripts/{module.replace('.', '/')}.py,"
     assert sum(line.startswith(logic) for line in lines) == 1

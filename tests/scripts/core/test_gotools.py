@@ -19,6 +19,7 @@ import pytest
 
 from microshop_ci.core import gotools, pins
 from microshop_ci.core.cache import locked
+from microshop_ci.core.errors import ToolError
 from microshop_ci.core.paths import SCRIPTS_DIR
 from microshop_ci.gha.act_output import DRAIN_FIRST, EARLY_RETURN, FILE
 
@@ -338,3 +339,20 @@ def test_the_entry_point_runs_the_module_with_the_standard_library_only(tmp_path
         check=True,
     )
     assert imported.stdout == "['__main__', 'microshop_ci']\n"
+
+
+def test_ensure_prints_name_and_path_per_tool_and_stops_at_an_unknown_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def ensure(name: str) -> Path:
+        if name not in EXPECTED:
+            raise ToolError(f"unknown tool '{name}'")
+        return Path("/cache") / name
+
+    monkeypatch.setattr(gotools, "ensure", ensure)
+    assert gotools.main(["--ensure", "kind", "crane"]) == 0
+    assert capsys.readouterr().out == "kind /cache/kind\ncrane /cache/crane\n"
+    assert gotools.main(["--ensure", "kind", "nope", "crane"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "kind /cache/kind\n"
+    assert captured.err == "scripts/tool: unknown tool 'nope'\n"

@@ -183,3 +183,16 @@ def test_a_result_left_by_an_earlier_run_is_not_read_again(fake_repo: FakeRepo) 
     code, report = run(fake_repo, "--stage", "gates")
     assert code == 1
     assert not (report / "gates" / "result.json").exists()
+
+
+def test_the_summary_names_the_run_id_every_stage_labels_its_containers_with(
+    fake_repo: FakeRepo,
+) -> None:
+    seen = fake_repo.root / "label"
+    fake_repo.script("gates", f'echo "$MICROSHOP_RUN_LABEL" > {seen}')
+    code, report = run(fake_repo, "--stage", "gates")
+    summary = json.loads((report / "summary.json").read_text())
+    assert code == 0
+    assert len(summary["run_id"]) == 12
+    assert int(summary["run_id"], 16) >= 0
+    assert seen.read_text() == f"org.microshop.pipeline-run={summary['run_id']}\n"

@@ -1,87 +1,22 @@
-"""The real pipeline: it passes on this repository, and a copy with a planted defect per stage
-fails at that stage, with the defect named, and leaves no container or registry behind."""
+"""The real pipeline: it passes on this repository, and a copy with a defect planted for a later
+stage fails at that stage, with the defect named, and leaves no container or registry behind.
+(The gates stage's planted defects: test_gates_planted.py, beside the Docker tests.)"""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from microshop_ci.pipeline.cleanup import RUN_LABEL, registry_answers
+from tests.scripts.pipeline.real_run import REPO, Run, commit, copy_repo, pipeline
 
-REPO = Path(__file__).resolve().parents[3]
-SHARED = REPO.parent / "shared"
 REGISTRY = os.environ.get("MICROSHOP_REGISTRY", "127.0.0.1:5000")
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
-
-
-@dataclass(frozen=True)
-class Run:
-    """A finished pipeline run: exit code, summary.json, summary.md and console output."""
-
-    code: int
-    report_dir: Path
-    summary: dict[str, Any]
-    markdown: str
-    output: str
-
-    def stage(self, name: str) -> dict[str, Any]:
-        """The summary entry of one stage."""
-        return next(s for s in self.summary["stages"] if s["name"] == name)
-
-
-def pipeline(repo: Path, report_dir: Path, *args: str) -> Run:
-    """Run repo's scripts/pipeline in plain mode and read its report."""
-    proc = subprocess.run(
-        [str(repo / "scripts" / "pipeline"), "--plain", "--report-dir", str(report_dir), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=1800,
-    )
-    summary = json.loads((report_dir / "summary.json").read_text())
-    markdown = (report_dir / "summary.md").read_text()
-    return Run(proc.returncode, report_dir, summary, markdown, proc.stdout + proc.stderr)
-
-
-def copy_repo(dest: Path) -> Path:
-    """Copy the files git knows (tracked, or new and not ignored) with ../shared beside them."""
-    listed = subprocess.run(
-        ["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    repo = dest / "repo"
-    for raw in filter(None, listed):
-        source = REPO / raw.decode()
-        if source.is_file():
-            target = repo / raw.decode()
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-    if SHARED.exists():
-        (dest / "shared").symlink_to(SHARED)
-    git(repo, "init", "-q", "-b", "main")
-    commit(repo, "copy of the repository")
-    return repo
-
-
-def git(repo: Path, *args: str) -> None:
-    """Run git in repo with a fixed identity."""
-    identity = ("-c", "user.name=pipeline test", "-c", "user.email=pipeline-test@example.com")
-    subprocess.run(["git", "-C", str(repo), *identity, *args], check=True, capture_output=True)
-
-
-def commit(repo: Path, message: str) -> None:
-    """Commit everything in repo, as a developer would before the pipeline runs."""
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "--allow-empty", "-m", message)
 
 
 def run_containers() -> list[str]:
@@ -133,45 +68,6 @@ def test_pipeline_passes_on_the_repository(green_run: Run, registry_state: bool)
     assert "order placed in Chromium" in smoke["summary"]
     assert run_containers() == []
     assert registry_answers(REGISTRY) is registry_state
-
-
-@pytest.mark.parametrize(
-    ("defect", "expected"),
-    [
-        ("bandit", ["bandit", "B602", "planted.py"]),
-        ("vulnerable-lock", ["pip-audit", "PYSEC-2018-28", "requests"]),
-        ("root-dockerfile", ["trivy-config", "DS-0002", "services/api-service/Dockerfile"]),
-    ],
-)
-def test_gates_stage_stops_a_planted_defect(
-    defect: str, expected: list[str], tmp_path: Path, registry_state: bool
-) -> None:
-    repo = copy_repo(tmp_path)
-    if defect == "bandit":
-        (repo / "services/api-service/src/api_service/planted.py").write_text(
-            '"""Planted defect."""\nimport subprocess\n\n\n'
-            "def run(user_input: str) -> None:\n"
-            '    """Run what the user typed."""\n'
-            "    subprocess.run(user_input, shell=True, check=False)\n"
-        )
-    elif defect == "vulnerable-lock":
-        legacy = repo / "services/legacy-service"
-        legacy.mkdir(parents=True)
-        shutil.copy(
-            REPO / "tests/fixtures/gates/bad/services/bad-service/requirements.txt",
-            legacy / "requirements.txt",
-        )
-    else:
-        dockerfile = repo / "services/api-service/Dockerfile"
-        dockerfile.write_text(dockerfile.read_text().replace("USER 65532:65532", "USER root"))
-    commit(repo, f"planted defect: {defect}")
-
-    run = pipeline(repo, tmp_path / "report", "--stage", "gates")
-
-    assert_failed_at(run, "gates", registry_state)
-    head = "\n".join(run.markdown.splitlines()[:40])
-    for word in expected:
-        assert word in head, f"{word!r} not in the summary's first lines:\n{head}"
 
 
 def test_admission_stage_rejects_an_unsigned_image(
