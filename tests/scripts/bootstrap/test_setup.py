@@ -188,8 +188,6 @@ def test_a_failed_install_is_one_error_line_and_exit_1(
 def test_the_entry_point_is_one_documented_line_over_its_module(script: str, module: str) -> None:
     lines = (SCRIPTS_DIR / script).read_text().splitlines()
     code = [line for line in lines[1:] if line.strip() and not line.startswith("#")]
-    assert code == [
-        f'source "$(dirname "${{BASH_SOURCE[0]}}")/lib.sh"; py_stdlib {module} "$@"'
-    ]
+    assert code == [f'source "$(dirname "${{BASH_SOURCE[0]}}")/lib.sh"; py_stdlib {module} "$@"']
     logic = f"# Logic: scripts/{module.replace('.', '/')}.py,"
     assert sum(line.startswith(logic) for line in lines) == 1
