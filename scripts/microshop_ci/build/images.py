@@ -103,16 +103,26 @@ def _git(*args: str, check: bool = True) -> str:
     return result.stdout.strip() if result.returncode == 0 else ""
 
 
+def head_revision() -> str:
+    """The full commit id of HEAD."""
+    return _git("rev-parse", "HEAD")
+
+
+def git_tag(revision: str) -> str:
+    """git-<first 12 hex digits>: the tag of every image built, and promoted, from a commit."""
+    return f"git-{revision[:12]}"
+
+
 def stamp(env: Mapping[str, str]) -> Stamp:
     """The HEAD commit, SOURCE_DATE_EPOCH (default its commit time), the tag and the source."""
-    revision = _git("rev-parse", "HEAD")
+    revision = head_revision()
     raw_epoch = env.get("SOURCE_DATE_EPOCH") or _git("log", "-1", "--format=%ct")
     try:
         epoch = int(raw_epoch)
     except ValueError:
         raise BuildError(f"SOURCE_DATE_EPOCH must be whole seconds, not {raw_epoch!r}") from None
     remote = _git("remote", "get-url", "origin", check=False)
-    tag = env.get("MICROSHOP_IMAGE_TAG") or f"git-{revision[:12]}"
+    tag = env.get("MICROSHOP_IMAGE_TAG") or git_tag(revision)
     return Stamp(revision, epoch, tag, source_url(remote, env.get("GITHUB_REPOSITORY", "")))
 
 

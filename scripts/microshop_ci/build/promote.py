@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from microshop_ci.build.images import git_tag, head_revision
 from microshop_ci.core.images import (
     ImageRecord,
     ImageRef,
@@ -22,8 +22,7 @@ from microshop_ci.core.images import (
     read_images,
     write_images,
 )
-from microshop_ci.core.paths import REPO_ROOT
-from microshop_ci.core.tools import ToolError, pinned_tool
+from microshop_ci.core.tools import ToolError, pinned_tool, run_tool
 
 RELEASE_TAG_RE = re.compile(r"^v\d+\.\d+\.\d+$")
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -34,7 +33,7 @@ class PromoteError(RuntimeError):
 
 
 def _crane(crane: str, *args: str) -> str:
-    result = subprocess.run([crane, *args], capture_output=True, text=True, check=False)
+    result = run_tool([crane, *args], ok_codes=None)
     if result.returncode != 0:
         raise PromoteError(f"crane {' '.join(args[:1])} failed: {result.stderr.strip()[-800:]}")
     return result.stdout.strip()
@@ -69,12 +68,8 @@ def promote(
 
 
 def head_tag() -> str:
-    """git-<first 12 hex digits of HEAD>: the tag every promoted image gets."""
-    revision = subprocess.run(  # nosec B603, B607 -- fixed git argv
-        ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
-        capture_output=True, text=True, check=True, timeout=60,
-    ).stdout.strip()  # fmt: skip
-    return f"git-{revision[:12]}"
+    """git-<first 12 hex digits of HEAD>: the tag every promoted image gets (as built)."""
+    return git_tag(head_revision())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -104,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tags.append(args.release_tag)
         crane = args.crane or pinned_tool("crane")
         done = promote(args.images, args.registry, tags, args.out, crane)
-    except (ImagesFileError, PromoteError, ToolError, subprocess.CalledProcessError) as exc:
+    except (ImagesFileError, PromoteError, ToolError) as exc:
         print(f"promote-images: {exc}", file=sys.stderr)
         return 1
     for service in sorted(done):

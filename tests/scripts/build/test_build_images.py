@@ -441,23 +441,6 @@ def test_prepare_only_builds_nothing(
 # --- the entry points ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("script", "module"),
-    [
-        ("build-images", "microshop_ci.build.images"),
-        ("build-base-image", "microshop_ci.build.base_image"),
-    ],
-)
-def test_each_build_script_is_one_line_over_its_module(script: str, module: str) -> None:
-    lines = (REPO_ROOT / "scripts" / script).read_text().splitlines()
-    code = [line for line in lines if line.strip() and not line.startswith("#")]
-    assert code == [
-        "set -euo pipefail",
-        'source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"',
-        f'py_module {module} "$@"',
-    ]
-
-
 def test_the_script_names_an_unknown_service_and_exits_1() -> None:
     result = subprocess.run(
         [str(REPO_ROOT / "scripts" / "build-images"), "--service", "cart-service"],
