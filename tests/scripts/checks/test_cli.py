@@ -96,3 +96,13 @@ def test_without_pytest_arguments_the_cluster_run_follows(monkeypatch: pytest.Mo
     ran.clear()
     assert cli.main(["--no-cluster"]) == 0
     assert "microshop_ci.cluster" not in ran[-1]
+
+
+def test_without_coverage_no_floor_runs() -> None:
+    """GitHub's slow-tests job (`scripts/test --no-cov -m "slow or docker"`) measures nothing: a
+    floor over no data would fail it."""
+    labels = [label for label, _ in cli.commands(["--no-cov", "-m", "slow or docker"])]
+    assert labels == ["ruff check", "ruff format --check", "mypy (strict)", "pytest"]
+    assert [label for label, _ in cli.commands(["-m", "not slow"])][-1] == (
+        "coverage floor: scripts/microshop_ci/* 83%"
+    )
