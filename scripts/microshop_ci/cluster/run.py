@@ -1,16 +1,20 @@
-"""The one way the cluster code runs a command: argv list, output to a log, errors name the step."""
+"""The cluster code's way to run a command: core.tools.run_tool with a shared log and a step name.
+
+Every command's line (`$ argv`) and its stderr are appended to one log (kind.log), or shown on
+this process's stderr without one (as a workflow step shows it); its stdout is returned; a
+failure is a BuildError naming the step and the log. No timeout: a cold node-image or Istio
+build takes as long as it takes, and kubectl's own waits carry their bounds.
+"""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
-from typing import TextIO
 
 from microshop_ci.core.gobuild import BuildError
-from microshop_ci.core.tools import as_root, image_exists
+from microshop_ci.core.tools import ToolError, as_root, image_exists, run_tool
 
 
 def run(
@@ -22,41 +26,30 @@ def run(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> str:
-    """Run argv (no shell), its stderr appended to log (None: this process's stderr, as a
-    workflow step shows it); return stdout; BuildError naming the step on failure."""
-    if log is None:
-        print(f"$ {' '.join(argv)}", file=sys.stderr, flush=True)
-        return _finish(_run(argv, stdin, env, cwd, sys.stderr), step, None)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a") as out:
-        out.write(f"$ {' '.join(argv)}\n")
+    """Run argv (no shell), its stderr appended to log (None: this process's stderr); return
+    its stdout; BuildError naming the step on failure (a missing command included)."""
+    line = f"$ {' '.join(argv)}\n"
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") if log is not None else nullcontext(sys.stderr) as out:
+        out.write(line)
         out.flush()
-        return _finish(_run(argv, stdin, env, cwd, out), step, log)
-
-
-def _run(
-    argv: Sequence[str],
-    stdin: bytes | None,
-    env: Mapping[str, str] | None,
-    cwd: Path | None,
-    stderr: TextIO,
-) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(  # nosec B603 -- argv lists built by the cluster code
-        list(argv),
-        input=stdin,
-        stdout=subprocess.PIPE,
-        stderr=stderr,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-        check=False,
-    )
-
-
-def _finish(result: subprocess.CompletedProcess[bytes], step: str, log: Path | None) -> str:
+        try:
+            result = run_tool(
+                argv,
+                ok_codes=None,
+                cwd=cwd,
+                env=env,
+                timeout=None,
+                stdin=None if stdin is None else stdin.decode(),
+                stderr=out,
+            )
+        except ToolError as err:
+            raise BuildError(f"{step} failed ({err})") from None
     if result.returncode != 0:
         where = f"; log: {log}" if log else ""
         raise BuildError(f"{step} failed (exit {result.returncode}{where})")
-    return result.stdout.decode("utf-8", "replace")
+    return result.stdout
 
 
 __all__ = ["as_root", "image_exists", "run"]

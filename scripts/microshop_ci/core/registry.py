@@ -28,7 +28,7 @@ from microshop_ci.core.tools import ToolError, pinned_tool
 
 DEFAULT_ADDRESS = "127.0.0.1:5000"
 LOOPBACK = re.compile(r"^(127\.0\.0\.1|localhost):[0-9]+$")
-START_POLLS, POLL_SECONDS = 50, 0.2
+START_POLLS, POLL_SECONDS = 300, 0.2  # 60 s: a loaded 2-core machine starts it slowly
 
 
 class RegistryError(Exception):

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from functools import cache
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 from microshop_ci.core import gotools
 from microshop_ci.core.errors import ToolError
@@ -26,12 +26,16 @@ def run_tool(
     ok_codes: tuple[int, ...] | None = (0,),
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
-    timeout: float = TOOL_TIMEOUT,
+    timeout: float | None = TOOL_TIMEOUT,
     log: Path | None = None,
+    stdin: str | None = None,
+    stderr: TextIO | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run a tool without a shell; an exit code outside ok_codes (None: any) raises ToolError.
 
-    With log, the tool's stdout and stderr go to that file (written anew), not to the result.
+    Output is UTF-8 (undecodable bytes replaced). With log, the tool's stdout and stderr go to
+    that file (written anew), not to the result; with stderr (an open file), its stderr goes
+    there and its stdout to the result (the cluster code's shared log); stdin is its input.
     """
     try:
         with log.open("w") if log else nullcontext() as out:
@@ -39,9 +43,11 @@ def run_tool(
                 list(argv),
                 cwd=cwd,
                 env={**os.environ, **(env or {})},
+                input=stdin,
                 stdout=out or subprocess.PIPE,
-                stderr=subprocess.STDOUT if out else subprocess.PIPE,
-                text=True,
+                stderr=subprocess.STDOUT if out else (stderr or subprocess.PIPE),
+                encoding="utf-8",
+                errors="replace",
                 timeout=timeout,
                 check=False,
             )
@@ -50,7 +56,7 @@ def run_tool(
     except subprocess.TimeoutExpired:
         raise ToolError(f"{Path(argv[0]).name} did not finish within {timeout:.0f} s") from None
     if ok_codes is not None and result.returncode not in ok_codes:
-        tail = f"log: {log}" if log else (result.stderr or result.stdout).strip()[-1500:]
+        tail = f"log: {log}" if log else (result.stderr or result.stdout or "").strip()[-1500:]
         raise ToolError(f"{Path(argv[0]).name} exited {result.returncode}: {tail}")
     return result
 
