@@ -44,6 +44,20 @@ def test_the_checks_run_in_order_with_both_coverage_floors() -> None:
     assert argv["coverage floor: scripts/microshop_ci/* 83%"][-2] == "--fail-under=83"
 
 
+def test_the_whole_suite_builds_every_pinned_tool_before_pytest() -> None:
+    """On a new machine no test may pay a cold tool build inside its timeout."""
+    commands = cli.commands([])
+    labels = [label for label, _ in commands]
+    assert labels[2:5] == ["mypy (strict)", "pinned tools (scripts/tool --all)", "pytest"]
+    assert dict(commands)["pinned tools (scripts/tool --all)"] == (
+        sys.executable,
+        "-m",
+        "microshop_ci.core.gotools",
+        "--all",
+    )
+    assert "pinned tools (scripts/tool --all)" not in dict(cli.commands(["-q"]))
+
+
 def test_the_whole_suite_holds_the_pipeline_code_to_90_percent() -> None:
     labels = [label for label, _ in cli.commands([])]
     assert labels[-2:] == [
