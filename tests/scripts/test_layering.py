@@ -27,8 +27,8 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imports(path: Path, modules: set[str]) -> set[str]:
-    """The microshop_ci modules a file imports (a `from X import name` of a module counts it)."""
+def imported_names(path: Path) -> set[str]:
+    """Every name a file imports (a `from X import name` counts X and X.name)."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module:
@@ -36,7 +36,12 @@ def imports(path: Path, modules: set[str]) -> set[str]:
             found |= {f"{node.module}.{a.name}" for a in node.names}
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
-    return {name for name in found if name in modules}
+    return found
+
+
+def imports(path: Path, modules: set[str]) -> set[str]:
+    """The microshop_ci modules a file imports (a `from X import name` of a module counts it)."""
+    return imported_names(path) & modules
 
 
 def graph() -> dict[str, set[str]]:

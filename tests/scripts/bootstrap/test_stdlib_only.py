@@ -4,11 +4,11 @@ the standard library."""
 
 from __future__ import annotations
 
-import ast
 import sys
 from pathlib import Path
 
 from microshop_ci.core.paths import SCRIPTS_DIR
+from tests.scripts.test_layering import imported_names
 
 ENTRY_POINTS = (
     "microshop_ci.bootstrap.setup",
@@ -31,13 +31,7 @@ def _imports(module: str) -> set[str]:
     """The names a module imports (`from X import m` of a module m counts X.m)."""
     path = _path(module)
     assert path is not None, module
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-            found |= {f"{node.module}.{a.name}" for a in node.names}
-        elif isinstance(node, ast.Import):
-            found |= {a.name for a in node.names}
+    found = imported_names(path)
     return {name for name in found if not name.startswith("microshop_ci") or _path(name)}
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from microshop_ci.core import gobuild
 from microshop_ci.core.gobuild import BuildError, GoComponent
+from tests.scripts.core.fake_go import install_fake_go
 
 FAKE_GO = """#!/usr/bin/env bash
 echo "$* | cwd=$PWD cgo=${CGO_ENABLED:-} goflags=$GOFLAGS gowork=$GOWORK extra=${EXTRA:-}" \\
@@ -36,17 +37,7 @@ esac
 @pytest.fixture
 def go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The stand-in go first on PATH; returns its call log. The cache is in tmp_path."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "go").write_text(FAKE_GO)
-    (bin_dir / "go").chmod(0o755)
-    log = tmp_path / "go-calls.log"
-    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
-    monkeypatch.setenv("FAKE_GO_LOG", str(log))
-    monkeypatch.setenv("FAKE_GO_MOD", str(tmp_path / "mod.json"))
-    monkeypatch.setenv("MICROSHOP_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("FAKE_GO_FAIL", raising=False)
-    return log
+    return install_fake_go(tmp_path, monkeypatch, FAKE_GO, ("FAKE_GO_FAIL",))
 
 
 def _source(tmp_path: Path) -> Path:

@@ -22,6 +22,7 @@ from microshop_ci.core.cache import locked
 from microshop_ci.core.errors import ToolError
 from microshop_ci.core.paths import SCRIPTS_DIR
 from microshop_ci.gha.act_output import DRAIN_FIRST, EARLY_RETURN, FILE
+from tests.scripts.core.fake_go import install_fake_go
 
 FAKE_GO = """#!/usr/bin/env bash
 echo "$* | cwd=$PWD cgo=${CGO_ENABLED:-} goflags=${GOFLAGS:-} gobin=${GOBIN:-}\
@@ -103,18 +104,12 @@ MODULES = {
 @pytest.fixture
 def go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The stand-in go alone on PATH (with the shell's tools); returns its call log."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "go").write_text(FAKE_GO)
-    (bin_dir / "go").chmod(0o755)
-    log = tmp_path / "go-calls.log"
-    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
-    monkeypatch.setenv("FAKE_GO_LOG", str(log))
-    monkeypatch.setenv("FAKE_GO_MOD", str(tmp_path / "mod.json"))
-    monkeypatch.setenv("MICROSHOP_CACHE", str(tmp_path / "cache"))
-    for name in ("FAKE_GO_FAIL", "GOFLAGS", "GOBIN", "GOEXPERIMENT", "CGO_ENABLED"):
-        monkeypatch.delenv(name, raising=False)
-    return log
+    return install_fake_go(
+        tmp_path,
+        monkeypatch,
+        FAKE_GO,
+        ("FAKE_GO_FAIL", "GOFLAGS", "GOBIN", "GOEXPERIMENT", "CGO_ENABLED"),
+    )
 
 
 def _module(tmp_path: Path) -> Path:
