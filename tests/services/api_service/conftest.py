@@ -187,6 +187,19 @@ async def sell(client: httpx.AsyncClient, token: str, product_id: str, qty: int)
     )
 
 
+def assert_error(
+    response: httpx.Response, status: int, code: str, message: str, **extra: object
+) -> None:
+    """The response is exactly this error: status and the whole envelope."""
+    assert response.status_code == status, response.text
+    assert response.json()["error"] == {
+        "code": code,
+        "message": message,
+        "request_id": response.headers["X-Request-ID"],
+        **extra,
+    }
+
+
 def admin(token: str, if_match: str) -> dict[str, str]:
     """An admin's headers for a write against the version an ETag names."""
     return {**bearer(token), "If-Match": if_match}

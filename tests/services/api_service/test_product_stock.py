@@ -7,8 +7,18 @@ from collections import Counter
 
 import httpx
 import pytest
+from beanie import PydanticObjectId
 
-from tests.services.api_service.conftest import admin, bearer, create_product, sell, stored
+from api_service.errors import ProductBusy
+from api_service.services import products
+from tests.services.api_service.conftest import (
+    admin,
+    assert_error,
+    bearer,
+    create_product,
+    sell,
+    stored,
+)
 
 NEW = {"name": "Teapot", "description": "Glazed", "price": 2599, "stock": 3}
 
@@ -31,13 +41,13 @@ async def test_stock_write_without_a_version_is_428_and_changes_nothing(
     response = await client.put(
         f"/products/{product['id']}", json=NEW, headers={**bearer(admin_token), **headers}
     )
-    assert response.status_code == 428
-    assert response.json()["error"] == {
-        "code": "precondition_required",
-        "message": "a write of stock needs If-Match with the product's ETag from"
-        " GET /products/{id} (or change the stock by a delta: PATCH /products/{id}/stock)",
-        "request_id": response.headers["X-Request-ID"],
-    }
+    assert_error(
+        response,
+        428,
+        "precondition_required",
+        "a write of stock needs If-Match with the product's ETag from GET /products/{id}"
+        " (or change the stock by a delta: PATCH /products/{id}/stock)",
+    )
     assert await stored(product["id"]) == before
 
 
@@ -52,13 +62,13 @@ async def test_malformed_if_match_is_400_naming_the_header_and_changes_nothing(
     if method == "PATCH":
         url, body = f"{url}/stock", {"delta": 1}
     response = await client.request(method, url, json=body, headers=admin(admin_token, value))
-    assert response.status_code == 400
-    assert response.json()["error"] == {
-        "code": "bad_request",
-        "message": 'If-Match must be * or a list of quoted entity tags such as "3"'
+    assert_error(
+        response,
+        400,
+        "bad_request",
+        'If-Match must be * or a list of quoted entity tags such as "3"'
         " (the ETag of GET /products/{id})",
-        "request_id": response.headers["X-Request-ID"],
-    }
+    )
     assert await stored(product["id"]) == before
 
 
@@ -74,14 +84,14 @@ async def test_if_match_naming_another_version_is_412_with_the_current_one(
     assert renamed.headers["ETag"] == '"1"'
     before = await stored(product["id"])
     response = await client.put(url, json=NEW, headers=admin(admin_token, value))
-    assert response.status_code == 412
-    assert response.json()["error"] == {
-        "code": "precondition_failed",
-        "message": "the product changed since it was read: its version is now 1;"
+    assert_error(
+        response,
+        412,
+        "precondition_failed",
+        "the product changed since it was read: its version is now 1;"
         " read it again (GET /products/{id}) and retry with its ETag",
-        "request_id": response.headers["X-Request-ID"],
-        "current_version": 1,
-    }
+        current_version=1,
+    )
     assert response.headers["ETag"] == '"1"'
     assert await stored(product["id"]) == before
 
@@ -145,13 +155,7 @@ async def test_a_delta_leaving_the_range_is_409_with_the_current_stock(
     product = await create_product(client, admin_token, stock=stock)
     before = await stored(product["id"])
     response = await adjust(client, admin_token, product["id"], delta)
-    assert response.status_code == 409
-    assert response.json()["error"] == {
-        "code": "stock_out_of_range",
-        "message": message,
-        "request_id": response.headers["X-Request-ID"],
-        "current_stock": stock,
-    }
+    assert_error(response, 409, "stock_out_of_range", message, current_stock=stock)
     assert await stored(product["id"]) == before
 
 
@@ -214,3 +218,23 @@ async def test_concurrent_deltas_and_orders_never_take_stock_below_zero(
     assert (successes, refusals) == (5, 15), outcomes
     after = await stored(product["id"])
     assert (after["stock"], after["version"]) == (0, 5)
+
+
+async def test_a_write_that_misses_for_no_reason_it_can_see_gives_up_after_three_tries(
+    client: httpx.AsyncClient, admin_token: str
+) -> None:
+    product = await create_product(client, admin_token, stock=10)
+    before = await stored(product["id"])
+    seen: list[int] = []
+    with pytest.raises(ProductBusy):
+        # The condition never holds, yet the product as read says nothing is wrong: the write
+        # is tried again (on MongoDB the product may have changed in between), then refused.
+        await products._write(
+            PydanticObjectId(product["id"]),
+            {"stock": -1},
+            {"$inc": {"stock": 1}},
+            "lease",
+            lambda current: seen.append(current["stock"]),
+        )
+    assert seen == [10, 10, 10]
+    assert await stored(product["id"]) == before

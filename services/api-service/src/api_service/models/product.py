@@ -13,7 +13,7 @@ from api_service.clock import utc_now
 class Product(Document):
     """A catalogue entry; stock is only changed by conditional atomic updates.
 
-    `version` grows by one with every write to the product (stock takes included): it is the
+    `version` grows by one with every admin write and every stock take by an order: it is the
     product's ETag, so a write that names the version it read cannot land on a newer state.
     Documents stored before versions existed have none and read as version 0.
     """
