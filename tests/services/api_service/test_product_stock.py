@@ -137,8 +137,10 @@ async def test_a_delta_adds_and_removes_units(client: httpx.AsyncClient, admin_t
     assert (added.json()["stock"], added.headers["ETag"]) == (15, '"1"')
     emptied = await adjust(client, admin_token, product["id"], -15)
     assert (emptied.json()["stock"], emptied.headers["ETag"]) == (0, '"2"')
+    unchanged = await adjust(client, admin_token, product["id"], 0)
+    assert (unchanged.json()["stock"], unchanged.headers["ETag"]) == (0, '"3"')
     after = await stored(product["id"])
-    assert (after["stock"], after["version"], after["name"]) == (0, 2, "Mug")
+    assert (after["stock"], after["version"], after["name"]) == (0, 3, "Mug")
 
 
 @pytest.mark.parametrize(
