@@ -25,8 +25,7 @@ _SPECIAL_USE = "|".join(_any_case(name) for name in SPECIAL_USE_DOMAIN_NAMES)
 EMAIL_PATTERN = rf'^[^@"\s]+@(?![^@]*\.(?:{_SPECIAL_USE})$)[^@\[\]\s]*\.[^@\[\]\s]*[^@\[\]\s.0-9]$'
 EMAIL_DESCRIPTION = (
     "An email address at a domain that can receive mail: a dot after the @, no quoted local part,"
-    " no IP address,"
-    " no special-use domain ("
+    " no IP address, no special-use domain ("
     + ", ".join(f".{name}" for name in SPECIAL_USE_DOMAIN_NAMES)
     + "); internationalized addresses are accepted too; stored in lower case"
 )
