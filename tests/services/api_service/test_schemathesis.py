@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -24,7 +25,7 @@ from hypothesis import HealthCheck, settings
 from pymongo import MongoClient
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.transport import Response
-from schemathesis.generation.case import Case
+from schemathesis.generation.case import Case as GenericCase
 from schemathesis.python import asgi
 
 from api_service.config import Settings
@@ -35,6 +36,7 @@ ADMIN_PASSWORD = "openapi-admin-password"
 EXAMPLES_PER_OPERATION = 25
 STATEFUL_SCENARIOS = 10
 STATEFUL_STEPS = 10
+Case = GenericCase[Any]  # whichever operation it was generated for
 # The schemathesis CLI's `--checks all --max-examples 25 --seed 20251206`, as a configuration.
 CONFIG = {
     "seed": 20251206,
@@ -90,7 +92,7 @@ def run(
         schema = schemathesis.openapi.from_asgi(
             "/openapi.json", app, config=SchemathesisConfig.from_dict(CONFIG)
         )
-        with asgi.get_client(app) as client:
+        with asgi.get_client(app) as client:  # type: ignore[arg-type]  # FastAPI's scope type
             login = client.post(
                 "/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
             )
