@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pymongo.errors import ConnectionFailure, PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from api_service.logs import current_request_id
 
@@ -168,7 +169,26 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     status = http_exc.status_code
     message = http_exc.detail if isinstance(http_exc.detail, str) else HTTPStatus(status).phrase
     code = HTTP_CODES.get(status, "error")
-    return error_response(status, code, message, dict(http_exc.headers or {}))
+    headers = dict(http_exc.headers or {})
+    if status == 405:
+        headers["Allow"] = allowed_methods(request)
+    return error_response(status, code, message, headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """The `Allow` value of a 405: every method of every route whose path matches the request.
+
+    Starlette's router answers 405 from the first route whose path matches, so its `Allow` names
+    only that route's methods; FastAPI declares one route per method (GET and POST on /products
+    are two routes), and RFC 9110 wants the full set. Written here because neither framework
+    offers it.
+    """
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
 
 
 def database_unavailable(exc: BaseException) -> bool:

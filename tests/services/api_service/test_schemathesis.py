@@ -1,0 +1,154 @@
+"""The API against its own OpenAPI: schemathesis, every check, in-process over ASGI, on FerretDB.
+
+The app runs inside schemathesis's ASGI client (its lifespan and every request on one event loop,
+so the app's async MongoDB client works), on a database of its own, and every request carries an
+admin's bearer token, so each operation is reached past its auth check (the `ignored_auth` check
+sends requests without it too). All of schemathesis's checks are on: no 5xx, only documented
+statuses, headers and bodies, schema-valid requests accepted, schema-invalid ones refused, 405s
+with a complete `Allow` header, and the stateful ones (links between operations). The run is
+derandomized, with a fixed seed and a fixed number of examples per operation.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from pymongo import MongoClient
+from schemathesis.config import SchemathesisConfig
+from schemathesis.core.transport import Response
+from schemathesis.generation.case import Case as GenericCase
+from schemathesis.python import asgi
+
+from api_service.config import Settings
+from api_service.main import create_app
+
+ADMIN_EMAIL = "openapi-admin@example.com"
+ADMIN_PASSWORD = "openapi-admin-password"
+EXAMPLES_PER_OPERATION = 25
+STATEFUL_SCENARIOS = 10
+STATEFUL_STEPS = 10
+Case = GenericCase[Any]  # whichever operation it was generated for
+# The schemathesis CLI's `--checks all --max-examples 25 --seed 20251206`, as a configuration.
+CONFIG = {
+    "seed": 20251206,
+    "checks": {"enabled": True},
+    "generation": {
+        "max-examples": EXAMPLES_PER_OPERATION,
+        "deterministic": True,
+        "database": "none",
+    },
+    "phases": {"stateful": {"max-steps": STATEFUL_STEPS}},
+    # The database is real and the machine shared: bounded by count and the pytest timeout.
+    "suppress-health-check": ["all"],
+}
+
+
+@dataclass
+class Run:
+    """The schema under test and what the run saw."""
+
+    schema: schemathesis.BaseSchema
+    statuses: Counter[int] = field(default_factory=Counter)
+    operations: set[str] = field(default_factory=set)
+    started: float = field(default_factory=time.monotonic)
+
+    def record(self, case: Case, response: Response) -> None:
+        """Count one answered request."""
+        self.statuses[response.status_code] += 1
+        self.operations.add(f"{case.method.upper()} {case.path}")
+
+
+@pytest.fixture(scope="module")
+def run(
+    mongodb_uri: str, signing_key_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Run]:
+    """The app (admin bootstrapped, one product) and its schema, as schemathesis loads it."""
+    password_file = tmp_path_factory.mktemp("schemathesis") / "admin-password"
+    password_file.write_text(ADMIN_PASSWORD + "\n")
+    app_settings = Settings(
+        mongodb_uri=mongodb_uri,
+        mongodb_database=f"s_{uuid.uuid4().hex[:12]}",
+        jwt_private_key_file=signing_key_file,
+        admin_email=ADMIN_EMAIL,
+        admin_password_file=password_file,
+        log_level="WARNING",
+        # Generated logins fail a lot: a high limit keeps the rest of the run reachable (429
+        # is still documented and checked where it happens).
+        login_max_failures_per_email=1_000_000,
+        login_max_failures_per_ip=1_000_000,
+    )
+    app = create_app(app_settings)
+    try:
+        # Loading the schema starts the app's lifespan (admin bootstrap) in schemathesis's loop.
+        schema = schemathesis.openapi.from_asgi(
+            "/openapi.json", app, config=SchemathesisConfig.from_dict(CONFIG)
+        )
+        with asgi.get_client(app) as client:  # type: ignore[arg-type]  # FastAPI's scope type
+            login = client.post(
+                "/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+            )
+            assert login.status_code == 200, login.text
+            admin = {"Authorization": f"Bearer {login.json()['token']}"}
+            product = client.post(
+                "/products", json={"name": "Seed", "price": 100, "stock": 1000}, headers=admin
+            )
+            assert product.status_code == 201, product.text
+        schema.config.update(headers=admin)
+        result = Run(schema)
+        yield result
+        print(  # the figures of the run, shown with -s
+            f"\nschemathesis run: {len(result.operations)} method and path pairs called,"
+            f" {sum(result.statuses.values())} requests,"
+            f" statuses {dict(sorted(result.statuses.items()))},"
+            f" {time.monotonic() - result.started:.1f} s"
+        )
+    finally:
+        asgi.shutdown_lifespans()  # the app's lifespan: closes its database client
+        client_db: MongoClient[dict[str, object]] = MongoClient(mongodb_uri)
+        client_db.drop_database(app_settings.mongodb_database)
+        client_db.close()
+
+
+@pytest.fixture(scope="module")
+def api_schema(run: Run) -> schemathesis.BaseSchema:
+    """The app's own OpenAPI document, as it serves it."""
+    return run.schema
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@pytest.mark.timeout(300)
+@schema.parametrize()
+def test_every_operation_keeps_its_openapi_promises(case: Case, run: Run) -> None:
+    response = case.call_and_validate()
+    run.record(case, response)
+
+
+@pytest.mark.timeout(300)
+def test_sequences_of_operations_keep_their_openapi_promises(run: Run) -> None:
+    machine = run.schema.as_state_machine()
+
+    class Recording(machine):  # type: ignore[misc,valid-type]
+        def after_call(self, response: Response, case: Case) -> None:
+            run.record(case, response)
+
+    Recording.run(
+        settings=settings(
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=STATEFUL_STEPS,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
