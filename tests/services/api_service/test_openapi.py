@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from api_service.config import Settings
+from api_service.etags import parse_if_match
 from api_service.main import create_app
 from api_service.schemas.auth import Credentials
 from api_service.schemas.orders import OrderItemIn
@@ -100,6 +102,24 @@ def test_price_and_stock_are_published_with_json_schema_bounds(openapi: dict[str
 def test_no_constraint_is_published_under_pydantics_names(openapi: dict[str, Any]) -> None:
     used = set(keywords(openapi["components"]["schemas"])) | set(keywords(openapi["paths"]))
     assert used & PYDANTIC_WORDS == set()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("put", "/products/{product_id}"), ("patch", "/products/{product_id}/stock")],
+)
+def test_if_match_is_published_as_a_present_string_of_entity_tags(
+    openapi: dict[str, Any], method: str, path: str
+) -> None:
+    """A header is never null; only what parse_if_match understands is published as valid."""
+    parameters = openapi["paths"][path][method]["parameters"]
+    schema = next(p["schema"] for p in parameters if p["name"] == "If-Match")
+    assert schema["type"] == "string"
+    pattern = re.compile(schema["pattern"])
+    valid = ['"3"', "*", 'W/"3", "4"']
+    assert [v for v in [*valid, "null", "3", '"3" x'] if pattern.match(v)] == valid
+    for value in valid:
+        parse_if_match(value)  # the published values parse (a malformed one raises BadRequest)
 
 
 @pytest.mark.parametrize(

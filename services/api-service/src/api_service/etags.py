@@ -16,6 +16,10 @@ _TAG = r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"'
 # #entity-tag: a comma-separated list whose empty elements a recipient must accept (RFC 9110 5.6.1)
 _TAG_LIST = re.compile(rf"[ \t,]*{_TAG}(?:[ \t]*,[ \t,]*{_TAG})*[ \t,]*")
 _ANY = re.compile(r"[ \t]*\*[ \t]*")
+# What the OpenAPI document publishes: `*` or a list of entity tags, printable ASCII only (a
+# subset of what the parser accepts, so every schema-valid value is understood).
+_ASCII_TAG = r'(W/)?"[!#-~]*"'
+IF_MATCH_PATTERN = rf"^[ \t]*(\*|{_ASCII_TAG}([ \t]*,[ \t]*{_ASCII_TAG})*)[ \t]*$"
 _EACH_TAG = re.compile(r'(W/)?"([^"]*)"')
 # A version as entity_tag() writes it: no sign, no leading zero, within a 64-bit integer.
 _VERSION = re.compile(r"0|[1-9][0-9]{0,17}")

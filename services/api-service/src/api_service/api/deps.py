@@ -9,7 +9,7 @@ from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api_service.errors import Forbidden, Unauthorized
-from api_service.etags import IfMatch, parse_if_match
+from api_service.etags import IF_MATCH_PATTERN, IfMatch, parse_if_match
 from api_service.models import Product, Role, User
 from api_service.services import auth, products
 from api_service.services.ratelimit import LoginLimiter
@@ -70,6 +70,9 @@ def get_if_match(
             alias="If-Match",
             description='The ETag read (e.g. "3"): the write lands only on that version,'
             " else 412. Required when PUT writes stock.",
+            # Published, not enforced here (parse_if_match answers 400 naming the header). A header
+            # is a string when present: without the type, `str | None` would publish null as valid.
+            json_schema_extra={"type": "string", "pattern": IF_MATCH_PATTERN},
         ),
     ] = None,
 ) -> IfMatch | None:
