@@ -11,7 +11,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api_service.errors import Forbidden, Unauthorized
 from api_service.models import Product, Role, User
 from api_service.services import auth, products
-from api_service.services.ratelimit import LoginLimiter
+from api_service.services.passwords import PasswordHashing
+from api_service.services.ratelimit import AuthLimits, client_key
 from api_service.services.stockmode import StockWrites
 from api_service.services.tokens import TokenService
 
@@ -26,10 +27,22 @@ def get_tokens(request: Request) -> TokenService:
     return tokens
 
 
-def get_login_limiter(request: Request) -> LoginLimiter:
-    """The app's (per-process) login failure limiter."""
-    limiter: LoginLimiter = request.app.state.login_limiter
-    return limiter
+def get_auth_limits(request: Request) -> AuthLimits:
+    """The app's (per-process) sign-in and registration limits."""
+    limits: AuthLimits = request.app.state.auth_limits
+    return limits
+
+
+def get_passwords(request: Request) -> PasswordHashing:
+    """The app's bounded password-hashing pool."""
+    passwords: PasswordHashing = request.app.state.passwords
+    return passwords
+
+
+def get_client(request: Request) -> str:
+    """The client's address as the limits key it: the peer, or the X-Forwarded-For it sent
+    when the peer is a trusted proxy (resolved by the proxy-headers middleware)."""
+    return client_key(request.client.host if request.client else None)
 
 
 def get_stock_writes(request: Request) -> StockWrites:
@@ -98,5 +111,7 @@ Admin = Annotated[User, Depends(get_admin)]
 ProductById = Annotated[Product, Depends(get_product)]
 Page = Annotated[PageParams, Depends(get_page)]
 Tokens = Annotated[TokenService, Depends(get_tokens)]
-LoginLimit = Annotated[LoginLimiter, Depends(get_login_limiter)]
+Limits = Annotated[AuthLimits, Depends(get_auth_limits)]
+Passwords = Annotated[PasswordHashing, Depends(get_passwords)]
+Client = Annotated[str, Depends(get_client)]
 StockWritesMode = Annotated[StockWrites, Depends(get_stock_writes)]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 
-from api_service.api.deps import LoginLimit, Tokens
+from api_service.api.deps import Client, Limits, Passwords, Tokens
 from api_service.api.responses import errors
 from api_service.schemas.auth import Credentials, TokenOut, user_out
 from api_service.services import auth
@@ -19,18 +19,22 @@ def _token_out(session: Session, tokens: Tokens) -> TokenOut:
 
 
 @router.post(
-    "/register", status_code=status.HTTP_201_CREATED, responses=errors(400, 409, 413, 422, 503)
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(400, 409, 413, 422, 429, 503),
 )
-async def register(body: Credentials, tokens: Tokens) -> TokenOut:
+async def register(
+    body: Credentials, client: Client, tokens: Tokens, passwords: Passwords, limits: Limits
+) -> TokenOut:
     """Create an account (role "user") and sign it in."""
-    return _token_out(await auth.register(body.email, body.password, tokens), tokens)
+    session = await auth.register(body.email, body.password, client, tokens, passwords, limits)
+    return _token_out(session, tokens)
 
 
 @router.post("/login", responses=errors(400, 401, 413, 422, 429, 503))
 async def login(
-    body: Credentials, request: Request, tokens: Tokens, limiter: LoginLimit
+    body: Credentials, client: Client, tokens: Tokens, passwords: Passwords, limits: Limits
 ) -> TokenOut:
     """Exchange email and password for a token."""
-    client_ip = request.client.host if request.client else "unknown"
-    session = await auth.login(body.email, body.password, client_ip, tokens, limiter)
+    session = await auth.login(body.email, body.password, client, tokens, passwords, limits)
     return _token_out(session, tokens)
