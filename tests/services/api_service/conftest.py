@@ -14,6 +14,7 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 from asgi_lifespan import LifespanManager
+from beanie import PydanticObjectId
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
@@ -22,6 +23,7 @@ from pymongo.monitoring import CommandListener
 
 from api_service.config import Settings
 from api_service.main import create_app
+from api_service.models import Product
 from api_service.services import passwords
 from api_service.services.auth import ensure_admin
 from api_service.services.passwords import PasswordHashing
@@ -181,6 +183,40 @@ async def create_product(
     assert response.status_code == 201, response.text
     product: dict[str, Any] = response.json()
     return product
+
+
+async def sell(client: httpx.AsyncClient, token: str, product_id: str, qty: int) -> httpx.Response:
+    """Place an order of one line (with its own Idempotency-Key) and return the response."""
+    return await client.post(
+        "/orders",
+        json={"items": [{"productId": product_id, "qty": qty}]},
+        headers={**bearer(token), "Idempotency-Key": uuid.uuid4().hex},
+    )
+
+
+def assert_error(
+    response: httpx.Response, status: int, code: str, message: str, **extra: object
+) -> None:
+    """The response is exactly this error: status and the whole envelope."""
+    assert response.status_code == status, response.text
+    assert response.json()["error"] == {
+        "code": code,
+        "message": message,
+        "request_id": response.headers["X-Request-ID"],
+        **extra,
+    }
+
+
+def admin(token: str, if_match: str) -> dict[str, str]:
+    """An admin's headers for a write against the version an ETag names."""
+    return {**bearer(token), "If-Match": if_match}
+
+
+async def stored(product_id: str) -> dict[str, Any]:
+    """A product's document exactly as the database holds it."""
+    raw = await Product.get_pymongo_collection().find_one({"_id": PydanticObjectId(product_id)})
+    assert raw is not None
+    return dict(raw)
 
 
 @pytest.fixture(autouse=True)

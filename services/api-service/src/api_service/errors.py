@@ -38,10 +38,17 @@ class DomainError(Exception):
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
 
-    def __init__(self, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, message: str, headers: dict[str, str] | None = None, **extra: int | str
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.headers = headers or {}
+        self.extra = extra  # more fields of the envelope, e.g. current_version on a 412
+
+
+class BadRequest(DomainError):  # noqa: N818 - names from the HTTP vocabulary
+    """A request the API cannot read (e.g. a malformed header); the message names the part."""
 
 
 class Unauthorized(DomainError):  # noqa: N818 - names from the HTTP vocabulary
@@ -79,6 +86,32 @@ class OutOfStock(Conflict):
     """Not enough stock left for an order item."""
 
     code = "out_of_stock"
+
+
+class StockOutOfRange(Conflict):
+    """A stock adjustment that would take the stock below 0 or above its bound."""
+
+    code = "stock_out_of_range"
+
+    def __init__(self, message: str, current_stock: int) -> None:
+        super().__init__(message, current_stock=current_stock)
+
+
+class PreconditionFailed(DomainError):  # noqa: N818 - names from the HTTP vocabulary
+    """If-Match named a version that is no longer current; nothing was written."""
+
+    status = 412
+    code = "precondition_failed"
+
+    def __init__(self, message: str, current_version: int, etag: str) -> None:
+        super().__init__(message, {"ETag": etag}, current_version=current_version)
+
+
+class PreconditionRequired(DomainError):  # noqa: N818 - names from the HTTP vocabulary
+    """A write that is only safe against the version it was read at came without If-Match."""
+
+    status = 428
+    code = "precondition_required"
 
 
 class TooManyRequests(DomainError):  # noqa: N818 - names from the HTTP vocabulary
@@ -136,7 +169,7 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
 async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     """The one handler: domain errors, HTTP errors (404/405/413) and validation errors."""
     if isinstance(exc, DomainError):
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
+        return error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
     if isinstance(exc, RequestValidationError):
         return error_response(
             422, "validation_error", "request validation failed", details=_validation_details(exc)

@@ -97,9 +97,9 @@ def create_app(
     app.add_middleware(
         EnvelopeCORSMiddleware,
         allow_origins=settings.cors_allow_origins,
-        allow_methods=["GET", "POST", "PUT", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-        expose_headers=["X-Request-ID", "X-Total-Count", "Link"],
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID", "If-Match"],
+        expose_headers=["X-Request-ID", "X-Total-Count", "Link", "ETag"],
         max_age=600,
     )
     app.add_middleware(DatabaseDeadlineMiddleware, seconds=settings.db_request_timeout_seconds)

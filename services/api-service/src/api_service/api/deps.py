@@ -1,14 +1,15 @@
-"""Shared dependencies: app services, the signed-in user, the admin, a product, a page."""
+"""Shared dependencies: app services, the signed-in user, the admin, a product, a page, If-Match."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Query, Request, Response
+from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api_service.errors import Forbidden, Unauthorized
+from api_service.etags import IfMatch, parse_if_match
 from api_service.models import Product, Role, User
 from api_service.services import auth, products
 from api_service.services.passwords import PasswordHashing
@@ -74,6 +75,23 @@ async def get_product(product_id: str) -> Product:
     return await products.get_product(product_id)
 
 
+def get_if_match(
+    request: Request,
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description='The ETag read (e.g. "3"): the write lands only on that version,'
+            " else 412. Required when PUT writes stock.",
+        ),
+    ] = None,
+) -> IfMatch | None:
+    """The request's If-Match (every If-Match line, read as one list); 400 when malformed."""
+    if if_match is None:
+        return None
+    return parse_if_match(", ".join(request.headers.getlist("If-Match")))
+
+
 @dataclass(frozen=True)
 class PageParams:
     """limit/offset from the query string, bounded."""
@@ -115,3 +133,4 @@ Limits = Annotated[AuthLimits, Depends(get_auth_limits)]
 Passwords = Annotated[PasswordHashing, Depends(get_passwords)]
 Client = Annotated[str, Depends(get_client)]
 StockWritesMode = Annotated[StockWrites, Depends(get_stock_writes)]
+IfMatchHeader = Annotated[IfMatch | None, Depends(get_if_match)]

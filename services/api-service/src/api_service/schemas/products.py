@@ -11,13 +11,30 @@ from api_service.models import Product
 from api_service.schemas.base import MAX_STOCK, Cents, InputModel, OutputModel, WholeNumber
 
 
-class ProductIn(InputModel):
-    """A full product as written by POST and PUT (PUT replaces every field)."""
+class ProductFields(InputModel):
+    """What describes a product: name, description and price."""
 
     name: Annotated[str, Field(min_length=1, max_length=200)]
     description: Annotated[str, Field(max_length=2_000)] = ""
     price: Cents
+
+
+class ProductIn(ProductFields):
+    """A full product as written by POST."""
+
     stock: Annotated[WholeNumber, Field(ge=0, le=MAX_STOCK)]
+
+
+class ProductReplace(ProductFields):
+    """A product as written by PUT: every field replaced; stock only when given (with If-Match)."""
+
+    stock: Annotated[WholeNumber, Field(ge=0, le=MAX_STOCK)] | None = None
+
+
+class StockAdjustment(InputModel):
+    """A relative stock change: units added (positive) or removed (negative)."""
+
+    delta: Annotated[WholeNumber, Field(ge=-MAX_STOCK, le=MAX_STOCK)]
 
 
 class ProductOut(OutputModel):

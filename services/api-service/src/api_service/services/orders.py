@@ -52,7 +52,7 @@ async def _take(product_id: PydanticObjectId, qty: int, mode: StockWrites) -> Or
         try:
             raw = await collection.find_one_and_update(
                 {"_id": product_id, "stock": {"$gte": qty}},
-                {"$inc": {"stock": -qty}},
+                {"$inc": {"stock": -qty, "version": 1}},
                 return_document=ReturnDocument.BEFORE,
             )
         except PyMongoError as exc:
