@@ -72,7 +72,7 @@ async def test_an_account_hammered_from_many_clients_never_locks_its_owner_out(
         login_account_failures_before_backoff=4, login_account_backoff_max_seconds=30
     )
     clock = Clock()
-    app.state.auth_limits.login.clock = clock
+    app.state.auth.limits.login.clock = clock
     created = await client.post("/auth/register", json=RIGHT, headers=from_client(OWNER_PHONE))
     assert created.status_code == 201
     bots = [f"192.0.2.{n}" for n in range(1, 13)]
@@ -99,7 +99,7 @@ async def test_a_forwarded_address_from_an_untrusted_peer_is_ignored(
         assert await statuses(untrusted, WRONG, *spoofed) == [401, 401, 401, 429]
     # The same headers from the trusted storefront name four different clients.
     assert await statuses(client, WRONG, *spoofed) == [401, 401, 401, 401]
-    counted = app.state.auth_limits.login.by_client._entries
+    counted = app.state.auth.limits.login.by_client._entries
     assert {key: count for key, (count, _) in counted.items()} == {
         "192.0.2.50": 3,
         **dict.fromkeys(spoofed, 1),
@@ -108,7 +108,7 @@ async def test_a_forwarded_address_from_an_untrusted_peer_is_ignored(
 
 async def test_registrations_are_limited_per_client(start_app: StartApp) -> None:
     app, client = await start_app(register_max_per_client=2)
-    app.state.auth_limits.register.clock = Clock()
+    app.state.auth.limits.register.clock = Clock()
     first, other = from_client("198.51.100.7"), from_client("198.51.100.8")
     answers = [
         await client.post(
@@ -137,7 +137,7 @@ async def test_password_checks_beyond_the_queue_get_503_at_once(
     start_app: StartApp, gated_hasher: GatedHasher
 ) -> None:
     app, client = await start_app(password_hash_concurrency=1, password_hash_queue=0)
-    pool = app.state.passwords
+    pool = app.state.auth.passwords
     first = asyncio.create_task(
         client.post("/auth/register", json=RIGHT, headers=from_client(OWNER_PHONE))
     )
@@ -159,7 +159,7 @@ async def test_password_checks_beyond_the_queue_get_503_at_once(
             "too many sign-ins and registrations at once; try again in a second",
         )
     # A check that never ran is no failure: nothing counted against the client or the account.
-    assert app.state.auth_limits.login.by_client._entries == {}
+    assert app.state.auth.limits.login.by_client._entries == {}
     gated_hasher.gate.set()
     assert (await first).status_code == 201
     assert [u.email for u in await User.find_all().to_list()] == [OWNER]

@@ -25,6 +25,7 @@ from api_service.errors import install_error_handlers
 from api_service.logs import configure_logging
 from api_service.models import DOCUMENT_MODELS
 from api_service.services import later
+from api_service.services.auth import Gate
 from api_service.services.passwords import PasswordHashing
 from api_service.services.ratelimit import AuthLimits, Backoff, LoginLimiter, WindowLimiter
 from api_service.services.stockmode import detect_stock_writes
@@ -52,13 +53,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 settings.admin_email,
                 settings.admin_password_file,
                 "ADMIN_PASSWORD_FILE",
-                app.state.passwords,
+                app.state.auth.passwords,
             )
         yield
     finally:
         await later.drain(seconds=10)  # stock put-backs still being retried, bounded
         await client.close()
-        app.state.passwords.close()
+        app.state.auth.passwords.close()
 
 
 def create_app(
@@ -86,10 +87,8 @@ def create_app(
         settings.jwt_audience,
         settings.jwt_ttl_minutes,
     )
-    app.state.auth_limits = auth_limits(settings)
-    app.state.passwords = PasswordHashing(
-        settings.password_hash_concurrency, settings.password_hash_queue
-    )
+    passwords = PasswordHashing(settings.password_hash_concurrency, settings.password_hash_queue)
+    app.state.auth = Gate(app.state.tokens, passwords, auth_limits(settings))
     app.state.metrics = Metrics()
     install_error_handlers(app)
     for router in (health.router, jwks.router, auth.router, products.router, orders.router):

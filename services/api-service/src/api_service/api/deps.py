@@ -12,8 +12,8 @@ from api_service.errors import Forbidden, Unauthorized
 from api_service.etags import IfMatch, parse_if_match
 from api_service.models import Product, Role, User
 from api_service.services import auth, products
-from api_service.services.passwords import PasswordHashing
-from api_service.services.ratelimit import AuthLimits, client_key
+from api_service.services.auth import Gate
+from api_service.services.ratelimit import client_key
 from api_service.services.stockmode import StockWrites
 from api_service.services.tokens import TokenService
 
@@ -28,16 +28,10 @@ def get_tokens(request: Request) -> TokenService:
     return tokens
 
 
-def get_auth_limits(request: Request) -> AuthLimits:
-    """The app's (per-process) sign-in and registration limits."""
-    limits: AuthLimits = request.app.state.auth_limits
-    return limits
-
-
-def get_passwords(request: Request) -> PasswordHashing:
-    """The app's bounded password-hashing pool."""
-    passwords: PasswordHashing = request.app.state.passwords
-    return passwords
+def get_auth_gate(request: Request) -> Gate:
+    """The app's token service, bounded password hashing and (per-process) auth limits."""
+    gate: Gate = request.app.state.auth
+    return gate
 
 
 def get_client(request: Request) -> str:
@@ -129,8 +123,7 @@ Admin = Annotated[User, Depends(get_admin)]
 ProductById = Annotated[Product, Depends(get_product)]
 Page = Annotated[PageParams, Depends(get_page)]
 Tokens = Annotated[TokenService, Depends(get_tokens)]
-Limits = Annotated[AuthLimits, Depends(get_auth_limits)]
-Passwords = Annotated[PasswordHashing, Depends(get_passwords)]
+AuthGate = Annotated[Gate, Depends(get_auth_gate)]
 Client = Annotated[str, Depends(get_client)]
 StockWritesMode = Annotated[StockWrites, Depends(get_stock_writes)]
 IfMatchHeader = Annotated[IfMatch | None, Depends(get_if_match)]

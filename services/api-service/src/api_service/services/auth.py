@@ -28,37 +28,33 @@ class Session:
     token: str
 
 
-async def register(
-    email: str,
-    password: str,
-    client: str,
-    tokens: TokenService,
-    passwords: PasswordHashing,
-    limits: AuthLimits,
-) -> Session:
+@dataclass(frozen=True)
+class Gate:
+    """What registering and signing in go through: token issue, bounded hashing, the limits."""
+
+    tokens: TokenService
+    passwords: PasswordHashing
+    limits: AuthLimits
+
+
+async def register(email: str, password: str, client: str, gate: Gate) -> Session:
     """Create a user with role "user"; 409 when the email is taken, 429 past the client's limit."""
-    wait = limits.register.retry_after(client)
+    wait = gate.limits.register.retry_after(client)
     if wait:
         raise TooManyRequests("too many registrations from this address; try again later", wait)
-    limits.register.record(client)
-    user = User(email=email, password_hash=await passwords.hash(password), role=Role.USER)
+    gate.limits.register.record(client)
+    user = User(email=email, password_hash=await gate.passwords.hash(password), role=Role.USER)
     try:
         await user.insert()
     except DuplicateKeyError as exc:
         raise Conflict("this email is already registered") from exc
     logger.info("user registered", extra={"user_id": str(user.id)})
-    return Session(user, tokens.issue(str(user.id), user.role.value))
+    return Session(user, gate.tokens.issue(str(user.id), user.role.value))
 
 
-async def login(
-    email: str,
-    password: str,
-    client: str,
-    tokens: TokenService,
-    passwords: PasswordHashing,
-    limits: AuthLimits,
-) -> Session:
+async def login(email: str, password: str, client: str, gate: Gate) -> Session:
     """Check credentials; one message for every failure; 429 while this client must back off."""
+    limits, passwords = gate.limits, gate.passwords
     wait = limits.login.retry_after(email, client)
     if wait:
         raise TooManyRequests("too many failed sign-in attempts; try again later", wait)
@@ -80,7 +76,7 @@ async def login(
             logger.info("password rehash deferred: hashing is busy")
         else:
             await user.save()
-    return Session(user, tokens.issue(str(user.id), user.role.value))
+    return Session(user, gate.tokens.issue(str(user.id), user.role.value))
 
 
 async def user_for_subject(subject: str) -> User:
