@@ -90,8 +90,10 @@ def run(
         log_level="WARNING",
         # Generated logins fail a lot: a high limit keeps the rest of the run reachable (429
         # is still documented and checked where it happens).
-        login_max_failures_per_email=1_000_000,
-        login_max_failures_per_ip=1_000_000,
+        login_failures_before_backoff=1_000_000,
+        login_client_failures_before_backoff=1_000_000,
+        login_account_failures_before_backoff=1_000_000,
+        register_max_per_client=1_000_000,
     )
     app = create_app(app_settings)
     try:

@@ -132,6 +132,16 @@ class ServiceUnavailable(DomainError):  # noqa: N818 - names from the HTTP vocab
     code = "service_unavailable"
 
 
+class PasswordChecksBusy(ServiceUnavailable):
+    """Every password-hashing slot of this process is taken (running or waiting); retry soon."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "too many sign-ins and registrations at once; try again in a second",
+            {"Retry-After": "1"},
+        )
+
+
 class ProductBusy(ServiceUnavailable):
     """Another writer held the product's lease (or this process's queue for it) too long."""
 

@@ -9,6 +9,7 @@ from beanie import init_beanie
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 from pymongo.monitoring import CommandListener
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api_service.api.metrics import Metrics
 from api_service.api.middleware import (
@@ -24,7 +25,9 @@ from api_service.errors import install_error_handlers
 from api_service.logs import configure_logging
 from api_service.models import DOCUMENT_MODELS
 from api_service.services import later
-from api_service.services.ratelimit import FailureLimiter, LoginLimiter
+from api_service.services.auth import Gate
+from api_service.services.passwords import PasswordHashing
+from api_service.services.ratelimit import AuthLimits, Backoff, LoginLimiter, WindowLimiter
 from api_service.services.stockmode import detect_stock_writes
 from api_service.services.tokens import TokenService, load_signing_key
 
@@ -47,12 +50,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.stock_writes = await detect_stock_writes(client, settings.stock_writes)
         if settings.admin_email and settings.admin_password_file:
             await bootstrap_admin(
-                settings.admin_email, settings.admin_password_file, "ADMIN_PASSWORD_FILE"
+                settings.admin_email,
+                settings.admin_password_file,
+                "ADMIN_PASSWORD_FILE",
+                app.state.auth.passwords,
             )
         yield
     finally:
         await later.drain(seconds=10)  # stock put-backs still being retried, bounded
         await client.close()
+        app.state.auth.passwords.close()
 
 
 def create_app(
@@ -65,7 +72,6 @@ def create_app(
     """
     settings = settings or get_settings()
     configure_logging(settings.log_level)
-    window = settings.login_failure_window_seconds
     app = FastAPI(
         title="MicroShop API",
         version="0.1.0",
@@ -81,10 +87,8 @@ def create_app(
         settings.jwt_audience,
         settings.jwt_ttl_minutes,
     )
-    app.state.login_limiter = LoginLimiter(
-        FailureLimiter(settings.login_max_failures_per_email, window),
-        FailureLimiter(settings.login_max_failures_per_ip, window),
-    )
+    passwords = PasswordHashing(settings.password_hash_concurrency, settings.password_hash_queue)
+    app.state.auth = Gate(app.state.tokens, passwords, auth_limits(settings))
     app.state.metrics = Metrics()
     install_error_handlers(app)
     for router in (health.router, jwks.router, auth.router, products.router, orders.router):
@@ -100,4 +104,25 @@ def create_app(
     app.add_middleware(DatabaseDeadlineMiddleware, seconds=settings.db_request_timeout_seconds)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    # Outermost: everything after it (access log, limits) sees the client the trusted proxy named.
+    trusted = [str(network) for network in settings.forwarded_allow_ips]
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     return app
+
+
+def auth_limits(settings: Settings) -> AuthLimits:
+    """The sign-in and registration limits the settings describe."""
+    window = settings.login_failure_window_seconds
+    cap = settings.login_backoff_max_seconds
+    return AuthLimits(
+        LoginLimiter(
+            by_pair=Backoff(settings.login_failures_before_backoff, cap, window),
+            by_client=Backoff(settings.login_client_failures_before_backoff, cap, window),
+            by_account=Backoff(
+                settings.login_account_failures_before_backoff,
+                settings.login_account_backoff_max_seconds,
+                window,
+            ),
+        ),
+        WindowLimiter(settings.register_max_per_client, settings.register_window_seconds),
+    )

@@ -12,7 +12,8 @@ from api_service.errors import Forbidden, Unauthorized
 from api_service.etags import IF_MATCH_PATTERN, IfMatch, parse_if_match
 from api_service.models import Product, Role, User
 from api_service.services import auth, products
-from api_service.services.ratelimit import LoginLimiter
+from api_service.services.auth import Gate
+from api_service.services.ratelimit import client_key
 from api_service.services.stockmode import StockWrites
 from api_service.services.tokens import TokenService
 
@@ -27,10 +28,16 @@ def get_tokens(request: Request) -> TokenService:
     return tokens
 
 
-def get_login_limiter(request: Request) -> LoginLimiter:
-    """The app's (per-process) login failure limiter."""
-    limiter: LoginLimiter = request.app.state.login_limiter
-    return limiter
+def get_auth_gate(request: Request) -> Gate:
+    """The app's token service, bounded password hashing and (per-process) auth limits."""
+    gate: Gate = request.app.state.auth
+    return gate
+
+
+def get_client(request: Request) -> str:
+    """The client's address as the limits key it: the peer, or the X-Forwarded-For it sent
+    when the peer is a trusted proxy (resolved by the proxy-headers middleware)."""
+    return client_key(request.client.host if request.client else None)
 
 
 def get_stock_writes(request: Request) -> StockWrites:
@@ -119,6 +126,7 @@ Admin = Annotated[User, Depends(get_admin)]
 ProductById = Annotated[Product, Depends(get_product)]
 Page = Annotated[PageParams, Depends(get_page)]
 Tokens = Annotated[TokenService, Depends(get_tokens)]
-LoginLimit = Annotated[LoginLimiter, Depends(get_login_limiter)]
+AuthGate = Annotated[Gate, Depends(get_auth_gate)]
+Client = Annotated[str, Depends(get_client)]
 StockWritesMode = Annotated[StockWrites, Depends(get_stock_writes)]
 IfMatchHeader = Annotated[IfMatch | None, Depends(get_if_match)]

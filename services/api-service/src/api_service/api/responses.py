@@ -48,8 +48,11 @@ DESCRIPTIONS = {
     413: "Request body larger than MAX_BODY_BYTES",
     422: "Request validation failed (details name the fields)",
     428: "This write needs If-Match with the version it was read at (the ETag of a GET)",
-    429: "Too many failed attempts; see Retry-After",
-    503: "The database is not reachable or did not answer in time (or a product is busy); retry",
+    429: "Too many attempts from this client (or failed ones on this account); see Retry-After",
+    503: (
+        "The database is not reachable or did not answer in time (or a product is busy, or"
+        " password checks are saturated); retry after Retry-After"
+    ),
 }
 
 
