@@ -100,6 +100,15 @@ def _namespace(core: client.CoreV1Api) -> Iterator[None]:
         yield
     finally:
         core.delete_namespace(NAMESPACE)
+        deadline = time.monotonic() + SETTLE_SECONDS  # gone, so the next run can create it
+        while time.monotonic() < deadline:
+            try:
+                core.read_namespace(NAMESPACE)
+            except ApiException as exc:
+                if exc.status == 404:
+                    return
+                raise
+            time.sleep(1)
 
 
 def _summary(label: str, times: list[float]) -> str:
