@@ -265,7 +265,10 @@ def _report_result(custom: client.CustomObjectsApi, namespace: str, uid: str) ->
 # An attacker who can push to the registry but holds no signing key: every way an image reference
 # reaches a container must be verified at the digest it resolves to now, not at an earlier one.
 
-VERIFY_IMAGES_ANNOTATION = "kyverno.io/verify-images"  # where Kyverno records what it verified
+# Where Kyverno records what it verified: per image, and per policy, rule and image (the record
+# that it reads back on an update to skip an unchanged image).
+VERIFY_IMAGES_ANNOTATION = "kyverno.io/verify-images"
+VERIFY_IMAGES_SCOPED_ANNOTATION = "kyverno.io/verify-images-scoped"
 
 
 @dataclass(frozen=True)
@@ -372,18 +375,21 @@ def test_a_forged_verification_record_does_not_let_an_unsigned_image_in(
     running_pod: Callable[[str], Any],
 ) -> None:
     pod = running_pod(images["api-service"].ref)
-    forged = json.dumps({unsigned_image: "pass"})
-    change = [
-        {"op": "replace", "path": "/spec/containers/0/image", "value": unsigned_image},
-        {
-            "op": "add",
-            "path": "/metadata/annotations/" + VERIFY_IMAGES_ANNOTATION.replace("/", "~1"),
-            "value": forged,
-        },
-    ]
+    scoped = {
+        "version": 1,
+        "policies": {f"/{SIGNATURES}": {SIGNATURE_RULE: {unsigned_image: "pass"}}},
+    }
+    forged = {
+        VERIFY_IMAGES_ANNOTATION: json.dumps({unsigned_image: "pass"}),
+        VERIFY_IMAGES_SCOPED_ANNOTATION: json.dumps(scoped),
+    }
+    change = [{"op": "replace", "path": "/spec/containers/0/image", "value": unsigned_image}]
+    for key, value in forged.items():
+        path = "/metadata/annotations/" + key.replace("/", "~1")
+        change.append({"op": "add", "path": path, "value": value})
     name = pod.metadata.name
     message = _refusal(lambda: core.patch_namespaced_pod(name, bare_namespace, change))
-    assert f"{SIGNATURES}:" in message, message
+    _assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no signatures found")
     stored = core.read_namespaced_pod(name, bare_namespace)
     assert stored.spec.containers[0].image == images["api-service"].ref
 
