@@ -131,6 +131,11 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def ordering(token: str, key: str | None = None) -> dict[str, str]:
+    """Headers for POST /orders: the token and an Idempotency-Key (a new one unless given)."""
+    return {**bearer(token), "Idempotency-Key": key or str(uuid.uuid4())}
+
+
 async def register(client: httpx.AsyncClient, email: str = "shopper@example.com") -> str:
     """Register a user and return its token."""
     response = await client.post("/auth/register", json={"email": email, "password": USER_PASSWORD})

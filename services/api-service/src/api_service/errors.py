@@ -81,6 +81,26 @@ class OutOfStock(Conflict):
     code = "out_of_stock"
 
 
+class BadRequest(DomainError):  # noqa: N818 - names from the HTTP vocabulary
+    """A request the API cannot act on as sent (e.g. a missing or malformed header)."""
+
+
+class OrderInProgress(Conflict):
+    """An order with this Idempotency-Key is still being placed; ask again after Retry-After."""
+
+    code = "order_in_progress"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, {"Retry-After": str(retry_after)})
+
+
+class IdempotencyKeyReused(DomainError):  # noqa: N818 - names from the HTTP vocabulary
+    """An Idempotency-Key sent again with a different body."""
+
+    status = 422
+    code = "idempotency_key_reused"
+
+
 class TooManyRequests(DomainError):  # noqa: N818 - names from the HTTP vocabulary
     """Too many attempts; retry after the given number of seconds."""
 

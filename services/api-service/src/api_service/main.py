@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from beanie import init_beanie
 from fastapi import FastAPI
@@ -23,9 +26,12 @@ from api_service.config import Settings, get_settings
 from api_service.errors import install_error_handlers
 from api_service.logs import configure_logging
 from api_service.models import DOCUMENT_MODELS
-from api_service.services import later
+from api_service.services import stocklock
 from api_service.services.ratelimit import FailureLimiter, LoginLimiter
+from api_service.services.servertime import server_clock
+from api_service.services.settle import Timing
 from api_service.services.stockmode import detect_stock_writes
+from api_service.services.sweeper import run_sweeper
 from api_service.services.tokens import TokenService, load_signing_key
 
 
@@ -45,13 +51,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             database=client[settings.mongodb_database], document_models=DOCUMENT_MODELS
         )
         app.state.stock_writes = await detect_stock_writes(client, settings.stock_writes)
+        server_clock.forget()
+        await server_clock.offset()  # lease expiries and order deadlines use database time
         if settings.admin_email and settings.admin_password_file:
             await bootstrap_admin(
                 settings.admin_email, settings.admin_password_file, "ADMIN_PASSWORD_FILE"
             )
-        yield
+        sweeper = asyncio.get_running_loop().create_task(
+            run_sweeper(
+                app.state.stock_writes, app.state.order_timing, settings.order_sweep_seconds
+            )
+        )
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
     finally:
-        await later.drain(seconds=10)  # stock put-backs still being retried, bounded
         await client.close()
 
 
@@ -86,6 +103,8 @@ def create_app(
         FailureLimiter(settings.login_max_failures_per_ip, window),
     )
     app.state.metrics = Metrics()
+    app.state.order_timing = Timing(timedelta(seconds=settings.db_request_timeout_seconds))
+    stocklock.configure(settings.db_request_timeout_seconds)
     install_error_handlers(app)
     for router in (health.router, jwks.router, auth.router, products.router, orders.router):
         app.include_router(router)
@@ -93,7 +112,7 @@ def create_app(
         EnvelopeCORSMiddleware,
         allow_origins=settings.cors_allow_origins,
         allow_methods=["GET", "POST", "PUT", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID", "Idempotency-Key"],
         expose_headers=["X-Request-ID", "X-Total-Count", "Link"],
         max_age=600,
     )

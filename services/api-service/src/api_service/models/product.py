@@ -19,6 +19,8 @@ class Product(Document):
     stock: int
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)
+    # Operation ids of stock takes not yet settled (services/ledger.py); written with the stock.
+    takes: list[str] = Field(default_factory=list)
 
     class Settings:
         name = "products"

@@ -1,0 +1,136 @@
+"""Moving an order out of `reserving`: confirm it, or cancel it and give its stock back.
+
+Every step is a conditional update that is safe to repeat and to run from several processes at
+once (the request, the sweeper of every worker and replica): an order leaves `reserving` once,
+a put-back applies only while its take is recorded on the product (services/ledger.py).
+Timing keeps a request and the others apart: a request works on its order until the order's
+deadline (the request's database deadline, in database time); others settle an order left
+`reserving` only after the deadline plus a margin larger than that deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from beanie import PydanticObjectId
+from pymongo import ReturnDocument
+from pymongo.errors import PyMongoError
+
+from api_service.errors import DomainError
+from api_service.models import Order, OrderLine, OrderStatus, Outcome, RequestedLine
+from api_service.services import ledger
+from api_service.services.stockmode import StockWrites
+
+logger = logging.getLogger(__name__)
+
+MARGIN_EXTRA = timedelta(seconds=10)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How long a request may work on its order; after that plus the margin, others settle it."""
+
+    deadline: timedelta
+
+    @property
+    def margin(self) -> timedelta:
+        """Larger than the request deadline, so no command of the request is still under way."""
+        return self.deadline + MARGIN_EXTRA
+
+    def settles_at(self, order: Order) -> datetime:
+        """When others may settle an order still `reserving`."""
+        assert order.deadline is not None  # noqa: S101 - every reserving order has one
+        return order.deadline + self.margin
+
+
+def op_for(order_id: PydanticObjectId, index: int, qty: int) -> str:
+    """A take's operation id; it names the order and the quantity, so it can be settled alone."""
+    return f"{order_id}:{index}:{qty}"
+
+
+def parse_op(op: str) -> tuple[PydanticObjectId, int] | None:
+    """(order id, qty) of an operation id, or None for one this service did not write."""
+    parts = op.split(":")
+    if len(parts) != 3 or not parts[2].isdigit() or not PydanticObjectId.is_valid(parts[0]):
+        return None
+    return PydanticObjectId(parts[0]), int(parts[2])
+
+
+async def confirm(order: Order, lines: list[OrderLine]) -> Order | None:
+    """reserving -> confirmed with the priced lines and total; None if it is no longer reserving."""
+    raw = await Order.get_pymongo_collection().find_one_and_update(
+        {"_id": order.id, "status": OrderStatus.RESERVING.value},
+        {
+            "$set": {
+                "status": OrderStatus.CONFIRMED.value,
+                "items": [line.model_dump() for line in lines],
+                "total": sum(line.line_total for line in lines),
+            }
+        },
+        return_document=ReturnDocument.AFTER,
+    )
+    return None if raw is None else Order.model_validate(raw)
+
+
+async def cancel(order_id: PydanticObjectId, outcome: Outcome) -> Order | None:
+    """reserving -> cancelled with why; the order as it now is (None if it does not exist)."""
+    collection = Order.get_pymongo_collection()
+    raw = await collection.find_one_and_update(
+        {"_id": order_id, "status": OrderStatus.RESERVING.value},
+        {"$set": {"status": OrderStatus.CANCELLED.value, "outcome": outcome.model_dump()}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if raw is None:
+        raw = await collection.find_one({"_id": order_id})
+    return None if raw is None else Order.model_validate(raw)
+
+
+async def put_back(lines: list[RequestedLine], mode: StockWrites) -> int:
+    """Give back every line whose take is recorded, newest first; how many were given back."""
+    returned = 0
+    for line in reversed(lines):
+        returned += await ledger.put_back(line, mode)
+    return returned
+
+
+async def forget_takes(order: Order, mode: StockWrites) -> None:
+    """A confirmed order's units stay sold: drop its operation ids from the products."""
+    for line in order.requested:
+        await ledger.forget(line.product_id, [line.op], mode)
+
+
+async def give_up(
+    order: Order, outcome: Outcome, lines: list[RequestedLine], mode: StockWrites
+) -> None:
+    """Cancel the order, then give back the lines that may have been taken (best effort).
+
+    If the database is away, the order stays `reserving` (or its units recorded) and the
+    sweeper finishes the job; nothing is kept in memory.
+    """
+    try:
+        cancelled = await cancel(PydanticObjectId(order.id), outcome)
+        if cancelled is not None and cancelled.status == OrderStatus.CANCELLED:
+            await put_back(lines, mode)
+    except (PyMongoError, DomainError) as exc:
+        logger.warning(
+            "order left for the sweeper",
+            extra={"order_id": str(order.id), "error": type(exc).__name__},
+        )
+
+
+async def expire(order: Order, mode: StockWrites) -> Order | None:
+    """Settle an order past its settling time: cancel it if still reserving, then put back.
+
+    A confirmed order only has its operation ids dropped. Returns the order as settled.
+    """
+    outcome = Outcome(code="expired", message="the order was not completed in time")
+    settled = await cancel(PydanticObjectId(order.id), outcome)
+    if settled is None:
+        return None
+    if settled.status == OrderStatus.CANCELLED:
+        await put_back(settled.requested, mode)
+    elif settled.status == OrderStatus.CONFIRMED:
+        await forget_takes(settled, mode)
+    return settled
