@@ -17,8 +17,10 @@ import asyncio
 import logging
 import random
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 import pymongo
 from beanie import PydanticObjectId
@@ -132,12 +134,12 @@ async def sweep(mode: StockWrites, timing: Timing, now: datetime | None = None) 
     """One pass; `now` (database time) may be given to settle as if later (tests)."""
     now = now or await server_clock.now()
     report = SweepReport()
-    steps = (
-        lambda: _expire_orders(report, mode, timing, now),
-        lambda: _settle_products(report, mode, timing, now),
-        lambda: _remove_expired_leases(report, now),
-        lambda: _remove_old_claims(report, mode, now),
-    )
+    steps: list[Callable[[], Awaitable[None]]] = [
+        partial(_expire_orders, report, mode, timing, now),
+        partial(_settle_products, report, mode, timing, now),
+        partial(_remove_expired_leases, report, now),
+        partial(_remove_old_claims, report, mode, now),
+    ]
     for step in steps:
         try:
             await step()
