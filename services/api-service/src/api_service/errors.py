@@ -163,11 +163,6 @@ def database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionFailure) or (isinstance(exc, PyMongoError) and exc.timeout)
 
 
-def worth_retrying(exc: BaseException) -> bool:
-    """Worth trying again shortly: the database is away, or the product is busy."""
-    return database_unavailable(exc) or isinstance(exc, ProductBusy)
-
-
 async def handle_database_error(request: Request, exc: Exception) -> JSONResponse:
     """503 (retry shortly) when the database is away; any other database error is a 500."""
     if database_unavailable(exc):

@@ -156,6 +156,8 @@ async def run_sweeper(mode: StockWrites, timing: Timing, interval: float) -> Non
                 report = await sweep(mode, timing)
         except (PyMongoError, DomainError) as exc:
             logger.warning("sweep failed: %s", type(exc).__name__)
+        except Exception:  # the loop must outlive any one pass; the next one tries again
+            logger.exception("sweep failed")
         else:
             if report:
                 logger.info("sweep", extra={"sweep": report.__dict__})
