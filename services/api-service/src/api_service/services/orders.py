@@ -79,7 +79,7 @@ async def _replay(order: Order, digest: str, mode: StockWrites, timing: Timing) 
             raise OrderInProgress(
                 "an order with this Idempotency-Key is still being placed; ask again", max(wait, 1)
             )
-        settled = await settle.expire(order, mode)
+        settled = (await settle.expire(order, mode)).order
         if settled is None or settled.status != OrderStatus.CANCELLED:
             return settled
         order = settled

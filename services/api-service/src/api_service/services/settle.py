@@ -88,10 +88,11 @@ async def cancel(order_id: PydanticObjectId, outcome: Outcome) -> Order | None:
 
 
 async def put_back(lines: list[RequestedLine], mode: StockWrites) -> int:
-    """Give back every line whose take is recorded, newest first; how many were given back."""
+    """Give back every line whose take is recorded, newest first; how many units this returned."""
     returned = 0
     for line in reversed(lines):
-        returned += await ledger.put_back(line, mode)
+        if await ledger.put_back(line, mode):
+            returned += line.qty
     return returned
 
 
@@ -120,17 +121,26 @@ async def give_up(
         )
 
 
-async def expire(order: Order, mode: StockWrites) -> Order | None:
+@dataclass(frozen=True)
+class Settled:
+    """An order as settled, and how many of its units this call gave back."""
+
+    order: Order | None
+    units_returned: int = 0
+
+
+async def expire(order: Order, mode: StockWrites) -> Settled:
     """Settle an order past its settling time: cancel it if still reserving, then put back.
 
-    A confirmed order only has its operation ids dropped. Returns the order as settled.
+    A confirmed order only has its operation ids dropped. On FerretDB several processes may
+    all see their cancel applied (same state, same outcome); the put-backs still apply once.
     """
     outcome = Outcome(code="expired", message="the order was not completed in time")
     settled = await cancel(PydanticObjectId(order.id), outcome)
     if settled is None:
-        return None
+        return Settled(None)
     if settled.status == OrderStatus.CANCELLED:
-        await put_back(settled.requested, mode)
-    elif settled.status == OrderStatus.CONFIRMED:
+        return Settled(settled, await put_back(settled.requested, mode))
+    if settled.status == OrderStatus.CONFIRMED:
         await forget_takes(settled, mode)
-    return settled
+    return Settled(settled)

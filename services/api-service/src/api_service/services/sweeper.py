@@ -57,14 +57,18 @@ class SweepReport:
                     self.leases_removed, self.claims_removed, self.errors))  # fmt: skip
 
 
+def _count(report: SweepReport, settled: settle.Settled) -> None:
+    if settled.order is not None and settled.order.status == OrderStatus.CANCELLED:
+        report.orders_expired += 1  # on FerretDB, overlapping passes may each count it
+    report.units_returned += settled.units_returned
+
+
 async def _expire_orders(
     report: SweepReport, mode: StockWrites, timing: Timing, now: datetime
 ) -> None:
     stale = {"status": OrderStatus.RESERVING.value, "deadline": {"$lt": now - timing.margin}}
     for order in await Order.find(stale).limit(BATCH).to_list():
-        settled = await settle.expire(order, mode)
-        if settled is not None and settled.status == OrderStatus.CANCELLED:
-            report.orders_expired += 1
+        _count(report, await settle.expire(order, mode))
 
 
 async def _settle_product(
@@ -86,8 +90,7 @@ async def _settle_product(
         elif status == OrderStatus.RESERVING:
             assert order is not None  # noqa: S101 - status came from it
             if now >= timing.settles_at(order):
-                await settle.expire(order, mode)
-                report.orders_expired += 1
+                _count(report, await settle.expire(order, mode))
         else:  # cancelled, or no such order: the units go back
             line = RequestedLine(product_id=product_id, qty=parts[1], op=op)
             if await ledger.put_back(line, mode):
