@@ -177,20 +177,27 @@ async def _seed(client: httpx.AsyncClient) -> tuple[list[str], list[dict[str, st
     return ids, users
 
 
-async def _killer(api: Api, tally: Tally, shoppers: list[asyncio.Task[None]]) -> list[int]:
-    """SIGKILL the group when the burst reaches random points, and start it again."""
+async def _killer(
+    api: Api, tally: Tally, shoppers: list[asyncio.Task[None]], uri: str, database: str
+) -> list[tuple[int, int, int, int]]:
+    """SIGKILL the group when the burst reaches random points, and start it again.
+
+    Returns, per kill, the orders answered so far and what the kill left open (orders
+    reserving, takes recorded, leases held), read while the API was down.
+    """
     total = SHOPPERS * ORDERS_EACH
     points = sorted(random.sample(range(total // 10, total * 7 // 10), KILLS))
-    killed_at = []
+    kills = []
     for point in points:
         while tally.answered < point:
             assert not all(s.done() for s in shoppers), "the burst ended before the kills"
             await asyncio.sleep(0.02)
         await asyncio.to_thread(api.signal, signal.SIGKILL, 30)
-        killed_at.append(tally.answered)
+        left = await asyncio.to_thread(read_books, uri, database)
+        kills.append((tally.answered, left.reserving, left.takes, left.leases))
         await asyncio.sleep(random.uniform(0.1, 1.0))
         await asyncio.to_thread(api.start)
-    return killed_at
+    return kills
 
 
 async def test_sigkill_mid_burst_loses_no_unit(api: tuple[Api, str], mongodb_uri: str) -> None:
@@ -201,18 +208,17 @@ async def test_sigkill_mid_burst_loses_no_unit(api: tuple[Api, str], mongodb_uri
         ids, users = await _seed(client)
         tally = Tally()
         shoppers = [asyncio.create_task(_shopper(client, u, ids, tally)) for u in users]
-        killed_at = await _killer(server, tally, shoppers)
+        kills = await _killer(server, tally, shoppers, mongodb_uri, database)
         await asyncio.wait_for(asyncio.gather(*shoppers), timeout=ORDER_BOUND * ORDERS_EACH)
-    left_open = read_books(mongodb_uri, database)
     settle_started = time.monotonic()
-    books = left_open
+    books = read_books(mongodb_uri, database)
     while not books.settled:
         assert time.monotonic() - settle_started < SETTLE_BOUND, f"not settled: {books}"
         await asyncio.sleep(0.5)
         books = read_books(mongodb_uri, database)
 
     assert tally.other == []
-    assert len(killed_at) == KILLS
+    assert len(kills) == KILLS
     assert tally.answered == SHOPPERS * ORDERS_EACH == len(tally.placed) + tally.sold_out
     assert books.off(STOCK) == dict.fromkeys(ids, 0)
     acknowledged = dict(tally.placed.values())  # order id -> lines, as the 201s said
@@ -220,12 +226,11 @@ async def test_sigkill_mid_burst_loses_no_unit(api: tuple[Api, str], mongodb_uri
     assert len(books.confirmed) == len(tally.placed)
     units = sum(sum(lines.values()) for lines in books.confirmed.values())
     print(  # the figures, shown with -s
-        f"\ncrash figures: {KILLS} SIGKILLs of the process group after {killed_at} answered"
-        f" orders; {tally.answered} orders answered: {len(tally.placed)} placed ({units} units),"
-        f" {tally.sold_out} sold out; retries: {tally.unreachable} unreachable,"
-        f" {tally.unavailable} 503, {tally.in_progress} in progress; left open by the kills:"
-        f" {left_open.reserving} reserving orders, {left_open.takes} takes,"
-        f" {left_open.leases} leases; settled {time.monotonic() - settle_started:.1f} s"
+        f"\ncrash figures: {KILLS} SIGKILLs of the process group, each as (orders answered,"
+        f" reserving orders, takes, leases left open): {kills}; {tally.answered} orders"
+        f" answered: {len(tally.placed)} placed ({units} units), {tally.sold_out} sold out;"
+        f" retries: {tally.unreachable} unreachable, {tally.unavailable} 503,"
+        f" {tally.in_progress} in progress; settled {time.monotonic() - settle_started:.1f} s"
         f" after the burst; stock + confirmed units - initial per product:"
         f" {sorted(books.off(STOCK).values())}"
     )

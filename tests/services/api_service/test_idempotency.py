@@ -205,3 +205,21 @@ async def test_a_retry_after_an_expired_attempt_gives_the_stock_back_and_places_
     product = await Product.get(mug["id"])
     assert product is not None
     assert (product.stock, product.takes) == (6, [])
+
+
+async def test_the_api_starts_again_on_its_own_database_with_the_key_index(
+    start_app: Any,
+) -> None:
+    """A second start finds every index already there (FerretDB must not be sent them at once)."""
+    await start_app()
+    await start_app()
+    indexes = {
+        index["name"]: bool(index.get("unique"))
+        async for index in await Order.get_pymongo_collection().list_indexes()
+    }
+    assert indexes == {
+        "_id_": False,
+        "user_newest_first": False,
+        "one_order_per_key_attempt": True,
+        "by_status": False,
+    }

@@ -25,7 +25,7 @@ from api_service.bootstrap import bootstrap_admin
 from api_service.config import Settings, get_settings
 from api_service.errors import install_error_handlers
 from api_service.logs import configure_logging
-from api_service.models import DOCUMENT_MODELS
+from api_service.models import DOCUMENT_MODELS, ensure_order_indexes
 from api_service.services import stocklock
 from api_service.services.ratelimit import FailureLimiter, LoginLimiter
 from api_service.services.servertime import server_clock
@@ -50,6 +50,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await init_beanie(
             database=client[settings.mongodb_database], document_models=DOCUMENT_MODELS
         )
+        await ensure_order_indexes()
         app.state.stock_writes = await detect_stock_writes(client, settings.stock_writes)
         server_clock.forget()
         await server_clock.offset()  # lease expiries and order deadlines use database time

@@ -1,6 +1,13 @@
 """Beanie documents stored in MongoDB."""
 
-from api_service.models.order import Order, OrderLine, OrderStatus, Outcome, RequestedLine
+from api_service.models.order import (
+    Order,
+    OrderLine,
+    OrderStatus,
+    Outcome,
+    RequestedLine,
+    ensure_order_indexes,
+)
 from api_service.models.product import Product
 from api_service.models.stock_lock import LeaseTakeover, StockLock
 from api_service.models.user import Role, User
@@ -19,4 +26,5 @@ __all__ = [
     "Role",
     "StockLock",
     "User",
+    "ensure_order_indexes",
 ]

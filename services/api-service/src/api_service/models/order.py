@@ -73,13 +73,26 @@ class Order(Document):
             IndexModel(
                 [("user_id", pymongo.ASCENDING), ("created_at", pymongo.DESCENDING)],
                 name="user_newest_first",
-            ),
-            # Sparse: orders without a key (stored before keys existed) are not indexed.
-            IndexModel(
-                [("idempotency_key", pymongo.ASCENDING), ("attempt", pymongo.DESCENDING)],
-                name="one_order_per_key_attempt",
-                unique=True,
-                sparse=True,
-            ),
-            IndexModel([("status", pymongo.ASCENDING)], name="by_status"),
+            )
         ]
+
+
+# Created one per command by ensure_order_indexes(), not by Beanie: FerretDB 1.24 panics on a
+# createIndexes command naming two or more indexes that already exist (measured: every restart
+# of the API failed), and Beanie sends all of a document's indexes in one command.
+SEPARATE_INDEXES = [
+    # Sparse: orders without a key (stored before keys existed) are not indexed.
+    IndexModel(
+        [("idempotency_key", pymongo.ASCENDING), ("attempt", pymongo.DESCENDING)],
+        name="one_order_per_key_attempt",
+        unique=True,
+        sparse=True,
+    ),
+    IndexModel([("status", pymongo.ASCENDING)], name="by_status"),
+]
+
+
+async def ensure_order_indexes() -> None:
+    """Create the indexes of SEPARATE_INDEXES, each in a command of its own (idempotent)."""
+    for index in SEPARATE_INDEXES:
+        await Order.get_pymongo_collection().create_indexes([index])
