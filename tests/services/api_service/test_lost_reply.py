@@ -145,7 +145,9 @@ STOCK = {"a": 10, "b": 1}
 async def test_a_lost_reply_keeps_every_unit_and_a_retry_gets_the_outcome(
     proxy: LostReplyProxy, start_app: Starter, case: str
 ) -> None:
-    _, client = await start_app(mongodb_uri=f"mongodb://127.0.0.1:{proxy.port}/")
+    _, client = await start_app(
+        mongodb_uri=f"mongodb://127.0.0.1:{proxy.port}/", order_sweep_seconds=3600
+    )
     admin_token = await _admin(client)
     ids = {name: (await create_product(client, admin_token, stock=n, name=name))["id"]
            for name, n in STOCK.items()}  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -16,6 +17,13 @@ from api_service.services.sweeper import CLAIM_KEEP, sweep
 
 TIMING = Timing(timedelta(seconds=15))
 MODES = pytest.mark.parametrize("mode", ["lease", "conditional"])
+
+
+@pytest.fixture
+async def client(start_app: Any) -> httpx.AsyncClient:
+    """The app with its own sweeper idle (an hour apart), so only the test's passes run."""
+    _, started = await start_app(order_sweep_seconds=3600)
+    return started
 
 
 async def _product(stock: int = 10) -> Product:
