@@ -18,6 +18,17 @@ def test_what_counts_as_the_database_being_away() -> None:
     assert not database_unavailable(ValueError("x"))
 
 
+def test_ferretdbs_answer_to_a_command_past_its_deadline_is_a_timeout() -> None:
+    """FerretDB 1.24 stops a findAndModify at its maxTimeMS with code 1 and this message."""
+    message = (
+        "[msg_findandmodify.go:196 handler.(*Handler).findAndModifyDocument] [update.go:59"
+        " common.UpdateDocument] [query_iterator.go:79 sqlite.(*queryIterator).Next] context"
+        " canceled after delay"
+    )
+    assert database_unavailable(OperationFailure(message, code=1))
+    assert not database_unavailable(OperationFailure("something else broke", code=1))
+
+
 @pytest.mark.parametrize(
     ("error", "status", "code"),
     [

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api_service.logs import current_request_id
@@ -158,8 +158,15 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(status, code, message, dict(http_exc.headers or {}))
 
 
+# FerretDB 1.24 answers a command stopped by its maxTimeMS with code 1 (InternalError) and this
+# text, not MongoDB's code 50 (MaxTimeMSExpired), which PyMongo already counts as a timeout.
+FERRETDB_DEADLINE = ("context canceled", "context deadline exceeded")
+
+
 def database_unavailable(exc: BaseException) -> bool:
     """The database did not answer (down, restarting, unreachable, or past the deadline)."""
+    if isinstance(exc, OperationFailure) and exc.code == 1:
+        return any(text in str(exc) for text in FERRETDB_DEADLINE)
     return isinstance(exc, ConnectionFailure) or (isinstance(exc, PyMongoError) and exc.timeout)
 
 

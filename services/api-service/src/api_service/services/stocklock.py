@@ -17,8 +17,9 @@ workers and replicas. Within one process, waiters queue on an asyncio.Lock first
   `fenced` list; every write under a lease filters on {"fenced": {"$ne": owner}}, so a holder
   whose lease was taken over cannot write any more.
 - Release: by owner, under the lease's own deadline (not the request's, which may have passed),
-  shielded from cancellation. A release that fails leaves the lease to expire; the next writer
-  or the sweeper (services/sweeper.py) takes it over.
+  in a task of its own that the block waits for at most RELEASE_WAIT_SECONDS. A release that
+  fails leaves the lease to expire; the next writer or the sweeper (services/sweeper.py) takes
+  it over.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ logger = logging.getLogger(__name__)
 LEASE_MARGIN = timedelta(seconds=15)
 LEASE_SAFETY_SECONDS = 1.0
 RELEASE_SECONDS = 5.0
+RELEASE_WAIT_SECONDS = 1.0
 WAIT_SECONDS = 10.0
 _BACKOFF_START, _BACKOFF_MAX = 0.001, 0.02
 _lease = timedelta(seconds=15) + LEASE_MARGIN
@@ -213,7 +215,9 @@ async def product_lock(
             with pymongo.timeout(max(remaining, 0.001)):
                 yield lease
         finally:
-            await asyncio.shield(_start_release(lease))
+            # Waited for (it takes a round trip), but not past RELEASE_WAIT_SECONDS: while the
+            # database is away the answer does not wait; the release goes on in the background.
+            await asyncio.wait({_start_release(lease)}, timeout=RELEASE_WAIT_SECONDS)
 
 
 @asynccontextmanager
