@@ -296,9 +296,11 @@ async def test_a_stock_take_without_an_answer_is_given_back_by_its_operation_id(
         def __getattr__(self, name: str) -> Any:
             return getattr(real(), name)
 
-        async def find_one_and_update(self, query: dict[str, Any], *args: Any, **kw: Any) -> Any:
-            result = await real().find_one_and_update(query, *args, **kw)
-            if not lost and "stock" in query:  # the take, not the put-back
+        async def find_one_and_update(
+            self, query: dict[str, Any], update: dict[str, Any], **kw: Any
+        ) -> Any:
+            result = await real().find_one_and_update(query, update, **kw)
+            if not lost and update.get("$inc", {}).get("stock", 0) < 0:  # the take
                 lost.append(query)
                 raise AutoReconnect("connection closed")
             return result

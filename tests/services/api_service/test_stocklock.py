@@ -96,7 +96,7 @@ async def test_a_holder_whose_lease_was_taken_over_cannot_write(
         assert await take_over_if_expired(str(PRODUCT), await server_clock.now())
         assert not await take_over_if_expired(str(PRODUCT), await server_clock.now())
         late = await products.find_one_and_update(
-            {"_id": PRODUCT, **stalled.fence}, {"$inc": {"stock": -1}}
+            {"_id": PRODUCT, **stalled.fence.filter}, {"$inc": {"stock": -1}}
         )
     assert late is None
     raw = await products.find_one({"_id": PRODUCT})

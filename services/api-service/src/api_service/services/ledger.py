@@ -4,8 +4,9 @@
   after a lost reply cannot apply twice, and whether it applied is read back (op in takes).
 - put back: {_id, takes: op} -> {$inc: {stock: +qty}, $pull: {takes: op}}: at most once.
 - forget: pull the ops of confirmed orders (their units stay sold).
-On FerretDB each runs under the product's lease and carries its fence (services/stocklock.py).
-Every write is a findAndModify, which carries the deadline to the server (maxTimeMS).
+On FerretDB each runs under the product's lease and carries its fence (services/stocklock.py);
+conditions are applied as services/conditional.py says. Every write is a findAndModify, which
+carries the request's deadline to the server (maxTimeMS).
 """
 
 from __future__ import annotations
@@ -13,18 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from beanie import PydanticObjectId
-from pymongo import ReturnDocument
 
 from api_service.errors import NotFound, OutOfStock, ProductBusy
 from api_service.models import OrderLine, Product, RequestedLine
-from api_service.services.stocklock import Fence, stock_guard
+from api_service.services.conditional import ALWAYS, at_least, field_is, not_in, update_if
+from api_service.services.stocklock import stock_guard
 from api_service.services.stockmode import StockWrites
-
-
-def _fenced_out(product: dict[str, Any], fence: Fence) -> bool:
-    """Our lease was taken over (it expired) before the write was applied."""
-    owner = fence.get("fenced", {}).get("$ne")
-    return owner is not None and owner in product.get("fenced", [])
 
 
 def _priced(product: dict[str, Any], line: RequestedLine) -> OrderLine:
@@ -44,23 +39,16 @@ async def take(line: RequestedLine, mode: StockWrites) -> OrderLine:
     No projection: FerretDB 1.24 does not implement findAndModify "fields".
     """
     collection = Product.get_pymongo_collection()
+    untaken = at_least("stock", line.qty) & not_in("takes", line.op)
+    update = {"$inc": {"stock": -line.qty}, "$push": {"takes": line.op}}
     async with stock_guard(line.product_id, mode) as fence:
-        raw = await collection.find_one_and_update(
-            {
-                "_id": line.product_id,
-                "stock": {"$gte": line.qty},
-                "takes": {"$ne": line.op},
-                **fence,
-            },
-            {"$inc": {"stock": -line.qty}, "$push": {"takes": line.op}},
-            return_document=ReturnDocument.BEFORE,
-        )
+        raw = await update_if(collection, line.product_id, untaken & fence, update, mode)
     if raw is None:  # refused: find out why by reading (a retry may find its take applied)
         raw = await collection.find_one({"_id": line.product_id})
         if raw is None:
             raise NotFound(f"product {line.product_id} not found")
         if line.op not in raw.get("takes", []):
-            if _fenced_out(raw, fence):
+            if not fence.holds(raw):
                 raise ProductBusy("the product is busy; try again")
             raise OutOfStock(f"not enough stock for product {line.product_id}")
     return _priced(raw, line)
@@ -68,17 +56,29 @@ async def take(line: RequestedLine, mode: StockWrites) -> OrderLine:
 
 async def put_back(line: RequestedLine, mode: StockWrites) -> bool:
     """Return the line's units if its take is recorded; True when this call returned them."""
+    update = {"$inc": {"stock": line.qty}, "$pull": {"takes": line.op}}
     async with stock_guard(line.product_id, mode) as fence:
-        raw = await Product.get_pymongo_collection().find_one_and_update(
-            {"_id": line.product_id, "takes": line.op, **fence},
-            {"$inc": {"stock": line.qty}, "$pull": {"takes": line.op}},
+        raw = await update_if(
+            Product.get_pymongo_collection(),
+            line.product_id,
+            field_is("takes", line.op) & fence,
+            update,
+            mode,
         )
     return raw is not None
 
 
 async def forget(product_id: PydanticObjectId, ops: list[str], mode: StockWrites) -> None:
-    """Drop settled operation ids (takes of confirmed orders) from a product."""
-    async with stock_guard(product_id, mode) as fence:
-        await Product.get_pymongo_collection().find_one_and_update(
-            {"_id": product_id, **fence}, {"$pullAll": {"takes": ops}}
+    """Drop settled operation ids (takes of confirmed orders) from a product.
+
+    Under the lease (a write of the whole document on FerretDB) but without the fence: ids of
+    confirmed orders may be dropped by anyone at any time.
+    """
+    async with stock_guard(product_id, mode):
+        await update_if(
+            Product.get_pymongo_collection(),
+            product_id,
+            ALWAYS,
+            {"$pullAll": {"takes": ops}},
+            mode,
         )

@@ -153,7 +153,7 @@ async def _fulfil(order: Order, mode: StockWrites) -> Order:
         outcome = Outcome(code="failed", message="the order could not be completed")
         await settle.give_up(order, outcome, order.requested[: len(lines) + 1], mode)
         raise
-    confirmed = await settle.confirm(order, lines)
+    confirmed = await settle.confirm(order, lines, mode)
     if confirmed is None:  # settled by others: only possible past the deadline
         raise ServiceUnavailable("the order could not be completed in time; try again")
     try:

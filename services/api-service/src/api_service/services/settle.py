@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from beanie import PydanticObjectId
-from pymongo import ReturnDocument
 from pymongo.errors import PyMongoError
 
 from api_service.errors import DomainError
 from api_service.models import Order, OrderLine, OrderStatus, Outcome, RequestedLine
 from api_service.services import ledger
+from api_service.services.conditional import field_is, update_if
 from api_service.services.stockmode import StockWrites
 
 logger = logging.getLogger(__name__)
@@ -58,30 +58,29 @@ def parse_op(op: str) -> tuple[PydanticObjectId, int] | None:
     return PydanticObjectId(parts[0]), int(parts[2])
 
 
-async def confirm(order: Order, lines: list[OrderLine]) -> Order | None:
+RESERVING = field_is("status", OrderStatus.RESERVING.value)
+
+
+async def confirm(order: Order, lines: list[OrderLine], mode: StockWrites) -> Order | None:
     """reserving -> confirmed with the priced lines and total; None if it is no longer reserving."""
-    raw = await Order.get_pymongo_collection().find_one_and_update(
-        {"_id": order.id, "status": OrderStatus.RESERVING.value},
-        {
-            "$set": {
-                "status": OrderStatus.CONFIRMED.value,
-                "items": [line.model_dump() for line in lines],
-                "total": sum(line.line_total for line in lines),
-            }
-        },
-        return_document=ReturnDocument.AFTER,
+    update = {
+        "$set": {
+            "status": OrderStatus.CONFIRMED.value,
+            "items": [line.model_dump() for line in lines],
+            "total": sum(line.line_total for line in lines),
+        }
+    }
+    raw = await update_if(
+        Order.get_pymongo_collection(), order.id, RESERVING, update, mode, after=True
     )
     return None if raw is None else Order.model_validate(raw)
 
 
-async def cancel(order_id: PydanticObjectId, outcome: Outcome) -> Order | None:
+async def cancel(order_id: PydanticObjectId, outcome: Outcome, mode: StockWrites) -> Order | None:
     """reserving -> cancelled with why; the order as it now is (None if it does not exist)."""
     collection = Order.get_pymongo_collection()
-    raw = await collection.find_one_and_update(
-        {"_id": order_id, "status": OrderStatus.RESERVING.value},
-        {"$set": {"status": OrderStatus.CANCELLED.value, "outcome": outcome.model_dump()}},
-        return_document=ReturnDocument.AFTER,
-    )
+    update = {"$set": {"status": OrderStatus.CANCELLED.value, "outcome": outcome.model_dump()}}
+    raw = await update_if(collection, order_id, RESERVING, update, mode, after=True)
     if raw is None:
         raw = await collection.find_one({"_id": order_id})
     return None if raw is None else Order.model_validate(raw)
@@ -111,7 +110,7 @@ async def give_up(
     sweeper finishes the job; nothing is kept in memory.
     """
     try:
-        cancelled = await cancel(PydanticObjectId(order.id), outcome)
+        cancelled = await cancel(PydanticObjectId(order.id), outcome, mode)
         if cancelled is not None and cancelled.status == OrderStatus.CANCELLED:
             await put_back(lines, mode)
     except (PyMongoError, DomainError) as exc:
@@ -136,7 +135,7 @@ async def expire(order: Order, mode: StockWrites) -> Settled:
     all see their cancel applied (same state, same outcome); the put-backs still apply once.
     """
     outcome = Outcome(code="expired", message="the order was not completed in time")
-    settled = await cancel(PydanticObjectId(order.id), outcome)
+    settled = await cancel(PydanticObjectId(order.id), outcome, mode)
     if settled is None:
         return Settled(None)
     if settled.status == OrderStatus.CANCELLED:

@@ -14,8 +14,9 @@ workers and replicas. Within one process, waiters queue on an asyncio.Lock first
   findAndModify, which carries it as maxTimeMS and FerretDB enforces on the server).
 - Fencing: an expired lease is removed only by the one process whose takeover claim (a unique
   insert in stock_lease_takeovers) succeeds, after it recorded the expired owner in the product's
-  `fenced` list; every write under a lease filters on {"fenced": {"$ne": owner}}, so a holder
-  whose lease was taken over cannot write any more.
+  `fenced` list; every write under a lease requires its owner not to be in that list (checked as
+  services/conditional.py checks conditions), so a holder whose lease was taken over cannot
+  write any more.
 - Release: by owner, under the lease's own deadline (not the request's, which may have passed),
   in a task of its own that the block waits for at most RELEASE_WAIT_SECONDS. A release that
   fails leaves the lease to expire; the next writer or the sweeper (services/sweeper.py) takes
@@ -41,6 +42,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from api_service.errors import ProductBusy, database_unavailable
 from api_service.models import LeaseTakeover, Product, StockLock
+from api_service.services.conditional import ALWAYS, Condition, not_in
 from api_service.services.servertime import server_clock
 from api_service.services.stockmode import StockWrites
 
@@ -54,8 +56,6 @@ WAIT_SECONDS = 10.0
 _BACKOFF_START, _BACKOFF_MAX = 0.001, 0.02
 _lease = timedelta(seconds=15) + LEASE_MARGIN
 _releasing: set[asyncio.Task[None]] = set()
-
-Fence = dict[str, Any]
 
 
 def configure(request_deadline_seconds: float) -> None:
@@ -78,9 +78,9 @@ class Lease:
     ends_at: float  # event loop time
 
     @property
-    def fence(self) -> Fence:
-        """The filter every write under this lease carries."""
-        return {"fenced": {"$ne": self.owner}}
+    def fence(self) -> Condition:
+        """The condition every write under this lease carries: its owner is not fenced out."""
+        return not_in("fenced", self.owner)
 
 
 def _expires_at(lease: dict[str, Any]) -> datetime:
@@ -221,13 +221,14 @@ async def product_lock(
 
 
 @asynccontextmanager
-async def stock_guard(product_id: PydanticObjectId, mode: StockWrites) -> AsyncIterator[Fence]:
+async def stock_guard(product_id: PydanticObjectId, mode: StockWrites) -> AsyncIterator[Condition]:
     """The product's lease where the database needs it ("lease"), nothing on MongoDB.
 
-    Yields the filter to add to every write of the block ({} without a lease).
+    Yields the condition every write of the block adds (services/conditional.py; ALWAYS
+    without a lease).
     """
     if mode == "lease":
         async with product_lock(product_id) as lease:
             yield lease.fence
     else:
-        yield {}
+        yield ALWAYS

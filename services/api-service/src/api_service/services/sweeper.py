@@ -29,6 +29,7 @@ from pymongo.errors import PyMongoError
 from api_service.errors import DomainError
 from api_service.models import LeaseTakeover, Order, OrderStatus, Product, RequestedLine, StockLock
 from api_service.services import ledger, settle
+from api_service.services.conditional import update_if
 from api_service.services.servertime import server_clock
 from api_service.services.settle import Timing
 from api_service.services.stocklock import stock_guard, take_over_if_expired
@@ -125,8 +126,12 @@ async def _remove_old_claims(report: SweepReport, mode: StockWrites, now: dateti
         owners[claim["product_id"]].append(claim["owner"])
     for product_id, fenced in owners.items():
         async with stock_guard(PydanticObjectId(product_id), mode) as fence:
-            await Product.get_pymongo_collection().find_one_and_update(
-                {"_id": PydanticObjectId(product_id), **fence}, {"$pullAll": {"fenced": fenced}}
+            await update_if(
+                Product.get_pymongo_collection(),
+                PydanticObjectId(product_id),
+                fence,
+                {"$pullAll": {"fenced": fenced}},
+                mode,
             )
     if old:
         result = await claims.delete_many({"_id": {"$in": [claim["_id"] for claim in old]}})
