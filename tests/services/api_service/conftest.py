@@ -20,6 +20,7 @@ from pymongo.monitoring import CommandListener
 
 from api_service.config import Settings
 from api_service.main import create_app
+from api_service.models import Product
 from api_service.services import passwords
 from api_service.services.auth import ensure_admin
 
@@ -91,7 +92,8 @@ async def start_app(
     ) -> tuple[FastAPI, httpx.AsyncClient]:
         settings = make_settings(**overrides)
         app = create_app(settings, command_listeners)
-        manager = LifespanManager(app)
+        # Generous bounds: on a loaded machine a shut-down (sweeper, client) can pass 5 s.
+        manager = LifespanManager(app, startup_timeout=30, shutdown_timeout=30)
         await manager.__aenter__()
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=manager.app), base_url="http://api.test"
@@ -179,6 +181,13 @@ async def create_product(
     assert response.status_code == 201, response.text
     product: dict[str, Any] = response.json()
     return product
+
+
+async def stock_of(product_id: str) -> int:
+    """A product's stock as stored."""
+    product = await Product.get(product_id)
+    assert product is not None
+    return product.stock
 
 
 @pytest.fixture(autouse=True)

@@ -25,7 +25,7 @@ import pytest
 
 from tests.conftest import free_port, wait_for_port
 from tests.services.api_service.test_process import base_env
-from tests.services.api_service.test_restart import read_books
+from tests.services.api_service.test_restart import read_books, seed
 
 ADMIN_PASSWORD = "crash-admin-password"
 PRODUCTS, STOCK, SHOPPERS, ORDERS_EACH, KILLS = 4, 150, 8, 40, 3
@@ -158,25 +158,6 @@ async def _shopper(
         await _order(client, user, {p: random.randint(1, 3) for p in chosen}, tally)
 
 
-async def _seed(client: httpx.AsyncClient) -> tuple[list[str], list[dict[str, str]]]:
-    login = await client.post(
-        "/auth/login", json={"email": "root@example.com", "password": ADMIN_PASSWORD}
-    )
-    admin = {"Authorization": f"Bearer {login.json()['token']}"}
-    ids = []
-    for n in range(PRODUCTS):
-        body = {"name": f"P{n}", "price": 100 + n, "stock": STOCK}
-        created = await client.post("/products", json=body, headers=admin)
-        assert created.status_code == 201, created.text
-        ids.append(created.json()["id"])
-    users = []
-    for n in range(SHOPPERS):
-        body = {"email": f"c{n}@example.com", "password": "crash-shopper-pw"}
-        registered = await client.post("/auth/register", json=body)
-        users.append({"Authorization": f"Bearer {registered.json()['token']}"})
-    return ids, users
-
-
 async def _killer(
     api: Api, tally: Tally, shoppers: list[asyncio.Task[None]], uri: str, database: str
 ) -> list[tuple[int, int, int, int]]:
@@ -205,7 +186,7 @@ async def test_sigkill_mid_burst_loses_no_unit(api: tuple[Api, str], mongodb_uri
     url = f"http://127.0.0.1:{server.port}"
     limits = httpx.Limits(max_connections=SHOPPERS + 2)
     async with httpx.AsyncClient(base_url=url, timeout=DEADLINE + 12, limits=limits) as client:
-        ids, users = await _seed(client)
+        ids, users = await seed(client, ADMIN_PASSWORD, PRODUCTS, STOCK, SHOPPERS)
         tally = Tally()
         shoppers = [asyncio.create_task(_shopper(client, u, ids, tally)) for u in users]
         kills = await _killer(server, tally, shoppers, mongodb_uri, database)

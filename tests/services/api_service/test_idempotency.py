@@ -11,13 +11,13 @@ import pytest
 
 from api_service.models import Order, OrderStatus, Product
 from api_service.services.servertime import server_clock
-from tests.services.api_service.conftest import bearer, create_product, ordering, register
-
-
-async def stock_of(product_id: str) -> int:
-    product = await Product.get(product_id)
-    assert product is not None
-    return product.stock
+from tests.services.api_service.conftest import (
+    bearer,
+    create_product,
+    ordering,
+    register,
+    stock_of,
+)
 
 
 async def test_the_same_key_twice_is_one_order_and_the_same_answer(

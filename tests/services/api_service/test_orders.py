@@ -10,7 +10,13 @@ import pytest
 from pymongo.errors import AutoReconnect
 
 from api_service.models import Order, OrderStatus, Product
-from tests.services.api_service.conftest import bearer, create_product, ordering, register
+from tests.services.api_service.conftest import (
+    bearer,
+    create_product,
+    ordering,
+    register,
+    stock_of,
+)
 
 
 async def states() -> dict[str, int]:
@@ -19,12 +25,6 @@ async def states() -> dict[str, int]:
     for order in await Order.find_all().to_list():
         counts[order.status.value] = counts.get(order.status.value, 0) + 1
     return counts
-
-
-async def stock_of(product_id: str) -> int:
-    product = await Product.get(product_id)
-    assert product is not None
-    return product.stock
 
 
 async def test_order_is_priced_by_the_server(

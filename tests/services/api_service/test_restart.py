@@ -114,20 +114,22 @@ def api(database: Database, signing_key_file: Path, tmp_path: Path) -> Iterator[
             stop_process(proc, grace=30)
 
 
-async def _seed(client: httpx.AsyncClient) -> tuple[list[str], list[dict[str, str]]]:
+async def seed(
+    client: httpx.AsyncClient, admin_password: str, products: int, stock: int, shoppers: int
+) -> tuple[list[str], list[dict[str, str]]]:
+    """As the bootstrapped admin, `products` products of `stock` units; `shoppers` signed up."""
     login = await client.post(
-        "/auth/login", json={"email": "root@example.com", "password": ADMIN_PASSWORD}
+        "/auth/login", json={"email": "root@example.com", "password": admin_password}
     )
     admin = {"Authorization": f"Bearer {login.json()['token']}"}
     ids = []
-    for n in range(PRODUCTS):
-        created = await client.post(
-            "/products", json={"name": f"P{n}", "price": 100, "stock": STOCK}, headers=admin
-        )
+    for n in range(products):
+        body = {"name": f"P{n}", "price": 100 + n, "stock": stock}
+        created = await client.post("/products", json=body, headers=admin)
         assert created.status_code == 201, created.text
         ids.append(created.json()["id"])
     users = []
-    for n in range(SHOPPERS):
+    for n in range(shoppers):
         body = {"email": f"s{n}@example.com", "password": "restart-shopper-pw"}
         registered = await client.post("/auth/register", json=body)
         users.append({"Authorization": f"Bearer {registered.json()['token']}"})
@@ -229,7 +231,7 @@ async def test_orders_survive_a_database_restart(api: str, database: Database) -
     timeout = httpx.Timeout(DEADLINE + SLACK)
     limits = httpx.Limits(max_connections=SHOPPERS + 2)
     async with httpx.AsyncClient(base_url=api, timeout=timeout, limits=limits) as client:
-        ids, users = await _seed(client)
+        ids, users = await seed(client, ADMIN_PASSWORD, PRODUCTS, STOCK, SHOPPERS)
         tally, stop = Tally(), asyncio.Event()
         state: dict[str, float | None] = {"down": None, "restarted": None}
         load = [
