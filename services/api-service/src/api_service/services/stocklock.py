@@ -18,7 +18,8 @@ workers and replicas. Within one process, waiters queue on an asyncio.Lock first
   services/conditional.py checks conditions), so a holder whose lease was taken over cannot
   write any more.
 - Release: by owner, under the lease's own deadline (not the request's, which may have passed),
-  in a task of its own that the block waits for at most RELEASE_WAIT_SECONDS. A release that
+  in a task of its own that a successful block waits for at most RELEASE_WAIT_SECONDS (a
+  failed one not at all). A release that
   fails leaves the lease to expire; the next writer or the sweeper (services/sweeper.py) takes
   it over.
 """
@@ -214,10 +215,11 @@ async def product_lock(
             remaining = lease.ends_at - asyncio.get_running_loop().time() - LEASE_SAFETY_SECONDS
             with pymongo.timeout(max(remaining, 0.001)):
                 yield lease
-        finally:
-            # Waited for (it takes a round trip), but not past RELEASE_WAIT_SECONDS: while the
-            # database is away the answer does not wait; the release goes on in the background.
-            await asyncio.wait({_start_release(lease)}, timeout=RELEASE_WAIT_SECONDS)
+        except BaseException:
+            _start_release(lease)  # a failed block (often: the database is away) does not wait
+            raise
+        # Waited for (one round trip), but not past RELEASE_WAIT_SECONDS; it goes on after that.
+        await asyncio.wait({_start_release(lease)}, timeout=RELEASE_WAIT_SECONDS)
 
 
 @asynccontextmanager
