@@ -87,7 +87,7 @@ async def _replay(order: Order, digest: str, mode: StockWrites, timing: Timing) 
     replayed = REPLAYED.get(order.outcome.code)
     if replayed is not None:
         raise replayed(order.outcome.message)
-    return None  # failed or expired: nothing was kept; a new attempt may be made
+    return None  # failed or expired: its stock is or will be given back; a new attempt may go
 
 
 async def _new_order(
