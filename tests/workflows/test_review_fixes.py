@@ -1,4 +1,4 @@
-"""What the first real run of the workflows needs, asserted on the YAML (issue 12's review)."""
+"""What a first real run of the workflows on GitHub needs, asserted on the YAML."""
 
 from __future__ import annotations
 
@@ -25,12 +25,12 @@ def runs_of(job: dict[str, Any]) -> list[str]:
     return [str(step["run"]) for step in steps_of(job) if "run" in step]
 
 
-# defect 4: tool caches per job's tool set, Go's module cache, slow tests in their own job
+# tool caches per job's tool set, Go's module cache, slow tests in their own job
 
 
 def test_the_tool_cache_key_names_the_jobs_tool_set_and_the_pinned_versions() -> None:
     steps = load(".github/actions/setup-tools/action.yml")["runs"]["steps"]
-    (cache,) = [s for s in steps if str(s.get("uses", "")).startswith("actions/cache@")]
+    (cache,) = [s for s in steps if str(s.get("uses", "")).startswith("actions/cache/restore@")]
     key = cache["with"]["key"]
     assert "${{ inputs.tools }}" in key
     assert "hashFiles('scripts/tool', 'scripts/tool-versions.env'" in key
@@ -55,7 +55,7 @@ def test_docker_and_pipeline_tests_run_in_their_own_job_which_required_waits_for
     assert "slow-tests" in jobs["required"]["needs"]
 
 
-# defect 6: the release gates before it pushes, builds without cache, tags vX.Y.Z, only on vX.Y.Z
+# the release gates before it pushes, builds without cache, only on vX.Y.Z
 
 
 def release_build_runs() -> list[str]:
@@ -102,7 +102,7 @@ def test_the_provenance_job_may_write_its_storage_record() -> None:
             assert job["permissions"]["id-token"] == "write", name
 
 
-# defect 8: on GitHub the pin check may ask the API about a Dependabot bump
+# on GitHub the pin check may ask the API about a Dependabot bump
 
 
 def test_the_workflows_job_gives_the_pin_check_a_read_only_token() -> None:
@@ -112,7 +112,7 @@ def test_the_workflows_job_gives_the_pin_check_a_read_only_token() -> None:
     assert step["env"] == {"GITHUB_TOKEN": "${{ github.token }}"}
 
 
-# defect 9: kind-e2e keeps its results and diagnostics on every run
+# kind-e2e keeps its results and diagnostics on every run
 
 
 def test_kind_e2e_uploads_results_and_diagnostics_always() -> None:
@@ -131,3 +131,67 @@ def test_kind_e2e_uploads_results_and_diagnostics_always() -> None:
     ]
     (collect,) = [s for s in steps if str(s.get("run", "")).startswith("scripts/kind-diagnostics")]
     assert collect["if"] == "${{ always() }}"
+
+
+# the test jobs build every tool before pytest, and the tool cache is saved as soon as it is built
+
+
+def test_the_test_jobs_build_every_pinned_tool_in_their_set_up() -> None:
+    jobs = load(".github/workflows/pr.yml")["jobs"]
+    for name in ("checks", "slow-tests"):
+        (setup,) = [
+            s for s in steps_of(jobs[name]) if s.get("uses") == "./.github/actions/setup-tools"
+        ]
+        assert setup["with"] == {"tools": "all", "cache": "true"}, name
+        order = [str(s.get("uses") or s.get("run")) for s in steps_of(jobs[name])]
+        assert order.index("./.github/actions/setup-tools") < next(
+            i for i, s in enumerate(order) if s.startswith("scripts/test")
+        )
+
+
+def test_the_tool_cache_is_saved_right_after_the_build_not_at_the_end_of_the_job() -> None:
+    steps = load(".github/actions/setup-tools/action.yml")["runs"]["steps"]
+    order = [str(s.get("uses") or s.get("run")).split("@")[0] for s in steps]
+    assert order == [
+        "actions/setup-python",
+        "actions/setup-go",
+        "actions/cache/restore",
+        "scripts/setup --no-docker --no-browser",
+        "scripts/ensure-tools $TOOLS",
+        "actions/cache/save",
+    ]
+    restore, save = steps[2], steps[5]
+    assert restore["id"] == "restore"
+    assert save["if"] == "inputs.cache == 'true' && steps.restore.outputs.cache-hit != 'true'"
+    assert save["with"] == {
+        "path": restore["with"]["path"],
+        "key": "${{ steps.restore.outputs.cache-primary-key }}",
+    }
+    # no step of the whole tree saves a cache only when the job ends (actions/cache's post step)
+    for path in [*WORKFLOWS.glob("*.yml"), SETUP_ACTION]:
+        assert "actions/cache@" not in path.read_text(), path.name
+
+
+# code scanning on private repositories
+
+
+def test_every_job_that_uploads_sarif_may_write_security_events_and_read_actions() -> None:
+    uploading = []
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for name, job in load(f".github/workflows/{path.name}")["jobs"].items():
+            if any("codeql-action/upload-sarif@" in str(s.get("uses")) for s in steps_of(job)):
+                uploading.append(f"{path.name}:{name}")
+                assert job["permissions"]["security-events"] == "write", name
+                assert job["permissions"]["actions"] == "read", name
+    assert uploading == ["pr.yml:gates", "pr.yml:images"]
+
+
+# concurrency: GitHub replaces a pending run of a group, so pushes get a group per commit
+
+
+def test_pull_requests_cancel_superseded_runs_and_every_push_gets_its_own_group() -> None:
+    concurrency = load(".github/workflows/pr.yml")["concurrency"]
+    assert concurrency == {
+        "group": "pr-${{ github.event.pull_request.number || github.sha }}",
+        "cancel-in-progress": "${{ github.event_name == 'pull_request' }}",
+    }
