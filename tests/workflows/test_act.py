@@ -449,16 +449,16 @@ def test_release_build_stops_at_the_trivy_gate_before_anything_leaves_the_runner
     release_build_run: ActRun,
 ) -> None:
     assert release_build_run.returncode == 1
-    assert release_build_run.results == {"build, Trivy gate, push by digest": "failed"}
+    assert release_build_run.results == {"build, Trivy gate (nothing leaves the runner)": "failed"}
     log = release_build_run.log
     assert "| gates: trivy-vuln error" in log  # the DB cannot be had: fail closed
     assert re.search(r"❌  Failure - Main Trivy image scan with failing thresholds", log)
     assert re.search(r"✅  Success - Main Write the image scan summary to the job summary", log)
-    # nothing after the gate ran: no login, no copy to GHCR, no outputs, no artifact
-    for step in ("docker/login-action", "Copy the gated images by digest to GHCR",
-                 "Hand the image digests to the next jobs", "actions/upload-artifact"):  # fmt: skip
+    # nothing after the gate ran: no tool archive, no artifact (so no push job could copy)
+    for step in ("The tools the later jobs need", "actions/upload-artifact"):
         assert f"⭐ Run Main {step}" not in log
-    assert not (release_build_run.artifacts / "1" / "images").exists()
+    for artifact in ("gated-images", "build-tools", "images"):
+        assert not (release_build_run.artifacts / "1" / artifact).exists()
 
 
 # --- release.yml past the gate: outputs, the sign matrix, an artifact between jobs ---------------
@@ -516,26 +516,36 @@ def test_release_build_hands_its_outputs_and_artifact_to_the_sign_matrix(
     run, address = release_sign_run.act, release_sign_run.registry
     assert run.returncode == 1
     assert run.results == {
-        "build, Trivy gate, push by digest": "succeeded",
+        "build, Trivy gate (nothing leaves the runner)": "succeeded",
+        "copy the gated images to GHCR by digest (git-<sha>)": "succeeded",
         "sign and attest api-service-1": "failed",  # one matrix leg per service build output
         "sign and attest client-service-2": "failed",
     }
     log = run.log
     assert "| gates: trivy-vuln passed" in log  # the real scan, on the empty database
     assert "| login-action stand-in: nektos/act at ghcr.io (no login" in log
-    # promote-images copied by digest under git-<sha12> and the release tag from github.ref_name
+    # the push job: the build job's tools unpacked (nothing built), its registry's storage served
+    # again, promote-images copied by digest under git-<sha12> only: no version tag before the
+    # approval, the signatures and their verification (the tag job, after verify)
+    assert re.search(
+        r"\[release/copy the gated images[^\]]*\] +\| crane \S+ sha256:[0-9a-f]{64}", log
+    )
     for service in ("api-service", "client-service"):
         assert re.search(
             rf"\| {service}: {re.escape(address)}/microshop/{service}@sha256:[0-9a-f]{{64}}"
-            r" \(git-[0-9a-f]{12}, v1\.2\.3\)",
+            r" \(git-[0-9a-f]{12}\)",
             log,
         )
-        assert len(release_sign_run.tags[service]) == 2
-        assert release_sign_run.tags[service][1] == "v1.2.3"
+        assert len(release_sign_run.tags[service]) == 1
         assert re.fullmatch(r"git-[0-9a-f]{12}", release_sign_run.tags[service][0])
     # the job output the matrix reads
     assert '⚙  ::set-output:: services=["api-service", "client-service"]' in log
-    # the images artifact: uploaded once by build, downloaded by each matrix leg
+    # the build job's artifacts: its tools, the gated images file and its registry's storage
+    assert run.artifact("build-tools") == ["build-tools.tar"]
+    gated = run.artifact("gated-images")
+    assert gated[0] == "gated-images.json"
+    assert all(name.startswith("gated-registry/storage/docker/registry/v2/") for name in gated[1:])
+    # the images artifact: uploaded once by push, downloaded by each matrix leg
     assert run.artifact("images") == ["images.json"]
     with zipfile.ZipFile(run.artifacts / "1" / "images" / "images.zip") as archive:
         images = json.loads(archive.read("images.json"))
@@ -544,11 +554,15 @@ def test_release_build_hands_its_outputs_and_artifact_to_the_sign_matrix(
         "client-service": f"{address}/microshop/client-service",
     }
     for leg in ("api-service-1", "client-service-2"):
-        assert re.search(
-            rf"\[release/sign and attest {leg} *\]   \| download-artifact stand-in: images -> "
-            r"\S+/reports \(1 files\)",
-            log,
-        )
+        for artifact in ("build-tools", "images"):
+            assert re.search(
+                rf"\[release/sign and attest {leg} *\]   \| download-artifact stand-in: {artifact}"
+                r" -> \S+/reports \(1 files\)",
+                log,
+            )
+        # the tools come from the build job's archive, not from a build in the signing job
+        assert re.search(rf"\[release/sign and attest {leg} *\]   \| cosign \S+ sha256:", log)
+        assert not re.search(rf"\[release/sign and attest {leg} *\].*scripts/tool: building", log)
         # and the leg stops where GitHub's OIDC token is needed, nothing signed
         assert re.search(
             rf"\[release/sign and attest {leg} *\]   \| error: --mode keyless needs a GitHub"
