@@ -336,3 +336,97 @@ def test_the_build_job_packs_the_tools_every_later_job_unpacks() -> None:
             if str(s.get("uses", "")).startswith("actions/download-artifact@")
         ]
         assert "build-tools" in downloads, name
+
+
+# no tool binary is downloaded by a set-up action: kubectl is built from the pinned source
+
+
+# The hosted actions the workflows may use: none of them fetches a tool binary (setup-python and
+# setup-go install the interpreters the tools are built with; the rest move files or call APIs).
+ALLOWED_ACTIONS = {
+    "actions/checkout",
+    "actions/setup-python",
+    "actions/setup-go",
+    "actions/cache/restore",
+    "actions/cache/save",
+    "actions/upload-artifact",
+    "actions/download-artifact",
+    "actions/attest-build-provenance",
+    "docker/login-action",
+    "github/codeql-action/upload-sarif",
+    "softprops/action-gh-release",
+}
+
+
+def test_no_set_up_action_downloads_a_tool_binary() -> None:
+    used = {
+        match.split("@")[0]
+        for path in [*WORKFLOWS.glob("*.yml"), SETUP_ACTION]
+        for match in re.findall(r"uses:\s*([\w.-]+/[^\s@]+@\S+)", path.read_text())
+    }
+    assert used == ALLOWED_ACTIONS
+
+
+def test_kind_e2e_builds_kubectl_before_the_cluster_comes_up() -> None:
+    runs = runs_of(load(".github/workflows/kind-e2e.yml")["jobs"]["e2e"])
+    assert runs.index("scripts/build-kubectl") < runs.index("scripts/kind-up")
+
+
+# kind-e2e: on main and daily too, its cluster builds cached, its time and disk in its summary
+
+
+def kind_job() -> dict[str, Any]:
+    job: dict[str, Any] = load(".github/workflows/kind-e2e.yml")["jobs"]["e2e"]
+    return job
+
+
+def test_kind_e2e_runs_on_pull_requests_main_and_a_daily_schedule() -> None:
+    doc = load(".github/workflows/kind-e2e.yml")
+    triggers = doc[True]
+    assert sorted(triggers) == ["pull_request", "push", "schedule", "workflow_dispatch"]
+    assert triggers["push"]["branches"] == ["main"]
+    assert triggers["push"]["paths"] == triggers["pull_request"]["paths"]
+    assert triggers["schedule"] == [{"cron": "23 4 * * *"}]
+    assert doc["concurrency"] == {
+        "group": "kind-e2e-${{ github.event.pull_request.number || github.sha }}",
+        "cancel-in-progress": "${{ github.event_name == 'pull_request' }}",
+    }
+
+
+def test_kind_e2e_caches_its_cluster_builds_and_saves_them_before_the_tests() -> None:
+    steps = steps_of(kind_job())
+    order = [str(s.get("uses") or s.get("run")).split("@")[0] for s in steps]
+    restore = order.index("actions/cache/restore")
+    save = order.index("actions/cache/save")
+    assert restore < order.index("scripts/build-kubectl") < order.index("scripts/kind-up")
+    assert order.index("scripts/install-cluster-addons") < save
+    assert save < next(i for i, s in enumerate(order) if s.startswith("scripts/e2e"))
+    cached = steps[restore]["with"]
+    assert cached["path"] == "~/.cache/microshop/cluster"
+    assert "restore-keys" not in cached  # a binary built by other code is never restored
+    assert cached["key"].startswith("microshop-cluster-${{ runner.os }}-${{ hashFiles(")
+    for source in ("scripts/tool-versions.env", "scripts/microshop_ci/core/gobuild.py",
+                   "scripts/microshop_ci/cluster/components.py"):  # fmt: skip
+        assert f"'{source}'" in cached["key"]
+    assert steps[save]["if"] == "steps.cluster-cache.outputs.cache-hit != 'true'"
+    assert steps[save]["with"] == {
+        "path": "~/.cache/microshop/cluster",
+        "key": "${{ steps.cluster-cache.outputs.cache-primary-key }}",
+    }
+    assert steps[restore]["id"] == "cluster-cache"
+    (setup,) = [s for s in steps if s.get("uses") == "./.github/actions/setup-tools"]
+    assert setup["with"]["cache"] == "true"
+
+
+def test_kind_e2e_measures_its_own_time_and_disk_into_the_job_summary() -> None:
+    steps = steps_of(kind_job())
+    runs = [str(s.get("run", "")) for s in steps]
+    marks = [r.split()[-1] for r in runs if r.startswith("scripts/job-budget mark")]
+    assert marks == ["start", "tools", "cluster", "deploy", "e2e"]
+    report = runs.index(
+        'scripts/job-budget report --out reports/job-budget.md --title "kind-e2e on this runner"'
+    )
+    assert runs[report + 1] == "scripts/step-summary reports/job-budget.md"
+    assert report + 2 == len(steps)  # the last two steps, after the cluster is deleted
+    for i in (report, report + 1, runs.index("scripts/job-budget mark e2e")):
+        assert steps[i]["if"] == "${{ always() }}"
