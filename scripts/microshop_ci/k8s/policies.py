@@ -96,6 +96,19 @@ def _key_attestors(public_key: str) -> list[dict[str, Any]]:
     ]
 
 
+def _refuse_cached_verification(policy: str, rule: str, verify: dict[str, Any]) -> None:
+    """Every verifyImages entry must say `useCache: false` (Kyverno's default is true).
+
+    Kyverno keys its image-verification cache by the image reference, not the digest it resolved,
+    so a cached result lets a tag moved to an unsigned image through (GHSA-2r43-6962-xcw5).
+    """
+    if verify.get("useCache") is not False:
+        raise UsageError(
+            f"policy {policy}, rule {rule}: verifyImages must set useCache: false (a cached "
+            "verification is keyed by the tag, so a moved tag would be admitted unverified)"
+        )
+
+
 def render(
     profile: Profile,
     repository: str = DEFAULT_REPOSITORY,
@@ -118,6 +131,7 @@ def render(
         policy = _filter_registries(policy, profile == "local", extra)
         for rule in policy["spec"]["rules"]:
             for verify in rule.get("verifyImages", []):
+                _refuse_cached_verification(policy["metadata"]["name"], rule["name"], verify)
                 if profile == "local":
                     verify["attestors"] = _key_attestors(public_key or "")
                     verify["imageRegistryCredentials"] = {"allowInsecureRegistry": True}

@@ -9,7 +9,8 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -64,8 +65,13 @@ def _create(kube: client.ApiClient, namespace: str, manifest: dict[str, Any]) ->
 
 
 def _denial(kube: client.ApiClient, namespace: str, manifest: dict[str, Any]) -> str:
+    return _refusal(lambda: _create(kube, namespace, manifest))
+
+
+def _refusal(call: Callable[[], Any]) -> str:
+    """The message of the 400 that an admission webhook answered to `call`."""
     with pytest.raises(ApiException) as err:
-        _create(kube, namespace, manifest)
+        call()
     assert err.value.status == 400, err.value
     body = str(err.value.body)
     try:
@@ -254,3 +260,168 @@ def _report_result(custom: client.CustomObjectsApi, namespace: str, uid: str) ->
             if result.get("result") == "fail":
                 return result
     return None
+
+
+# An attacker who can push to the registry but holds no signing key: every way an image reference
+# reaches a container must be verified at the digest it resolves to now, not at an earlier one.
+
+VERIFY_IMAGES_ANNOTATION = "kyverno.io/verify-images"  # where Kyverno records what it verified
+
+
+@dataclass(frozen=True)
+class MovingTag:
+    """A tag of our api-service repository that starts on the signed image and can be moved."""
+
+    image: Image
+    unsigned: str  # NAME@sha256:... of a copy nobody signed
+    tag: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.image.name}:{self.tag}"
+
+    @property
+    def signed_pin(self) -> str:
+        """What mutateDigest makes of the tag while it names the signed image."""
+        return f"{self.ref}@{self.image.digest}"
+
+    def move_to_unsigned(self) -> None:
+        run_tool(tool_path("crane"), "tag", "--insecure", self.unsigned, self.tag)
+
+
+@pytest.fixture
+def moving_tag(images: dict[str, Image], unsigned_image: str) -> MovingTag:
+    tag = MovingTag(images["api-service"], unsigned_image, f"e2e-moved-{uuid.uuid4().hex[:8]}")
+    run_tool(tool_path("crane"), "tag", "--insecure", tag.image.ref, tag.tag)
+    return tag
+
+
+@pytest.fixture
+def running_pod(core: client.CoreV1Api, bare_namespace: str) -> Iterator[Callable[[str], Any]]:
+    """Create real (not dry-run) pods by image reference; deleted after the test."""
+    created: list[str] = []
+
+    def create(image: str) -> Any:
+        name = f"e2e-running-{uuid.uuid4().hex[:8]}"
+        pod = core.create_namespaced_pod(bare_namespace, _pod(name, image))
+        created.append(name)
+        return pod
+
+    yield create
+    for name in created:
+        core.delete_namespaced_pod(name, bare_namespace, grace_period_seconds=0)
+
+
+def test_a_pod_by_a_tag_moved_to_an_unsigned_image_is_refused(
+    kube: client.ApiClient, bare_namespace: str, moving_tag: MovingTag
+) -> None:
+    first = _create(kube, bare_namespace, _pod("e2e-moved-first", moving_tag.ref))
+    assert first.spec.containers[0].image == moving_tag.signed_pin
+    moving_tag.move_to_unsigned()
+    message = _denial(kube, bare_namespace, _pod("e2e-moved-second", moving_tag.ref))
+    _assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no signatures found")
+
+
+def test_a_deployment_rolled_out_to_a_moved_tag_is_refused(
+    kube: client.ApiClient, bare_namespace: str, moving_tag: MovingTag
+) -> None:
+    apps = client.AppsV1Api(kube)
+    manifest = _controller("Deployment", _pod("unused", moving_tag.ref))
+    created = apps.create_namespaced_deployment(bare_namespace, manifest)
+    name = created.metadata.name
+    try:
+        assert created.spec.template.spec.containers[0].image == moving_tag.signed_pin
+        moving_tag.move_to_unsigned()
+        rollout = [
+            {
+                "op": "replace",
+                "path": "/spec/template/spec/containers/0/image",
+                "value": moving_tag.ref,
+            }
+        ]
+        message = _refusal(lambda: apps.patch_namespaced_deployment(name, bare_namespace, rollout))
+        _assert_refused_by(message, SIGNATURES, f"autogen-{SIGNATURE_RULE}", "no signatures found")
+        stored = apps.read_namespaced_deployment(name, bare_namespace)
+        assert stored.spec.template.spec.containers[0].image == moving_tag.signed_pin
+    finally:
+        apps.delete_namespaced_deployment(name, bare_namespace)
+
+
+def test_a_running_pod_whose_image_is_changed_to_a_moved_tag_is_refused(
+    core: client.CoreV1Api,
+    bare_namespace: str,
+    moving_tag: MovingTag,
+    running_pod: Callable[[str], Any],
+) -> None:
+    pod = running_pod(moving_tag.ref)
+    assert pod.spec.containers[0].image == moving_tag.signed_pin
+    moving_tag.move_to_unsigned()
+    change = [{"op": "replace", "path": "/spec/containers/0/image", "value": moving_tag.ref}]
+    name = pod.metadata.name
+    message = _refusal(lambda: core.patch_namespaced_pod(name, bare_namespace, change))
+    _assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no signatures found")
+    stored = core.read_namespaced_pod(name, bare_namespace)
+    assert stored.spec.containers[0].image == moving_tag.signed_pin
+
+
+def test_a_forged_verification_record_does_not_let_an_unsigned_image_in(
+    core: client.CoreV1Api,
+    bare_namespace: str,
+    images: dict[str, Image],
+    unsigned_image: str,
+    running_pod: Callable[[str], Any],
+) -> None:
+    pod = running_pod(images["api-service"].ref)
+    forged = json.dumps({unsigned_image: "pass"})
+    change = [
+        {"op": "replace", "path": "/spec/containers/0/image", "value": unsigned_image},
+        {
+            "op": "add",
+            "path": "/metadata/annotations/" + VERIFY_IMAGES_ANNOTATION.replace("/", "~1"),
+            "value": forged,
+        },
+    ]
+    name = pod.metadata.name
+    message = _refusal(lambda: core.patch_namespaced_pod(name, bare_namespace, change))
+    assert f"{SIGNATURES}:" in message, message
+    stored = core.read_namespaced_pod(name, bare_namespace)
+    assert stored.spec.containers[0].image == images["api-service"].ref
+
+
+def test_an_ephemeral_container_with_an_unsigned_image_is_refused(
+    core: client.CoreV1Api,
+    bare_namespace: str,
+    images: dict[str, Image],
+    unsigned_image: str,
+    running_pod: Callable[[str], Any],
+) -> None:
+    """`kubectl debug` adds a container to a running pod through a subresource of its own."""
+    pod = running_pod(images["api-service"].ref)
+    debug = {
+        "name": "debug",
+        "image": unsigned_image,
+        "command": ["python3", "-c", "pass"],
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+    body = {"spec": {"ephemeralContainers": [debug]}}
+    name = pod.metadata.name
+    message = _refusal(
+        lambda: core.patch_namespaced_pod_ephemeralcontainers(name, bare_namespace, body)
+    )
+    _assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no signatures found")
+    stored = core.read_namespaced_pod(name, bare_namespace)
+    assert not stored.spec.ephemeral_containers
+
+
+def test_a_signed_tag_pinned_to_an_unsigned_digest_is_refused(
+    kube: client.ApiClient, bare_namespace: str, moving_tag: MovingTag
+) -> None:
+    """kubelet pulls by the digest, so the digest is what must be verified, not the tag."""
+    unsigned_digest = moving_tag.unsigned.split("@", 1)[1]
+    pod = _pod("e2e-tag-and-digest", f"{moving_tag.ref}@{unsigned_digest}")
+    message = _denial(kube, bare_namespace, pod)
+    _assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no signatures found")

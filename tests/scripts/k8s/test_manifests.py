@@ -152,6 +152,17 @@ def test_the_contract_env_is_set_and_cookies_are_secure_outside_kind() -> None:
     )
 
 
+def test_forwarded_addresses_are_trusted_only_from_peers_a_policy_restricts() -> None:
+    mesh_only = "127.0.0.1,127.0.0.6"  # the sidecar (AuthorizationPolicy) and port-forwards
+    with_pods = f"{mesh_only},10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
+    production = overlay.documents(overlay.build("production"))  # mesh + NetworkPolicies
+    kind = overlay.documents(overlay.build("kind"))  # mesh + NetworkPolicies + ingress-nginx
+    assert _env(production, "api-service")["FORWARDED_ALLOW_IPS"] == with_pods
+    assert _env(production, "client-service")["FORWARDED_ALLOW_IPS"] == mesh_only
+    assert _env(kind, "api-service")["FORWARDED_ALLOW_IPS"] == with_pods
+    assert _env(kind, "client-service")["FORWARDED_ALLOW_IPS"] == with_pods
+
+
 def test_an_unknown_overlay_or_component_names_the_known_ones() -> None:
     with pytest.raises(UsageError) as caught:
         common.overlay_dir("staging")

@@ -120,6 +120,29 @@ def test_the_local_profile_holds_the_key_offline_and_the_extra_registry() -> Non
     assert "registry.test:5001/*" in allowed["variable"]["value"]
 
 
+@pytest.mark.parametrize("profile", ["release", "local"])
+def test_every_rendering_verifies_every_admission_afresh(profile: policies.Profile) -> None:
+    key = KEY if profile == "local" else None
+    entries = [
+        verify
+        for policy in policies.render(profile, "Acme/shop", key)
+        for rule in policy["spec"]["rules"]
+        for verify in rule.get("verifyImages", [])
+    ]
+    assert [verify["useCache"] for verify in entries] == [False]
+
+
+@pytest.mark.parametrize("setting", [{"useCache": True}, {}])
+def test_a_policy_that_would_reuse_a_verification_is_refused(setting: dict[str, bool]) -> None:
+    verify = {"required": True, **setting}
+    source = {
+        "metadata": {"name": "verify-demo"},
+        "spec": {"rules": [{"name": "verify-demo-rule", "verifyImages": [verify]}]},
+    }
+    with pytest.raises(UsageError, match=r"verify-demo, rule verify-demo-rule: .*useCache: false"):
+        policies.render("release", "Acme/shop", sources=[source])
+
+
 @pytest.mark.parametrize("repository", ["acme", "acme/shop/extra", "acme/shop;rm"])
 def test_a_bad_repository_is_refused(repository: str) -> None:
     with pytest.raises(UsageError, match="OWNER/NAME"):

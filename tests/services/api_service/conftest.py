@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
 from argon2 import PasswordHasher
 from asgi_lifespan import LifespanManager
+from beanie import PydanticObjectId
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
@@ -23,6 +26,7 @@ from api_service.main import create_app
 from api_service.models import Product
 from api_service.services import passwords
 from api_service.services.auth import ensure_admin
+from api_service.services.passwords import PasswordHashing
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-for-tests"
@@ -59,9 +63,13 @@ def make_settings(mongodb_uri: str, signing_key_file: Path) -> Callable[..., Set
             "mongodb_database": database,
             "jwt_private_key_file": signing_key_file,
             "cors_allow_origins": ["https://shop.example.com"],
-            "login_max_failures_per_email": 3,
-            "login_max_failures_per_ip": 5,
+            "login_failures_before_backoff": 3,
+            "login_client_failures_before_backoff": 5,
+            "login_account_failures_before_backoff": 10,
+            "login_backoff_max_seconds": 60,
+            "login_account_backoff_max_seconds": 30,
             "login_failure_window_seconds": 60,
+            "register_max_per_client": 20,
         }
         values.update(overrides)
         return Settings(**values)
@@ -190,6 +198,49 @@ async def stock_of(product_id: str) -> int:
     return product.stock
 
 
+async def sell(client: httpx.AsyncClient, token: str, product_id: str, qty: int) -> httpx.Response:
+    """Place an order of one line (with its own Idempotency-Key) and return the response."""
+    return await client.post(
+        "/orders",
+        json={"items": [{"productId": product_id, "qty": qty}]},
+        headers=ordering(token),
+    )
+
+
+def assert_error(
+    response: httpx.Response, status: int, code: str, message: str, **extra: object
+) -> None:
+    """The response is exactly this error: status and the whole envelope."""
+    assert response.status_code == status, response.text
+    assert response.json()["error"] == {
+        "code": code,
+        "message": message,
+        "request_id": response.headers["X-Request-ID"],
+        **extra,
+    }
+
+
+async def adjust(
+    client: httpx.AsyncClient, token: str, product_id: str, delta: object, **headers: str
+) -> httpx.Response:
+    """PATCH /products/{id}/stock with this delta."""
+    return await client.patch(
+        f"/products/{product_id}/stock", json={"delta": delta}, headers={**bearer(token), **headers}
+    )
+
+
+def admin(token: str, if_match: str) -> dict[str, str]:
+    """An admin's headers for a write against the version an ETag names."""
+    return {**bearer(token), "If-Match": if_match}
+
+
+async def stored(product_id: str) -> dict[str, Any]:
+    """A product's document exactly as the database holds it."""
+    raw = await Product.get_pymongo_collection().find_one({"_id": PydanticObjectId(product_id)})
+    assert raw is not None
+    return dict(raw)
+
+
 @pytest.fixture(autouse=True)
 def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Real argon2id with small parameters, so tests that register users stay fast.
@@ -199,6 +250,45 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     )
+
+
+class GatedHasher(PasswordHasher):
+    """A cheap real hasher whose hash and verify wait for a gate and note their thread."""
+
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=1024, parallelism=1)
+        self.gate = threading.Event()
+        self.threads: set[str] = set()
+
+    def _pass_gate(self) -> None:
+        self.threads.add(threading.current_thread().name)
+        assert self.gate.wait(timeout=30), "the gate was never opened"
+
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        self._pass_gate()
+        return super().hash(password, salt=salt)
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        self._pass_gate()
+        return super().verify(hash, password)
+
+
+@pytest.fixture
+def gated_hasher(monkeypatch: pytest.MonkeyPatch) -> Iterator[GatedHasher]:
+    """Password hashing that waits until the test opens `gate` (opened at the end)."""
+    hasher = GatedHasher()
+    monkeypatch.setattr(passwords, "_hasher", hasher)
+    yield hasher
+    hasher.gate.set()
+
+
+async def wait_until_admitted(pool: PasswordHashing, count: int) -> None:
+    """Let the event loop run until `count` hashing calls are admitted (bounded)."""
+    for _ in range(2000):
+        if pool.admitted == count:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"{pool.admitted} hashing calls admitted, expected {count}")
 
 
 @pytest.fixture(autouse=True)

@@ -89,3 +89,25 @@ def test_describe_passes_other_errors_through() -> None:
     assert describe_settings_error(RuntimeError("JWT_PRIVATE_KEY_FILE: bad")) == (
         "JWT_PRIVATE_KEY_FILE: bad"
     )
+
+
+def test_forwarded_allow_ips_is_a_list_of_networks(env: Callable[..., Settings]) -> None:
+    assert [str(n) for n in env().forwarded_allow_ips] == ["127.0.0.1/32"]
+    settings = env(FORWARDED_ALLOW_IPS="127.0.0.6, 10.0.0.0/8,fd00::/8")
+    assert [str(n) for n in settings.forwarded_allow_ips] == [
+        "127.0.0.6/32",
+        "10.0.0.0/8",
+        "fd00::/8",
+    ]
+
+
+def test_trusting_every_peer_is_refused(env: Callable[..., Settings]) -> None:
+    text = error_text(env, FORWARDED_ALLOW_IPS="10.0.0.0/8,*")
+    assert "FORWARDED_ALLOW_IPS: Value error, '*' would let any peer choose its client" in text
+
+
+def test_failures_must_be_remembered_as_long_as_the_longest_wait(
+    env: Callable[..., Settings],
+) -> None:
+    text = error_text(env, LOGIN_BACKOFF_MAX_SECONDS="900", LOGIN_FAILURE_WINDOW_SECONDS="600")
+    assert "LOGIN_FAILURE_WINDOW_SECONDS must be at least LOGIN_BACKOFF_MAX_SECONDS" in text

@@ -1,4 +1,4 @@
-"""The catalogue: public reads with pagination, admin-only writes, strict input, 404s."""
+"""The catalogue: public reads with pagination, admin-only writes, strict input, 404s, ETags."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import httpx
 import pytest
 from beanie import PydanticObjectId
 
+from api_service.etags import IfMatch
 from api_service.models import Product
-from tests.services.api_service.conftest import bearer, create_product
+from tests.services.api_service.conftest import admin, bearer, create_product, sell, stored
 
 NEW = {"name": "Teapot", "description": "Glazed", "price": 2599, "stock": 3}
 
@@ -70,6 +71,7 @@ async def test_get_product_by_id(client: httpx.AsyncClient, admin_token: str) ->
     body = response.json()
     assert (body["name"], body["price"], body["stock"]) == ("Mug", 1250, 10)
     assert set(body) == {"id", "name", "description", "price", "stock", "createdAt", "updatedAt"}
+    assert response.headers["ETag"] == '"0"'
 
 
 @pytest.mark.parametrize("product_id", ["65f0c0ffee0000000000beef", "not-an-id", "1234"])
@@ -87,9 +89,10 @@ async def test_admin_creates_product(client: httpx.AsyncClient, admin_token: str
     response = await client.post("/products", json=NEW, headers=bearer(admin_token))
     assert response.status_code == 201
     assert {k: response.json()[k] for k in NEW} == NEW
+    assert response.headers["ETag"] == '"0"'
     stored = await Product.get(PydanticObjectId(response.json()["id"]))
     assert stored is not None
-    assert (stored.price, stored.stock) == (2599, 3)
+    assert (stored.price, stored.stock, stored.version) == (2599, 3, 0)
 
 
 async def test_create_without_token_is_401(client: httpx.AsyncClient) -> None:
@@ -149,14 +152,18 @@ async def test_huge_json_number_is_422(client: httpx.AsyncClient, admin_token: s
 
 async def test_admin_replaces_product(client: httpx.AsyncClient, admin_token: str) -> None:
     product = await create_product(client, admin_token)
-    response = await client.put(f"/products/{product['id']}", json=NEW, headers=bearer(admin_token))
+    response = await client.put(
+        f"/products/{product['id']}", json=NEW, headers=admin(admin_token, '"0"')
+    )
     assert response.status_code == 200
     body = response.json()
     assert {k: body[k] for k in NEW} == NEW
     assert body["id"] == product["id"]
     assert body["createdAt"] == product["createdAt"]
     assert body["updatedAt"] > product["updatedAt"]
+    assert response.headers["ETag"] == '"1"'
     assert (await client.get(f"/products/{product['id']}")).json()["price"] == 2599
+    assert (await stored(product["id"]))["version"] == 1
 
 
 async def test_replace_with_bad_body_is_422_and_changes_nothing(
@@ -191,7 +198,7 @@ async def test_replace_unknown_is_404(client: httpx.AsyncClient, admin_token: st
 async def test_replace_of_product_deleted_meanwhile_is_404(
     client: httpx.AsyncClient, admin_token: str
 ) -> None:
-    from api_service.schemas.products import ProductIn  # noqa: PLC0415
+    from api_service.schemas.products import ProductReplace  # noqa: PLC0415
     from api_service.services import products  # noqa: PLC0415
 
     product = await create_product(client, admin_token)
@@ -199,7 +206,9 @@ async def test_replace_of_product_deleted_meanwhile_is_404(
     assert stored is not None
     await stored.delete()
     with pytest.raises(products.NotFound):
-        await products.replace_product(stored, ProductIn.model_validate(NEW), "lease")
+        await products.replace_product(
+            stored, ProductReplace.model_validate(NEW), "lease", IfMatch(frozenset({0}))
+        )
     with pytest.raises(products.NotFound):
         await products.delete_product(stored)
 
@@ -238,3 +247,71 @@ async def test_whole_float_price_and_stock_are_stored_as_integers(
     assert stored is not None
     assert (stored.price, stored.stock) == (1250, 14)
     assert (type(stored.price), type(stored.stock)) == (int, int)
+
+
+async def test_replace_without_stock_keeps_the_stock_and_needs_no_if_match(
+    client: httpx.AsyncClient, admin_token: str
+) -> None:
+    product = await create_product(client, admin_token, stock=10)
+    no_stock = {k: v for k, v in NEW.items() if k != "stock"}
+    response = await client.put(
+        f"/products/{product['id']}", json=no_stock, headers=bearer(admin_token)
+    )
+    assert response.status_code == 200, response.text
+    assert (response.json()["name"], response.json()["stock"]) == ("Teapot", 10)
+    assert response.headers["ETag"] == '"1"'
+    after = await stored(product["id"])
+    assert (after["name"], after["price"], after["stock"], after["version"]) == (
+        "Teapot",
+        2599,
+        10,
+        1,
+    )
+
+
+async def test_a_product_stored_without_a_version_is_version_0(
+    client: httpx.AsyncClient, admin_token: str
+) -> None:
+    legacy = {"name": "Old", "description": "", "price": 100, "stock": 4}
+    inserted = await Product.get_pymongo_collection().insert_one(legacy)
+    url = f"/products/{inserted.inserted_id}"
+    assert (await client.get(url)).headers["ETag"] == '"0"'
+    response = await client.put(url, json={**NEW, "stock": 5}, headers=admin(admin_token, '"0"'))
+    assert response.status_code == 200, response.text
+    assert response.headers["ETag"] == '"1"'
+    after = await stored(str(inserted.inserted_id))
+    assert (after["stock"], after["version"]) == (5, 1)
+
+
+async def test_every_write_increments_the_version(
+    client: httpx.AsyncClient, admin_token: str, user_token: str
+) -> None:
+    product = await create_product(client, admin_token)
+    url = f"/products/{product['id']}"
+    renamed = await client.put(url, json={"name": "Cup", "price": 900}, headers=bearer(admin_token))
+    assert renamed.headers["ETag"] == '"1"'
+    adjusted = await client.patch(f"{url}/stock", json={"delta": 2}, headers=bearer(admin_token))
+    assert adjusted.headers["ETag"] == '"2"'
+    assert (await sell(client, user_token, product["id"], 1)).status_code == 201
+    assert (await client.get(url)).headers["ETag"] == '"3"'
+    replaced = await client.put(url, json=NEW, headers=admin(admin_token, '"3"'))
+    assert replaced.headers["ETag"] == '"4"'
+    after = await stored(product["id"])
+    assert (after["name"], after["stock"], after["version"]) == ("Teapot", 3, 4)
+
+
+async def test_openapi_documents_the_stock_write_answers(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    put = paths["/products/{product_id}"]["put"]
+    patch = paths["/products/{product_id}/stock"]["patch"]
+    get = paths["/products/{product_id}"]["get"]
+    assert sorted(put["responses"]) == [
+        "200", "400", "401", "403", "404", "412", "413", "422", "428", "503"
+    ]  # fmt: skip
+    assert sorted(patch["responses"]) == [
+        "200", "400", "401", "403", "404", "409", "412", "413", "422", "503"
+    ]  # fmt: skip
+    for operation in (get, put, patch):
+        assert operation["responses"]["200"]["headers"]["ETag"]["required"] is True
+    assert put["responses"]["412"]["headers"]["ETag"]["required"] is True
+    assert [p["name"] for p in put["parameters"] if p["in"] == "header"] == ["If-Match"]

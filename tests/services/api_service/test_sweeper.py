@@ -11,9 +11,10 @@ import pytest
 from beanie import PydanticObjectId
 
 from api_service.models import LeaseTakeover, Order, OrderStatus, Product, RequestedLine, StockLock
+from api_service.services import sweeper
 from api_service.services.servertime import server_clock
 from api_service.services.settle import Timing, op_for
-from api_service.services.sweeper import CLAIM_KEEP, sweep
+from api_service.services.sweeper import CLAIM_KEEP, SweepReport, run_sweeper, sweep
 
 TIMING = Timing(timedelta(seconds=15))
 MODES = pytest.mark.parametrize("mode", ["lease", "conditional"])
@@ -150,3 +151,28 @@ async def test_an_expired_lease_whose_release_failed_is_removed(
     raw = await Product.get_pymongo_collection().find_one({"_id": product.id})
     assert raw is not None
     assert raw["fenced"] == []
+
+
+async def test_the_sweeper_stops_when_cancelled_even_if_a_pass_lost_the_cancel(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As PyMongo's send can on Python 3.11: the cancel arrives, the pass still runs to its end."""
+    passes: list[str] = []
+    entered = asyncio.Event()
+
+    async def pass_that_loses_the_cancel(*_: object) -> SweepReport:
+        passes.append("started")
+        entered.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            passes.append("ran on")
+        return SweepReport()
+
+    monkeypatch.setattr(sweeper, "sweep", pass_that_loses_the_cancel)
+    task = asyncio.create_task(run_sweeper("lease", TIMING, interval=3600))
+    await asyncio.wait_for(entered.wait(), timeout=10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, timeout=10)
+    assert passes == ["started", "ran on"]

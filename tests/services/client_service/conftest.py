@@ -142,8 +142,10 @@ def api_service(mongodb_uri: str, tmp_path_factory: pytest.TempPathFactory) -> I
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "LOG_LEVEL": "WARNING",
-        # Several tests sign in with a wrong password on purpose, all from 127.0.0.1.
-        "LOGIN_MAX_FAILURES_PER_IP": "1000",
+        # Several tests sign in with a wrong password on purpose, and many register, all from
+        # 127.0.0.1 (the storefront forwards the visitor's address, the same for every test).
+        "LOGIN_CLIENT_FAILURES_BEFORE_BACKOFF": "1000",
+        "REGISTER_MAX_PER_CLIENT": "1000",
     }
     log_path = workdir / "api-service.log"
     with log_path.open("wb") as log:

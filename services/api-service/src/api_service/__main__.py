@@ -33,8 +33,7 @@ def main() -> int:
         access_log=False,
         server_header=False,
         http=NoDelayH11Protocol,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
+        proxy_headers=False,  # the app resolves X-Forwarded-For itself (main.py), also in tests
     )
     return 0
 

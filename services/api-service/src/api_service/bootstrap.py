@@ -7,6 +7,7 @@ from pathlib import Path
 
 from api_service.config import PLACEHOLDER, ConfigurationError
 from api_service.services.auth import ensure_admin
+from api_service.services.passwords import PasswordHashing
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +32,11 @@ def read_password_file(path: Path, variable: str) -> str:
     return password
 
 
-async def bootstrap_admin(email: str, password_file: Path, variable: str) -> str:
+async def bootstrap_admin(
+    email: str, password_file: Path, variable: str, passwords: PasswordHashing | None = None
+) -> str:
     """Ensure email is an admin with the file's password; idempotent once it is one."""
-    outcome = await ensure_admin(email.lower(), read_password_file(password_file, variable))
+    password = read_password_file(password_file, variable)
+    outcome = await ensure_admin(email.lower(), password, passwords)
     logger.info("admin bootstrap", extra={"outcome": outcome})
     return outcome

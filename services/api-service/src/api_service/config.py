@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import EmailStr, Field, SecretStr, field_validator, model_validator
+from pydantic import EmailStr, Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER = re.compile(r"^\s*$|change[-_ ]?me|placeholder|replace[-_ ]?me|^<.*>$|^todo$", re.I)
@@ -33,12 +34,30 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
-    # Proxies whose X-Forwarded-For is believed (the client address feeds the login limiter).
-    forwarded_allow_ips: str = "127.0.0.1"
+    # Peers whose X-Forwarded-For names the client (addresses or CIDRs, comma-separated): the
+    # storefront, which sends the address its visitor connected from. The client address keys
+    # the sign-in and registration limits; from any other peer the header is ignored.
+    forwarded_allow_ips: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
+        default_factory=lambda: [ip_network("127.0.0.1/32")]
+    )
     max_body_bytes: int = Field(default=65_536, ge=1_024, le=10_485_760)
-    login_max_failures_per_email: int = Field(default=5, ge=1)
-    login_max_failures_per_ip: int = Field(default=20, ge=1)
-    login_failure_window_seconds: int = Field(default=300, ge=1, le=86_400)
+    # Password hashing (argon2id, 19 MiB a hash): hashes run at once, and requests allowed to
+    # wait for one; past that, 503 with Retry-After at once. Memory is bounded by the first.
+    password_hash_concurrency: int = Field(default=1, ge=1, le=8)
+    password_hash_queue: int = Field(default=32, ge=0, le=1_024)
+    # Sign-in limits (services/ratelimit.py): failures allowed before each further attempt waits
+    # 1 s, 2 s, 4 s... per account and client, and per client over all accounts; per account
+    # over all clients, a shorter backoff that only applies to clients that failed on it, so
+    # the owner on another device is never locked out. Failures are forgotten after the window.
+    login_failures_before_backoff: int = Field(default=5, ge=1, le=1_000_000)
+    login_client_failures_before_backoff: int = Field(default=20, ge=1, le=1_000_000)
+    login_account_failures_before_backoff: int = Field(default=10, ge=1, le=1_000_000)
+    login_backoff_max_seconds: int = Field(default=900, ge=1, le=86_400)
+    login_account_backoff_max_seconds: int = Field(default=60, ge=1, le=3_600)
+    login_failure_window_seconds: int = Field(default=3_600, ge=1, le=86_400)
+    # Registrations per client address within the window.
+    register_max_per_client: int = Field(default=20, ge=1, le=1_000_000)
+    register_window_seconds: int = Field(default=3_600, ge=1, le=86_400)
     # How stock writes are serialised: "auto" asks the server at start-up (FerretDB needs the
     # per-product lease, MongoDB does not); the others force a mode (tests, or a proxy that hides
     # what the server is).
@@ -81,6 +100,26 @@ class Settings(BaseSettings):
             if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", origin):
                 raise ValueError(f"{origin!r} is not an origin like https://shop.example.com")
         return value
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _split_peers(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            if "*" in parts:
+                raise ValueError("'*' would let any peer choose its client address; list peers")
+            return parts
+        return value
+
+    @model_validator(mode="after")
+    def _window_outlasts_backoff(self) -> Settings:
+        longest = max(self.login_backoff_max_seconds, self.login_account_backoff_max_seconds)
+        if self.login_failure_window_seconds < longest:
+            raise ValueError(
+                "LOGIN_FAILURE_WINDOW_SECONDS must be at least LOGIN_BACKOFF_MAX_SECONDS and"
+                " LOGIN_ACCOUNT_BACKOFF_MAX_SECONDS (failures would be forgotten mid-wait)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _admin_bootstrap_is_complete(self) -> Settings:

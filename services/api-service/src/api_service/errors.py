@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from api_service.logs import current_request_id
 
@@ -38,10 +39,17 @@ class DomainError(Exception):
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
 
-    def __init__(self, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, message: str, headers: dict[str, str] | None = None, **extra: int | str
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.headers = headers or {}
+        self.extra = extra  # more fields of the envelope, e.g. current_version on a 412
+
+
+class BadRequest(DomainError):  # noqa: N818 - names from the HTTP vocabulary
+    """A request the API cannot read (e.g. a malformed header); the message names the part."""
 
 
 class Unauthorized(DomainError):  # noqa: N818 - names from the HTTP vocabulary
@@ -81,10 +89,6 @@ class OutOfStock(Conflict):
     code = "out_of_stock"
 
 
-class BadRequest(DomainError):  # noqa: N818 - names from the HTTP vocabulary
-    """A request the API cannot act on as sent (e.g. a missing or malformed header)."""
-
-
 class OrderInProgress(Conflict):
     """An order with this Idempotency-Key is still being placed; ask again after Retry-After."""
 
@@ -99,6 +103,32 @@ class IdempotencyKeyReused(DomainError):  # noqa: N818 - names from the HTTP voc
 
     status = 422
     code = "idempotency_key_reused"
+
+
+class StockOutOfRange(Conflict):
+    """A stock adjustment that would take the stock below 0 or above its bound."""
+
+    code = "stock_out_of_range"
+
+    def __init__(self, message: str, current_stock: int) -> None:
+        super().__init__(message, current_stock=current_stock)
+
+
+class PreconditionFailed(DomainError):  # noqa: N818 - names from the HTTP vocabulary
+    """If-Match named a version that is no longer current; nothing was written."""
+
+    status = 412
+    code = "precondition_failed"
+
+    def __init__(self, message: str, current_version: int, etag: str) -> None:
+        super().__init__(message, {"ETag": etag}, current_version=current_version)
+
+
+class PreconditionRequired(DomainError):  # noqa: N818 - names from the HTTP vocabulary
+    """A write that is only safe against the version it was read at came without If-Match."""
+
+    status = 428
+    code = "precondition_required"
 
 
 class TooManyRequests(DomainError):  # noqa: N818 - names from the HTTP vocabulary
@@ -116,6 +146,16 @@ class ServiceUnavailable(DomainError):  # noqa: N818 - names from the HTTP vocab
 
     status = 503
     code = "service_unavailable"
+
+
+class PasswordChecksBusy(ServiceUnavailable):
+    """Every password-hashing slot of this process is taken (running or waiting); retry soon."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "too many sign-ins and registrations at once; try again in a second",
+            {"Retry-After": "1"},
+        )
 
 
 class ProductBusy(ServiceUnavailable):
@@ -146,7 +186,7 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
 async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     """The one handler: domain errors, HTTP errors (404/405/413) and validation errors."""
     if isinstance(exc, DomainError):
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
+        return error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
     if isinstance(exc, RequestValidationError):
         return error_response(
             422, "validation_error", "request validation failed", details=_validation_details(exc)
@@ -155,7 +195,26 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     status = http_exc.status_code
     message = http_exc.detail if isinstance(http_exc.detail, str) else HTTPStatus(status).phrase
     code = HTTP_CODES.get(status, "error")
-    return error_response(status, code, message, dict(http_exc.headers or {}))
+    headers = dict(http_exc.headers or {})
+    if status == 405:
+        headers["Allow"] = allowed_methods(request)
+    return error_response(status, code, message, headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """The `Allow` value of a 405: every method of every route whose path matches the request.
+
+    Starlette's router answers 405 from the first route whose path matches, so its `Allow` names
+    only that route's methods; FastAPI declares one route per method (GET and POST on /products
+    are two routes), and RFC 9110 wants the full set. Written here because neither framework
+    offers it.
+    """
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
 
 
 # FerretDB 1.24 answers a command stopped by its maxTimeMS with code 1 (InternalError) and this

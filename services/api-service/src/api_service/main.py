@@ -12,6 +12,7 @@ from beanie import init_beanie
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 from pymongo.monitoring import CommandListener
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api_service.api.metrics import Metrics
 from api_service.api.middleware import (
@@ -27,7 +28,9 @@ from api_service.errors import install_error_handlers
 from api_service.logs import configure_logging
 from api_service.models import DOCUMENT_MODELS, ensure_order_indexes
 from api_service.services import stocklock
-from api_service.services.ratelimit import FailureLimiter, LoginLimiter
+from api_service.services.auth import Gate
+from api_service.services.passwords import PasswordHashing
+from api_service.services.ratelimit import AuthLimits, Backoff, LoginLimiter, WindowLimiter
 from api_service.services.servertime import server_clock
 from api_service.services.settle import Timing
 from api_service.services.stockmode import detect_stock_writes
@@ -56,7 +59,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await server_clock.offset()  # lease expiries and order deadlines use database time
         if settings.admin_email and settings.admin_password_file:
             await bootstrap_admin(
-                settings.admin_email, settings.admin_password_file, "ADMIN_PASSWORD_FILE"
+                settings.admin_email,
+                settings.admin_password_file,
+                "ADMIN_PASSWORD_FILE",
+                app.state.auth.passwords,
             )
         sweeper = asyncio.get_running_loop().create_task(
             run_sweeper(
@@ -71,6 +77,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 await sweeper
     finally:
         await client.close()
+        app.state.auth.passwords.close()
 
 
 def create_app(
@@ -83,7 +90,6 @@ def create_app(
     """
     settings = settings or get_settings()
     configure_logging(settings.log_level)
-    window = settings.login_failure_window_seconds
     app = FastAPI(
         title="MicroShop API",
         version="0.1.0",
@@ -99,10 +105,8 @@ def create_app(
         settings.jwt_audience,
         settings.jwt_ttl_minutes,
     )
-    app.state.login_limiter = LoginLimiter(
-        FailureLimiter(settings.login_max_failures_per_email, window),
-        FailureLimiter(settings.login_max_failures_per_ip, window),
-    )
+    passwords = PasswordHashing(settings.password_hash_concurrency, settings.password_hash_queue)
+    app.state.auth = Gate(app.state.tokens, passwords, auth_limits(settings))
     app.state.metrics = Metrics()
     app.state.order_timing = Timing(timedelta(seconds=settings.db_request_timeout_seconds))
     stocklock.configure(settings.db_request_timeout_seconds)
@@ -112,12 +116,39 @@ def create_app(
     app.add_middleware(
         EnvelopeCORSMiddleware,
         allow_origins=settings.cors_allow_origins,
-        allow_methods=["GET", "POST", "PUT", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "X-Request-ID", "Idempotency-Key"],
-        expose_headers=["X-Request-ID", "X-Total-Count", "Link"],
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "X-Request-ID",
+            "If-Match",
+            "Idempotency-Key",
+        ],
+        expose_headers=["X-Request-ID", "X-Total-Count", "Link", "ETag"],
         max_age=600,
     )
     app.add_middleware(DatabaseDeadlineMiddleware, seconds=settings.db_request_timeout_seconds)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    # Outermost: everything after it (access log, limits) sees the client the trusted proxy named.
+    trusted = [str(network) for network in settings.forwarded_allow_ips]
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     return app
+
+
+def auth_limits(settings: Settings) -> AuthLimits:
+    """The sign-in and registration limits the settings describe."""
+    window = settings.login_failure_window_seconds
+    cap = settings.login_backoff_max_seconds
+    return AuthLimits(
+        LoginLimiter(
+            by_pair=Backoff(settings.login_failures_before_backoff, cap, window),
+            by_client=Backoff(settings.login_client_failures_before_backoff, cap, window),
+            by_account=Backoff(
+                settings.login_account_failures_before_backoff,
+                settings.login_account_backoff_max_seconds,
+                window,
+            ),
+        ),
+        WindowLimiter(settings.register_max_per_client, settings.register_window_seconds),
+    )

@@ -12,7 +12,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from client_service.config import Settings
-from client_service.context import REQUEST_ID_HEADER, current_request_id
+from client_service.context import REQUEST_ID_HEADER, current_client_address, current_request_id
 from client_service.errors import (
     REJECTIONS,
     ApiBadGatewayError,
@@ -25,6 +25,7 @@ from client_service.schemas import AuthResult, Order, Product
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
+FORWARDED_FOR_HEADER = "X-Forwarded-For"
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 ORDER_TIMEOUT = httpx.Timeout(20.0, connect=2.0)
@@ -143,6 +144,10 @@ class ApiClient:
             headers[REQUEST_ID_HEADER] = request_id
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        client_address = current_client_address()
+        if client_address:
+            # One address, set (not appended): the API trusts it from the storefront only.
+            headers[FORWARDED_FOR_HEADER] = client_address
         if idempotency_key:
             headers[IDEMPOTENCY_HEADER] = idempotency_key
         repeatable = method.upper() in IDEMPOTENT_METHODS or idempotency_key is not None

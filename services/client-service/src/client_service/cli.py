@@ -25,7 +25,7 @@ def main() -> int:
         port=settings.port,
         log_config=None,
         access_log=False,
-        proxy_headers=False,
+        proxy_headers=False,  # the app resolves X-Forwarded-For from trusted proxies (main.py)
         server_header=False,
     )
     return 0

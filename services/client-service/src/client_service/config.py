@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import (
     AnyHttpUrl,
     Field,
+    IPvAnyNetwork,
     PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_SECRET_LENGTH = 32
 PLACEHOLDER_SECRETS = frozenset(
@@ -46,6 +48,12 @@ class Settings(BaseSettings):
     api_retries: Annotated[int, Field(ge=0, le=5)] = 2
     api_retry_backoff_seconds: Annotated[float, Field(ge=0, le=5)] = 0.2
     session_max_age_seconds: Annotated[int, Field(ge=60, le=86400)] = 3600
+    # Proxies in front of the storefront (addresses or CIDRs, comma-separated) whose
+    # X-Forwarded-For names the visitor; the visitor's address is sent on to the API, whose
+    # sign-in and registration limits key on it. From any other peer the header is ignored.
+    forwarded_allow_ips: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
+        default_factory=lambda: [ip_network("127.0.0.1/32")]
+    )
 
     _session_secret: SecretStr = PrivateAttr()
 
@@ -54,6 +62,16 @@ class Settings(BaseSettings):
     def _no_path_query(cls, value: AnyHttpUrl) -> AnyHttpUrl:
         if value.query or value.fragment:
             raise ValueError("must not carry a query or fragment")
+        return value
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            if "*" in parts:
+                raise ValueError("'*' would let any visitor choose its address; list proxies")
+            return parts
         return value
 
     @field_validator("session_secret_file")

@@ -9,6 +9,7 @@ import httpx
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from client_service.api_client import ApiClient
 from client_service.config import Settings, get_settings
@@ -51,6 +52,9 @@ def create_app(
         https_only=settings.cookie_secure,
     )
     app.add_middleware(RequestContextMiddleware, hsts=settings.cookie_secure)
+    # Outermost: the request context sees the visitor named by a trusted proxy, not the proxy.
+    trusted = [str(network) for network in settings.forwarded_allow_ips]
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
     for router in (health.router, products.router, account.router, orders.router):
         app.include_router(router)

@@ -8,7 +8,12 @@ import time
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from client_service.context import REQUEST_ID_HEADER, new_request_id, request_id_var
+from client_service.context import (
+    REQUEST_ID_HEADER,
+    client_address_var,
+    new_request_id,
+    request_id_var,
+)
 
 log = logging.getLogger("client_service.access")
 
@@ -31,7 +36,7 @@ HSTS = "max-age=31536000; includeSubDomains"
 
 
 class RequestContextMiddleware:
-    """Give each request an id, log one line when it ends, and add the security headers."""
+    """Give each request an id, note its visitor's address, log one line, add security headers."""
 
     def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
@@ -43,6 +48,8 @@ class RequestContextMiddleware:
             return
         request_id = new_request_id(Headers(scope=scope).get(REQUEST_ID_HEADER))
         token = request_id_var.set(request_id)
+        client = scope.get("client")
+        address_token = client_address_var.set(client[0] if client else None)
         started = time.perf_counter()
         status = 500
         started_response = False
@@ -81,6 +88,7 @@ class RequestContextMiddleware:
                 },
             )
             request_id_var.reset(token)
+            client_address_var.reset(address_token)
 
 
 INTERNAL_ERROR_PAGE = (

@@ -1,17 +1,19 @@
-"""Shared dependencies: app services, the signed-in user, the admin, a product, a page."""
+"""Shared dependencies: app services, the signed-in user, the admin, a product, a page, If-Match."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Query, Request, Response
+from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api_service.errors import Forbidden, Unauthorized
+from api_service.etags import IF_MATCH_PATTERN, IfMatch, parse_if_match
 from api_service.models import Product, Role, User
 from api_service.services import auth, products
-from api_service.services.ratelimit import LoginLimiter
+from api_service.services.auth import Gate
+from api_service.services.ratelimit import client_key
 from api_service.services.stockmode import StockWrites
 from api_service.services.tokens import TokenService
 
@@ -26,10 +28,16 @@ def get_tokens(request: Request) -> TokenService:
     return tokens
 
 
-def get_login_limiter(request: Request) -> LoginLimiter:
-    """The app's (per-process) login failure limiter."""
-    limiter: LoginLimiter = request.app.state.login_limiter
-    return limiter
+def get_auth_gate(request: Request) -> Gate:
+    """The app's token service, bounded password hashing and (per-process) auth limits."""
+    gate: Gate = request.app.state.auth
+    return gate
+
+
+def get_client(request: Request) -> str:
+    """The client's address as the limits key it: the peer, or the X-Forwarded-For it sent
+    when the peer is a trusted proxy (resolved by the proxy-headers middleware)."""
+    return client_key(request.client.host if request.client else None)
 
 
 def get_stock_writes(request: Request) -> StockWrites:
@@ -59,6 +67,26 @@ async def get_admin(user: Annotated[User, Depends(get_current_user)]) -> User:
 async def get_product(product_id: str) -> Product:
     """The product named in the path; 404 when unknown or malformed."""
     return await products.get_product(product_id)
+
+
+def get_if_match(
+    request: Request,
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description='The ETag read (e.g. "3"): the write lands only on that version,'
+            " else 412. Required when PUT writes stock.",
+            # Published, not enforced here (parse_if_match answers 400 naming the header). A header
+            # is a string when present: without the type, `str | None` would publish null as valid.
+            json_schema_extra={"type": "string", "pattern": IF_MATCH_PATTERN},
+        ),
+    ] = None,
+) -> IfMatch | None:
+    """The request's If-Match (every If-Match line, read as one list); 400 when malformed."""
+    if if_match is None:
+        return None
+    return parse_if_match(", ".join(request.headers.getlist("If-Match")))
 
 
 @dataclass(frozen=True)
@@ -98,5 +126,7 @@ Admin = Annotated[User, Depends(get_admin)]
 ProductById = Annotated[Product, Depends(get_product)]
 Page = Annotated[PageParams, Depends(get_page)]
 Tokens = Annotated[TokenService, Depends(get_tokens)]
-LoginLimit = Annotated[LoginLimiter, Depends(get_login_limiter)]
+AuthGate = Annotated[Gate, Depends(get_auth_gate)]
+Client = Annotated[str, Depends(get_client)]
 StockWritesMode = Annotated[StockWrites, Depends(get_stock_writes)]
+IfMatchHeader = Annotated[IfMatch | None, Depends(get_if_match)]

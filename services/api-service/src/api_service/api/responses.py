@@ -22,6 +22,12 @@ class ErrorBody(BaseModel):
     message: str
     request_id: str
     details: list[ValidationDetail] | None = Field(default=None, description="422 only")
+    current_version: int | None = Field(
+        default=None, description="412 only: the product's version now (its ETag, unquoted)"
+    )
+    current_stock: int | None = Field(
+        default=None, description="409 stock_out_of_range only: the product's stock now"
+    )
 
 
 class ErrorEnvelope(BaseModel):
@@ -31,18 +37,44 @@ class ErrorEnvelope(BaseModel):
 
 
 DESCRIPTIONS = {
-    400: "The body could not be parsed (for example, not UTF-8)",
+    400: "The body could not be parsed (for example, not UTF-8), or a malformed header",
     401: "Missing, invalid or expired bearer token, or an account that no longer exists",
     403: "Signed in, but this needs an admin account",
     404: "Not found (unknown or malformed id)",
-    409: "Conflicts with the current state (email taken, not enough stock)",
+    409: "Conflicts with the current state (email taken, not enough stock, a stock change out of"
+    " range)",
+    412: "If-Match names a version that is no longer current; nothing was written (the ETag"
+    " header and current_version give the version now)",
     413: "Request body larger than MAX_BODY_BYTES",
     422: "Request validation failed (details name the fields)",
-    429: "Too many failed attempts; see Retry-After",
-    503: "The database is not reachable or did not answer in time (or a product is busy); retry",
+    428: "This write needs If-Match with the version it was read at (the ETag of a GET)",
+    429: "Too many attempts from this client (or failed ones on this account); see Retry-After",
+    503: (
+        "The database is not reachable or did not answer in time (or a product is busy, or"
+        " password checks are saturated); retry after Retry-After"
+    ),
 }
+
+
+ETAG_HEADER = {
+    "ETag": {
+        "description": 'The product\'s version as a strong entity tag, e.g. "3"',
+        "required": True,
+        "schema": {"type": "string", "pattern": '^"(0|[1-9][0-9]*)"$'},
+    }
+}
+HEADERS = {412: ETAG_HEADER}
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for these error statuses, each with the envelope's schema."""
-    return {code: {"model": ErrorEnvelope, "description": DESCRIPTIONS[code]} for code in codes}
+    return {
+        code: {"model": ErrorEnvelope, "description": DESCRIPTIONS[code]}
+        | ({"headers": HEADERS[code]} if code in HEADERS else {})
+        for code in codes
+    }
+
+
+def with_etag(code: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entry for a success that carries the product's ETag."""
+    return {code: {"headers": ETAG_HEADER}}

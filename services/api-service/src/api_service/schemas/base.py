@@ -24,10 +24,35 @@ def _json_integer(value: object) -> object:
     return value
 
 
-# A whole number: an int, or a float with no fractional part; no strings, no booleans.
-WholeNumber = Annotated[int, BeforeValidator(_json_integer), Field(strict=True)]
-Cents = Annotated[WholeNumber, Field(ge=0, le=MAX_PRICE_CENTS, description="integer cents")]
+# Marks an int as JSON Schema's integer (an int, or a float with no fractional part; no strings,
+# no booleans). It goes LAST in `Annotated`, after `Field(strict=True, ge=..., le=...)`: bounds
+# declared on the int itself are published as JSON Schema's `minimum`/`maximum`, whereas bounds
+# declared on top of this validator are wrapped around it, and Pydantic then publishes them under
+# its own names (`ge`/`le`), which no JSON Schema client reads.
+JSON_INTEGER = BeforeValidator(_json_integer)
+
+Cents = Annotated[
+    int, Field(strict=True, ge=0, le=MAX_PRICE_CENTS, description="integer cents"), JSON_INTEGER
+]
+Stock = Annotated[int, Field(strict=True, ge=0, le=MAX_STOCK), JSON_INTEGER]
+StockDelta = Annotated[int, Field(strict=True, ge=-MAX_STOCK, le=MAX_STOCK), JSON_INTEGER]
+Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_QTY), JSON_INTEGER]
 ObjectIdStr = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{24}$", description="24 hex digits")]
+
+# The characters InputModel strips from both ends of every string (pydantic-core trims with Rust's
+# `char::is_whitespace`, Unicode's White_Space set), as the body of a regular expression class.
+_SPACE = r"\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def kept_length_pattern(min_length: int) -> str:
+    """A pattern: at least min_length characters are left once surrounding whitespace is stripped.
+
+    InputModel strips before it checks lengths, so `minLength: 8` alone would promise that eight
+    spaces are a valid password; with this pattern the published schema refuses them too.
+    """
+    if min_length == 1:
+        return f"[^{_SPACE}]"
+    return rf"[^{_SPACE}][\s\S]{{{min_length - 2},}}[^{_SPACE}]"
 
 
 class InputModel(BaseModel):

@@ -8,28 +8,44 @@ from typing import Annotated
 from pydantic import Field, field_validator
 
 from api_service.models import Order
-from api_service.schemas.base import MAX_QTY, InputModel, ObjectIdStr, OutputModel, WholeNumber
+from api_service.schemas.base import InputModel, ObjectIdStr, OutputModel, Quantity
 
 
 class OrderItemIn(InputModel):
     """One line of an order request."""
 
     product_id: ObjectIdStr
-    qty: Annotated[WholeNumber, Field(ge=1, le=MAX_QTY)]
+    qty: Quantity
 
 
 class OrderIn(InputModel):
-    """An order request; each product may appear once."""
+    """An order request; lines naming the same product are added together."""
 
-    items: Annotated[list[OrderItemIn], Field(min_length=1, max_length=50)]
+    items: Annotated[
+        list[OrderItemIn],
+        Field(
+            min_length=1,
+            max_length=50,
+            description="lines naming the same productId are added together into one line",
+        ),
+    ]
 
     @field_validator("items")
     @classmethod
-    def _unique_products(cls, items: list[OrderItemIn]) -> list[OrderItemIn]:
-        ids = [item.product_id.lower() for item in items]
-        if len(set(ids)) != len(ids):
-            raise ValueError("each productId may appear only once; put the total in qty")
-        return items
+    def _one_line_per_product(cls, items: list[OrderItemIn]) -> list[OrderItemIn]:
+        """One line per product, in first-seen order, with the quantities of its lines added.
+
+        JSON Schema cannot say "each productId once" (uniqueItems compares whole items), so a
+        body with a repeated product is valid by the published schema and the API accepts it.
+        """
+        lines: dict[str, OrderItemIn] = {}
+        for item in items:
+            key = item.product_id.lower()
+            first = lines.get(key)
+            lines[key] = (
+                item if first is None else first.model_copy(update={"qty": first.qty + item.qty})
+            )
+        return list(lines.values())
 
 
 class OrderLineOut(OutputModel):

@@ -8,16 +8,40 @@ from typing import Annotated
 from pydantic import Field
 
 from api_service.models import Product
-from api_service.schemas.base import MAX_STOCK, Cents, InputModel, OutputModel, WholeNumber
+from api_service.schemas.base import (
+    Cents,
+    InputModel,
+    OutputModel,
+    Stock,
+    StockDelta,
+    kept_length_pattern,
+)
 
 
-class ProductIn(InputModel):
-    """A full product as written by POST and PUT (PUT replaces every field)."""
+class ProductFields(InputModel):
+    """What describes a product: name, description and price."""
 
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=kept_length_pattern(1))]
     description: Annotated[str, Field(max_length=2_000)] = ""
     price: Cents
-    stock: Annotated[WholeNumber, Field(ge=0, le=MAX_STOCK)]
+
+
+class ProductIn(ProductFields):
+    """A full product as written by POST."""
+
+    stock: Stock
+
+
+class ProductReplace(ProductFields):
+    """A product as written by PUT: every field replaced; stock only when given (with If-Match)."""
+
+    stock: Stock | None = None
+
+
+class StockAdjustment(InputModel):
+    """A relative stock change: units added (positive) or removed (negative)."""
+
+    delta: StockDelta
 
 
 class ProductOut(OutputModel):

@@ -62,6 +62,19 @@ def at_least(name: str, value: int) -> Condition:
     return Condition({name: {"$gte": value}}, lambda doc: doc.get(name, value - 1) >= value)
 
 
+def at_most(name: str, value: int) -> Condition:
+    """The number field is at most value."""
+    return Condition({name: {"$lte": value}}, lambda doc: doc.get(name, value + 1) <= value)
+
+
+def one_of(name: str, values: frozenset[int], missing: int) -> Condition:
+    """The number field is one of values; a document without the field counts as `missing`."""
+    allowed: list[int | None] = [*sorted(values)]
+    if missing in values:
+        allowed.append(None)  # {"$in": [null]} also matches a missing field
+    return Condition({name: {"$in": allowed}}, lambda doc: doc.get(name, missing) in values)
+
+
 async def update_if(
     collection: AsyncCollection[dict[str, Any]],
     doc_id: Any,

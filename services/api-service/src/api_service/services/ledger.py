@@ -1,9 +1,11 @@
 """The stock ledger: a stock take records its operation id on the product in the same update.
 
-- take: {_id, stock >= qty, takes != op} -> {$inc: {stock: -qty}, $push: {takes: op}}. A retry
-  after a lost reply cannot apply twice, and whether it applied is read back (op in takes).
-- put back: {_id, takes: op} -> {$inc: {stock: +qty}, $pull: {takes: op}}: at most once.
-- forget: pull the ops of confirmed orders (their units stay sold).
+- take: {_id, stock >= qty, takes != op} -> {$inc: {stock: -qty, version: +1}, $push: {takes: op}}.
+  A retry after a lost reply cannot apply twice, and whether it applied is read back (op in takes).
+- put back: {_id, takes: op} -> {$inc: {stock: +qty, version: +1}, $pull: {takes: op}}: at most
+  once. Both move the product's version (its ETag), so an admin's write against a version read
+  before them is refused (412) instead of undoing them (services/products.py).
+- forget: pull the ops of confirmed orders (their units stay sold; stock and version unchanged).
 On FerretDB each runs under the product's lease and carries its fence (services/stocklock.py);
 conditions are applied as services/conditional.py says. Every write is a findAndModify, which
 carries the request's deadline to the server (maxTimeMS).
@@ -40,7 +42,7 @@ async def take(line: RequestedLine, mode: StockWrites) -> OrderLine:
     """
     collection = Product.get_pymongo_collection()
     untaken = at_least("stock", line.qty) & not_in("takes", line.op)
-    update = {"$inc": {"stock": -line.qty}, "$push": {"takes": line.op}}
+    update = {"$inc": {"stock": -line.qty, "version": 1}, "$push": {"takes": line.op}}
     async with stock_guard(line.product_id, mode) as fence:
         raw = await update_if(collection, line.product_id, untaken & fence, update, mode)
     if raw is None:  # refused: find out why by reading (a retry may find its take applied)
@@ -56,7 +58,7 @@ async def take(line: RequestedLine, mode: StockWrites) -> OrderLine:
 
 async def put_back(line: RequestedLine, mode: StockWrites) -> bool:
     """Return the line's units if its take is recorded; True when this call returned them."""
-    update = {"$inc": {"stock": line.qty}, "$pull": {"takes": line.op}}
+    update = {"$inc": {"stock": line.qty, "version": 1}, "$pull": {"takes": line.op}}
     async with stock_guard(line.product_id, mode) as fence:
         raw = await update_if(
             Product.get_pymongo_collection(),

@@ -2,35 +2,35 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 
-from api_service.api.deps import LoginLimit, Tokens
+from api_service.api.deps import AuthGate, Client
 from api_service.api.responses import errors
 from api_service.schemas.auth import Credentials, TokenOut, user_out
 from api_service.services import auth
-from api_service.services.auth import Session
+from api_service.services.auth import Gate, Session
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-def _token_out(session: Session, tokens: Tokens) -> TokenOut:
-    expires_in = int(tokens.ttl.total_seconds())
+def _token_out(session: Session, gate: Gate) -> TokenOut:
+    expires_in = int(gate.tokens.ttl.total_seconds())
     return TokenOut(token=session.token, expires_in=expires_in, user=user_out(session.user))
 
 
 @router.post(
-    "/register", status_code=status.HTTP_201_CREATED, responses=errors(400, 409, 413, 422, 503)
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(400, 409, 413, 422, 429, 503),
 )
-async def register(body: Credentials, tokens: Tokens) -> TokenOut:
+async def register(body: Credentials, client: Client, gate: AuthGate) -> TokenOut:
     """Create an account (role "user") and sign it in."""
-    return _token_out(await auth.register(body.email, body.password, tokens), tokens)
+    session = await auth.register(body.email, body.password, client, gate)
+    return _token_out(session, gate)
 
 
 @router.post("/login", responses=errors(400, 401, 413, 422, 429, 503))
-async def login(
-    body: Credentials, request: Request, tokens: Tokens, limiter: LoginLimit
-) -> TokenOut:
+async def login(body: Credentials, client: Client, gate: AuthGate) -> TokenOut:
     """Exchange email and password for a token."""
-    client_ip = request.client.host if request.client else "unknown"
-    session = await auth.login(body.email, body.password, client_ip, tokens, limiter)
-    return _token_out(session, tokens)
+    session = await auth.login(body.email, body.password, client, gate)
+    return _token_out(session, gate)

@@ -1,15 +1,30 @@
-"""The catalogue: anyone reads, admins write."""
+"""The catalogue: anyone reads, admins write; each product answers its version as an ETag."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
-from api_service.api.deps import Admin, Page, ProductById, StockWritesMode
-from api_service.api.responses import errors
-from api_service.schemas.products import Deleted, ProductIn, ProductOut, product_out
+from api_service.api.deps import Admin, IfMatchHeader, Page, ProductById, StockWritesMode
+from api_service.api.responses import errors, with_etag
+from api_service.etags import entity_tag
+from api_service.models import Product
+from api_service.schemas.products import (
+    Deleted,
+    ProductIn,
+    ProductOut,
+    ProductReplace,
+    StockAdjustment,
+    product_out,
+)
 from api_service.services import products
 
 router = APIRouter(prefix="/products", tags=["products"])
+
+
+def _tagged(product: Product, response: Response) -> ProductOut:
+    """The product's body, with its version as the ETag header."""
+    response.headers["ETag"] = entity_tag(product.version)
+    return product_out(product)
 
 
 @router.get("", responses=errors(422, 503))
@@ -20,26 +35,52 @@ async def list_products(page: Page, request: Request, response: Response) -> lis
     return [product_out(product) for product in result.items]
 
 
-@router.get("/{product_id}", responses=errors(404, 503))
-async def get_product(product: ProductById) -> ProductOut:
-    """One product."""
-    return product_out(product)
+@router.get("/{product_id}", responses=with_etag(200) | errors(404, 503))
+async def get_product(product: ProductById, response: Response) -> ProductOut:
+    """One product; its ETag is the version a later write names in If-Match."""
+    return _tagged(product, response)
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, responses=errors(400, 401, 403, 413, 422, 503)
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=with_etag(201) | errors(400, 401, 403, 413, 422, 503),
 )
-async def create_product(_admin: Admin, body: ProductIn) -> ProductOut:
+async def create_product(_admin: Admin, body: ProductIn, response: Response) -> ProductOut:
     """Add a product (admin)."""
-    return product_out(await products.create_product(body))
+    return _tagged(await products.create_product(body), response)
 
 
-@router.put("/{product_id}", responses=errors(400, 401, 403, 404, 413, 422, 503))
+@router.put(
+    "/{product_id}",
+    responses=with_etag(200) | errors(400, 401, 403, 404, 412, 413, 422, 428, 503),
+)
 async def replace_product(
-    _admin: Admin, product: ProductById, body: ProductIn, mode: StockWritesMode
+    _admin: Admin,
+    product: ProductById,
+    body: ProductReplace,
+    mode: StockWritesMode,
+    if_match: IfMatchHeader,
+    response: Response,
 ) -> ProductOut:
-    """Replace a product's fields (admin)."""
-    return product_out(await products.replace_product(product, body, mode))
+    """Replace a product's fields (admin); `stock` only with If-Match, left as is when absent."""
+    return _tagged(await products.replace_product(product, body, mode, if_match), response)
+
+
+@router.patch(
+    "/{product_id}/stock",
+    responses=with_etag(200) | errors(400, 401, 403, 404, 409, 412, 413, 422, 503),
+)
+async def adjust_stock(
+    _admin: Admin,
+    product: ProductById,
+    body: StockAdjustment,
+    mode: StockWritesMode,
+    if_match: IfMatchHeader,
+    response: Response,
+) -> ProductOut:
+    """Add or remove units atomically (admin); 409 if the stock would leave 0-1,000,000."""
+    return _tagged(await products.adjust_stock(product, body.delta, mode, if_match), response)
 
 
 @router.delete("/{product_id}", responses=errors(401, 403, 404, 503))

@@ -1,0 +1,147 @@
+"""`python -m microshop_ci.bench.admission`: what verifying every admission afresh costs.
+
+Against the cluster the kubeconfig points at (a kept `scripts/cluster-e2e --keep` cluster):
+creates dry-run Pods (nothing is stored) by tag through the API server and Kyverno's webhook,
+COUNT times with verify-image-signatures as deployed (`useCache: false`: every admission checks
+the signature in the registry) and COUNT times with `useCache: true` switched on for the
+measurement only (restored afterwards, also on error), and prints the median and p90 latency of
+each. The tag is pushed beside the api-service image of the images file with crane.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+from microshop_ci.core.errors import ToolError
+from microshop_ci.core.images import ImagesFileError, read_images
+from microshop_ci.core.paths import REPO_ROOT
+from microshop_ci.core.tools import pinned_tool, run_tool
+
+POLICY = "verify-image-signatures"
+NAMESPACE = "microshop-bench-admission"
+SETTLE_SECONDS = 60.0  # bound on waiting for Kyverno to report the changed policy ready
+
+
+def _pod(name: str, image: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 65532,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [
+                {
+                    "name": "bench",
+                    "image": image,
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "readOnlyRootFilesystem": True,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                    "resources": {"limits": {"cpu": "10m", "memory": "16Mi"}},
+                }
+            ],
+        },
+    }
+
+
+def _latencies(core: client.CoreV1Api, image: str, count: int) -> list[float]:
+    """Seconds per dry-run admission of a Pod by `image` (one warm-up first, not counted)."""
+    times = []
+    for index in range(count + 1):
+        start = time.perf_counter()
+        core.create_namespaced_pod(NAMESPACE, _pod(f"bench-{index}", image), dry_run="All")
+        if index:
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def _set_use_cache(custom: client.CustomObjectsApi, value: bool) -> None:
+    """Set useCache on every verifyImages entry of the live policy; wait until Kyverno is ready."""
+    policy = custom.get_cluster_custom_object("kyverno.io", "v1", "clusterpolicies", POLICY)
+    for rule in policy["spec"]["rules"]:
+        for verify in rule.get("verifyImages", []):
+            verify["useCache"] = value
+    custom.replace_cluster_custom_object("kyverno.io", "v1", "clusterpolicies", POLICY, policy)
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while time.monotonic() < deadline:
+        live = custom.get_cluster_custom_object("kyverno.io", "v1", "clusterpolicies", POLICY)
+        conditions = live.get("status", {}).get("conditions", [])
+        ready = any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+        if ready and live["metadata"]["generation"] == policy["metadata"]["generation"] + 1:
+            return
+        time.sleep(1)
+    raise ToolError(f"{POLICY} was not ready {SETTLE_SECONDS:.0f} s after setting useCache")
+
+
+@contextmanager
+def _namespace(core: client.CoreV1Api) -> Iterator[None]:
+    try:
+        core.create_namespace({"metadata": {"name": NAMESPACE}})
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+    try:
+        yield
+    finally:
+        core.delete_namespace(NAMESPACE)
+
+
+def _summary(label: str, times: list[float]) -> str:
+    ms = sorted(t * 1000 for t in times)
+    p90 = ms[min(len(ms) - 1, int(len(ms) * 0.9))]
+    return f"| {label} | {len(ms)} | {statistics.median(ms):.0f} ms | {p90:.0f} ms |"
+
+
+def measure(images_file: Path, count: int) -> str:
+    """The Markdown table of both settings."""
+    image = read_images(images_file, require=["api-service"])["api-service"]
+    tag = f"bench-{uuid.uuid4().hex[:8]}"
+    run_tool([pinned_tool("crane"), "tag", "--insecure", image.ref, tag])
+    by_tag = f"{image.name}:{tag}"
+    config.load_kube_config()
+    kube = client.ApiClient()
+    core, custom = client.CoreV1Api(kube), client.CustomObjectsApi(kube)
+    rows = ["| verify-image-signatures | Pods | median | p90 |", "|---|---:|---:|---:|"]
+    with _namespace(core):
+        rows.append(_summary("useCache: false (as deployed)", _latencies(core, by_tag, count)))
+        try:
+            _set_use_cache(custom, True)
+            rows.append(
+                _summary("useCache: true (Kyverno's default)", _latencies(core, by_tag, count))
+            )
+        finally:
+            _set_use_cache(custom, False)
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m microshop_ci.bench.admission")
+    parser.add_argument("--images", type=Path, default=REPO_ROOT / "reports" / "images.json")
+    parser.add_argument("--count", type=int, default=30, help="admissions per setting")
+    args = parser.parse_args(argv)
+    try:
+        print(measure(args.images, args.count))
+    except (ImagesFileError, ToolError, ApiException, config.ConfigException) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
