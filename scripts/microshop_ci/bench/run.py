@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -162,7 +163,9 @@ def _commands(env: dict[str, str], token: str, ids: list[str]) -> list[CommandCo
 
     def order(client: httpx.AsyncClient) -> Any:
         body = {"items": [{"productId": random.choice(ids), "qty": 1}]}  # noqa: S311 - load mix
-        return client.post("/orders", json=body, headers=user)
+        return client.post(
+            "/orders", json=body, headers={**user, "Idempotency-Key": str(uuid.uuid4())}
+        )
 
     calls: list[tuple[str, Call]] = [
         ("GET /products", lambda client: client.get("/products")),

@@ -21,6 +21,7 @@ from tests.e2e.waiting import wait_for
 pytestmark = pytest.mark.e2e
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+ORDER_KEY_RE = re.compile(r'name="order_key" value="([^"]+)"')
 PRODUCT_RE = re.compile(r'href="/products/([0-9a-fA-F]{24})">([^<]+)</a>')
 
 
@@ -164,8 +165,16 @@ def test_register_sign_in_order_and_see_the_order(
     assert email in signed_in.text
 
     page = shop.get(f"/products/{product_id}")
+    key = ORDER_KEY_RE.search(page.text)
+    assert key, f"no order key field on {page.url}"
     ordered = shop.post(
-        "/orders", data={"product_id": product_id, "qty": "1", "csrf_token": _csrf(page)}
+        "/orders",
+        data={
+            "product_id": product_id,
+            "qty": "1",
+            "csrf_token": _csrf(page),
+            "order_key": key.group(1),
+        },
     )
     assert ordered.status_code == 200
     assert str(ordered.url).endswith("/orders")

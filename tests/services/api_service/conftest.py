@@ -100,7 +100,8 @@ async def start_app(
     ) -> tuple[FastAPI, httpx.AsyncClient]:
         settings = make_settings(**overrides)
         app = create_app(settings, command_listeners)
-        manager = LifespanManager(app)
+        # Generous bounds: on a loaded machine a shut-down (sweeper, client) can pass 5 s.
+        manager = LifespanManager(app, startup_timeout=30, shutdown_timeout=30)
         await manager.__aenter__()
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=manager.app), base_url="http://api.test"
@@ -138,6 +139,11 @@ def app(app_client: tuple[FastAPI, httpx.AsyncClient]) -> FastAPI:
 def bearer(token: str) -> dict[str, str]:
     """An Authorization header for a token."""
     return {"Authorization": f"Bearer {token}"}
+
+
+def ordering(token: str, key: str | None = None) -> dict[str, str]:
+    """Headers for POST /orders: the token and an Idempotency-Key (a new one unless given)."""
+    return {**bearer(token), "Idempotency-Key": key or str(uuid.uuid4())}
 
 
 async def register(client: httpx.AsyncClient, email: str = "shopper@example.com") -> str:
@@ -185,12 +191,19 @@ async def create_product(
     return product
 
 
+async def stock_of(product_id: str) -> int:
+    """A product's stock as stored."""
+    product = await Product.get(product_id)
+    assert product is not None
+    return product.stock
+
+
 async def sell(client: httpx.AsyncClient, token: str, product_id: str, qty: int) -> httpx.Response:
     """Place an order of one line (with its own Idempotency-Key) and return the response."""
     return await client.post(
         "/orders",
         json={"items": [{"productId": product_id, "qty": qty}]},
-        headers={**bearer(token), "Idempotency-Key": uuid.uuid4().hex},
+        headers=ordering(token),
     )
 
 
@@ -205,6 +218,15 @@ def assert_error(
         "request_id": response.headers["X-Request-ID"],
         **extra,
     }
+
+
+async def adjust(
+    client: httpx.AsyncClient, token: str, product_id: str, delta: object, **headers: str
+) -> httpx.Response:
+    """PATCH /products/{id}/stock with this delta."""
+    return await client.patch(
+        f"/products/{product_id}/stock", json={"delta": delta}, headers={**bearer(token), **headers}
+    )
 
 
 def admin(token: str, if_match: str) -> dict[str, str]:

@@ -18,8 +18,8 @@ from api_service.services.auth import ensure_admin
 from tests.services.api_service.conftest import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
-    bearer,
     create_product,
+    ordering,
     register,
 )
 
@@ -93,29 +93,49 @@ async def test_a_single_product_read_is_one_find(start_app: Starter) -> None:
     assert recorder.commands == [("find", "products")]
 
 
-async def test_an_order_without_the_lease_is_two_commands_after_the_user_lookup(
+async def test_an_order_without_the_lease_is_four_commands_after_the_user_lookup(
     start_app: Starter,
 ) -> None:
+    """Store it (reserving), take the stock, confirm it, drop the take's operation id."""
     client, recorder, product_id, user = await shop(start_app, "conditional")
     body = {"items": [{"productId": product_id, "qty": 1}]}
-    response = await client.post("/orders", json=body, headers=bearer(user))
+    response = await client.post("/orders", json=body, headers=ordering(user))
     assert response.status_code == 201
     assert recorder.commands == [
         ("find", "users"),
-        ("findAndModify", "products"),
         ("insert", "orders"),
+        ("findAndModify", "products"),
+        ("findAndModify", "orders"),
+        ("findAndModify", "products"),
     ]
 
 
-async def test_an_order_under_the_lease_adds_take_and_release(start_app: Starter) -> None:
+async def test_an_order_under_the_lease_holds_it_for_each_product_write(start_app: Starter) -> None:
     client, recorder, product_id, user = await shop(start_app, "lease")
     body = {"items": [{"productId": product_id, "qty": 1}]}
-    response = await client.post("/orders", json=body, headers=bearer(user))
+    response = await client.post("/orders", json=body, headers=ordering(user))
     assert response.status_code == 201
+    # FerretDB pushes down only a lone {_id: x} filter: conditions are read by _id, then checked.
+    leased = [("insert", "stock_locks"), ("find", "products"), ("findAndModify", "products")]
+    release = [("findAndModify", "stock_locks")]
     assert recorder.commands == [
         ("find", "users"),
-        ("insert", "stock_locks"),
-        ("findAndModify", "products"),
-        ("delete", "stock_locks"),
         ("insert", "orders"),
+        *leased,
+        *release,
+        ("find", "orders"),
+        ("findAndModify", "orders"),
+        ("insert", "stock_locks"),  # the pull of the take's id needs no condition: no read
+        ("findAndModify", "products"),
+        *release,
     ]
+
+
+async def test_the_same_key_again_is_one_lookup_and_no_stock_write(start_app: Starter) -> None:
+    client, recorder, product_id, user = await shop(start_app, "conditional")
+    body = {"items": [{"productId": product_id, "qty": 1}]}
+    headers = ordering(user)
+    assert (await client.post("/orders", json=body, headers=headers)).status_code == 201
+    recorder.commands.clear()
+    assert (await client.post("/orders", json=body, headers=headers)).status_code == 201
+    assert recorder.commands == [("find", "users"), ("insert", "orders"), ("find", "orders")]

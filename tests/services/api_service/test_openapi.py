@@ -1,4 +1,4 @@
-"""The published OpenAPI says exactly what the API accepts: bounds, emails, text, 405's Allow."""
+"""The published OpenAPI says exactly what the API accepts: bounds, emails, text, keys, Allow."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ import httpx
 import jsonschema_rs
 import pytest
 from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
 
+from api_service.api.ordering import idempotency_key
 from api_service.config import Settings
+from api_service.errors import BadRequest
 from api_service.etags import parse_if_match
 from api_service.main import create_app
 from api_service.schemas.auth import Credentials
@@ -120,6 +123,45 @@ def test_if_match_is_published_as_a_present_string_of_entity_tags(
     assert [v for v in [*valid, "null", "3", '"3" x'] if pattern.match(v)] == valid
     for value in valid:
         parse_if_match(value)  # the published values parse (a malformed one raises BadRequest)
+
+
+IDEMPOTENCY_KEYS = [
+    "abcdefgh",
+    "abcdefg",
+    "x" * 128,
+    "x" * 129,
+    "0b7c4a52-6f0e-4b8e-9d1c-3f2a1e5d7c90",
+    "order.form:42_v-1",
+    '"abcdefgh"',
+    '""',
+    '"abcdefgh',
+    'abcdefgh"',
+    "has spaces in it",
+    "a/b/c/d/e/f/g/h",
+    "abcdefgh,abcdefgh",
+    "\u00e9" * 8,
+    "",
+]
+
+
+@pytest.mark.parametrize("value", IDEMPOTENCY_KEYS)
+def test_published_idempotency_key_and_the_api_agree(openapi: dict[str, Any], value: str) -> None:
+    """POST /orders requires the header; every value its schema allows is a key, no other is."""
+    parameters = openapi["paths"]["/orders"]["post"]["parameters"]
+    (parameter,) = [p for p in parameters if p["name"] == "Idempotency-Key"]
+    assert (parameter["in"], parameter["required"], parameter["schema"]["type"]) == (
+        "header",
+        True,
+        "string",
+    )
+    scope = {"type": "http", "headers": [(b"idempotency-key", value.encode("latin-1"))]}
+    try:
+        idempotency_key(Request(scope))
+    except BadRequest:
+        accepted = False
+    else:
+        accepted = True
+    assert accepted == jsonschema_rs.is_valid(parameter["schema"], value)
 
 
 @pytest.mark.parametrize(

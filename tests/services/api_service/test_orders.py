@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 import httpx
 import pytest
 from pymongo.errors import AutoReconnect
 
-from api_service.models import Order, Product
-from api_service.services import later
-from tests.services.api_service.conftest import bearer, create_product, register
+from api_service.models import Order, OrderStatus, Product
+from tests.services.api_service.conftest import (
+    bearer,
+    create_product,
+    ordering,
+    register,
+    stock_of,
+)
 
 
-async def stock_of(product_id: str) -> int:
-    product = await Product.get(product_id)
-    assert product is not None
-    return product.stock
+async def states() -> dict[str, int]:
+    """How many stored orders are in each state."""
+    counts: dict[str, int] = {}
+    for order in await Order.find_all().to_list():
+        counts[order.status.value] = counts.get(order.status.value, 0) + 1
+    return counts
 
 
 async def test_order_is_priced_by_the_server(
@@ -27,7 +33,7 @@ async def test_order_is_priced_by_the_server(
     mug = await create_product(client, admin_token, price=1250, stock=10, name="Mug")
     pot = await create_product(client, admin_token, price=2599, stock=5, name="Pot")
     body = {"items": [{"productId": mug["id"], "qty": 2}, {"productId": pot["id"], "qty": 1}]}
-    response = await client.post("/orders", json=body, headers=bearer(user_token))
+    response = await client.post("/orders", json=body, headers=ordering(user_token))
     assert response.status_code == 201
     order = response.json()
     assert order["items"] == [
@@ -57,11 +63,11 @@ async def test_unknown_product_is_404_and_takes_nothing(
             {"productId": "65f0c0ffee0000000000beef", "qty": 1},
         ]
     }
-    response = await client.post("/orders", json=body, headers=bearer(user_token))
+    response = await client.post("/orders", json=body, headers=ordering(user_token))
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
     assert await stock_of(mug["id"]) == 10
-    assert await Order.count() == 0
+    assert await states() == {"cancelled": 1}
 
 
 async def test_not_enough_stock_is_409(
@@ -69,7 +75,7 @@ async def test_not_enough_stock_is_409(
 ) -> None:
     mug = await create_product(client, admin_token, stock=2)
     body = {"items": [{"productId": mug["id"], "qty": 3}]}
-    response = await client.post("/orders", json=body, headers=bearer(user_token))
+    response = await client.post("/orders", json=body, headers=ordering(user_token))
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "out_of_stock"
     assert await stock_of(mug["id"]) == 2
@@ -81,11 +87,11 @@ async def test_order_failing_on_second_item_leaves_first_stock_unchanged(
     first = await create_product(client, admin_token, stock=10, name="First")
     second = await create_product(client, admin_token, stock=1, name="Second")
     body = {"items": [{"productId": first["id"], "qty": 4}, {"productId": second["id"], "qty": 2}]}
-    response = await client.post("/orders", json=body, headers=bearer(user_token))
+    response = await client.post("/orders", json=body, headers=ordering(user_token))
     assert response.status_code == 409
     assert await stock_of(first["id"]) == 10
     assert await stock_of(second["id"]) == 1
-    assert await Order.count() == 0
+    assert await states() == {"cancelled": 1}
 
 
 async def test_hundred_concurrent_orders_on_stock_ten_sell_exactly_ten(
@@ -95,7 +101,7 @@ async def test_hundred_concurrent_orders_on_stock_ten_sell_exactly_ten(
     body = {"items": [{"productId": mug["id"], "qty": 1}]}
 
     async def order() -> httpx.Response:
-        return await client.post("/orders", json=body, headers=bearer(user_token))
+        return await client.post("/orders", json=body, headers=ordering(user_token))
 
     responses = await asyncio.gather(*(order() for _ in range(100)))
     statuses = [r.status_code for r in responses]
@@ -105,7 +111,7 @@ async def test_hundred_concurrent_orders_on_stock_ten_sell_exactly_ten(
         f"not enough stock for product {mug['id']}"
     }
     assert await stock_of(mug["id"]) == 0
-    assert await Order.count() == 10
+    assert await states() == {"confirmed": 10, "cancelled": 90}
 
 
 async def test_concurrent_multi_item_orders_never_oversell_and_compensate(
@@ -115,7 +121,7 @@ async def test_concurrent_multi_item_orders_never_oversell_and_compensate(
     b = await create_product(client, admin_token, stock=5, name="B")
     body = {"items": [{"productId": a["id"], "qty": 1}, {"productId": b["id"], "qty": 1}]}
     responses = await asyncio.gather(
-        *(client.post("/orders", json=body, headers=bearer(user_token)) for _ in range(20))
+        *(client.post("/orders", json=body, headers=ordering(user_token)) for _ in range(20))
     )
     statuses = [r.status_code for r in responses]
     assert statuses.count(201) == 5
@@ -167,7 +173,7 @@ async def test_bad_order_body_is_422_and_takes_nothing(
     response = await client.post(
         "/orders",
         content=raw,
-        headers={**bearer(user_token), "Content-Type": "application/json"},
+        headers={**ordering(user_token), "Content-Type": "application/json"},
     )
     assert response.status_code == 422
     assert await stock_of(mug["id"]) == 10
@@ -186,7 +192,7 @@ async def test_lines_naming_the_same_product_are_added_together(
             {"productId": mug["id"].upper(), "qty": 2},
         ]
     }
-    response = await client.post("/orders", json=body, headers=bearer(user_token))
+    response = await client.post("/orders", json=body, headers=ordering(user_token))
     assert response.status_code == 201
     assert response.json()["items"] == [
         {"productId": mug["id"], "name": "Mug", "qty": 3, "unitPrice": 1250, "lineTotal": 3750},
@@ -204,10 +210,10 @@ async def test_my_orders_newest_first_and_only_mine(
     placed = []
     for qty in (1, 2, 3):
         body = {"items": [{"productId": mug["id"], "qty": qty}]}
-        response = await client.post("/orders", json=body, headers=bearer(user_token))
+        response = await client.post("/orders", json=body, headers=ordering(user_token))
         placed.append(response.json()["id"])
     await client.post(
-        "/orders", json={"items": [{"productId": mug["id"], "qty": 1}]}, headers=bearer(other)
+        "/orders", json={"items": [{"productId": mug["id"], "qty": 1}]}, headers=ordering(other)
     )
     mine = await client.get("/orders/me", headers=bearer(user_token))
     assert mine.status_code == 200
@@ -234,7 +240,7 @@ async def test_a_whole_float_quantity_is_an_integer(
     mug = await create_product(client, admin_token, stock=20)
     raw = '{"items": [{"productId": "PID", "qty": 14.0}]}'.replace("PID", mug["id"])
     response = await client.post(
-        "/orders", content=raw, headers={**bearer(user_token), "Content-Type": "application/json"}
+        "/orders", content=raw, headers={**ordering(user_token), "Content-Type": "application/json"}
     )
     assert response.status_code == 201, response.text
     assert response.json()["items"][0]["qty"] == 14
@@ -243,15 +249,20 @@ async def test_a_whole_float_quantity_is_an_integer(
     assert schema["properties"]["qty"]["type"] == "integer"
 
 
+async def placed_orders() -> list[Order]:
+    """Every stored order, whatever its state."""
+    return await Order.find_all().to_list()
+
+
 @pytest.mark.parametrize("stored", [True, False], ids=["stored", "not-stored"])
-async def test_an_order_insert_without_an_answer_is_settled_by_the_order(
+async def test_an_order_insert_without_an_answer_is_placed_once_by_a_retry(
     client: httpx.AsyncClient,
     admin_token: str,
     user_token: str,
     monkeypatch: pytest.MonkeyPatch,
     stored: bool,
 ) -> None:
-    """The reply of the insert is lost: 503 now; the stock stays sold only if the order is there."""
+    """The insert's reply is lost: 503 and nothing taken; the same key again places it once."""
     mug = await create_product(client, admin_token, stock=10)
     real_insert = Order.insert
 
@@ -262,35 +273,53 @@ async def test_an_order_insert_without_an_answer_is_settled_by_the_order(
 
     monkeypatch.setattr(Order, "insert", insert_then_lose_the_reply)
     body = {"items": [{"productId": mug["id"], "qty": 3}]}
-    response = await client.post("/orders", json=body, headers=bearer(user_token))
+    headers = ordering(user_token)
+    response = await client.post("/orders", json=body, headers=headers)
     assert (response.status_code, response.json()["error"]["code"]) == (503, "service_unavailable")
-    await later.drain(seconds=10)
-    assert (await stock_of(mug["id"]), await Order.count()) == ((7, 1) if stored else (10, 0))
+    assert await stock_of(mug["id"]) == 10
+    first = [(o.status, o.outcome.code if o.outcome else None) for o in await placed_orders()]
+    assert first == ([(OrderStatus.CANCELLED, "failed")] if stored else [])
+    monkeypatch.undo()
+    retried = await client.post("/orders", json=body, headers=headers)
+    assert retried.status_code == 201
+    again = await client.post("/orders", json=body, headers=headers)
+    assert (again.status_code, again.json()) == (201, retried.json())
+    assert await stock_of(mug["id"]) == 7
+    statuses = sorted(o.status for o in await placed_orders())
+    assert statuses == sorted([OrderStatus.CONFIRMED] + ([OrderStatus.CANCELLED] if stored else []))
 
 
-async def test_a_stock_take_without_an_answer_is_a_logged_503(
+async def test_a_stock_take_without_an_answer_is_given_back_by_its_operation_id(
     client: httpx.AsyncClient,
     admin_token: str,
     user_token: str,
     monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """The take is applied but its reply lost: the put-back finds it by its op id and returns it."""
     mug = await create_product(client, admin_token, stock=10)
     real = Product.get_pymongo_collection
+    lost: list[dict[str, Any]] = []
 
-    class NoAnswer:
+    class ReplyLost:
         def __getattr__(self, name: str) -> Any:
             return getattr(real(), name)
 
-        async def find_one_and_update(self, *args: Any, **kwargs: Any) -> None:
-            raise AutoReconnect("connection closed")
+        async def find_one_and_update(
+            self, query: dict[str, Any], update: dict[str, Any], **kw: Any
+        ) -> Any:
+            result = await real().find_one_and_update(query, update, **kw)
+            if not lost and update.get("$inc", {}).get("stock", 0) < 0:  # the take
+                lost.append(query)
+                raise AutoReconnect("connection closed")
+            return result
 
-    monkeypatch.setattr(Product, "get_pymongo_collection", lambda: NoAnswer())
+    monkeypatch.setattr(Product, "get_pymongo_collection", lambda: ReplyLost())
     body = {"items": [{"productId": mug["id"], "qty": 2}]}
-    with caplog.at_level(logging.WARNING, logger="api_service.services.orders"):
-        response = await client.post("/orders", json=body, headers=bearer(user_token))
+    response = await client.post("/orders", json=body, headers=ordering(user_token))
     assert response.status_code == 503
-    (record,) = [r for r in caplog.records if r.getMessage() == "stock take of unknown outcome"]
-    assert (record.product_id, record.qty) == (mug["id"], 2)  # type: ignore[attr-defined]
     monkeypatch.undo()
-    assert await stock_of(mug["id"]) == 10
+    product = await Product.get(mug["id"])
+    assert product is not None
+    assert (product.stock, product.takes, len(lost)) == (10, [], 1)
+    ((status, outcome),) = [(o.status, o.outcome) for o in await placed_orders()]
+    assert (status, outcome and outcome.code) == (OrderStatus.CANCELLED, "failed")

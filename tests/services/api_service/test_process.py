@@ -105,7 +105,10 @@ async def test_two_workers_never_oversell(server: Server) -> None:
         user = {"Authorization": f"Bearer {shopper.json()['token']}"}
         body = {"items": [{"productId": product.json()["id"], "qty": 1}]}
         responses = await asyncio.gather(
-            *(client.post("/orders", json=body, headers=user) for _ in range(100))
+            *(
+                client.post("/orders", json=body, headers={**user, "Idempotency-Key": f"k{n:08}"})
+                for n in range(100)
+            )
         )
         statuses = [r.status_code for r in responses]
         assert (statuses.count(201), statuses.count(409)) == (10, 90)

@@ -11,7 +11,9 @@ from beanie import PydanticObjectId
 
 from api_service.errors import ProductBusy
 from api_service.services import products
+from api_service.services.conditional import field_is
 from tests.services.api_service.conftest import (
+    adjust,
     admin,
     assert_error,
     bearer,
@@ -21,15 +23,6 @@ from tests.services.api_service.conftest import (
 )
 
 NEW = {"name": "Teapot", "description": "Glazed", "price": 2599, "stock": 3}
-
-
-async def adjust(
-    client: httpx.AsyncClient, token: str, product_id: str, delta: object, **headers: str
-) -> httpx.Response:
-    """PATCH /products/{id}/stock with this delta."""
-    return await client.patch(
-        f"/products/{product_id}/stock", json={"delta": delta}, headers={**bearer(token), **headers}
-    )
 
 
 @pytest.mark.parametrize("headers", [{}, {"If-Match": "*"}])
@@ -233,7 +226,7 @@ async def test_a_write_that_misses_for_no_reason_it_can_see_gives_up_after_three
         # is tried again (on MongoDB the product may have changed in between), then refused.
         await products._write(
             PydanticObjectId(product["id"]),
-            {"stock": -1},
+            field_is("stock", -1),
             {"$inc": {"stock": 1}},
             "lease",
             lambda current: seen.append(current["stock"]),

@@ -3,14 +3,17 @@
 The app runs inside schemathesis's ASGI client (its lifespan and every request on one event loop,
 so the app's async MongoDB client works), on a database of its own, and every request carries an
 admin's bearer token, so each operation is reached past its auth check (the `ignored_auth` check
-sends requests without it too). All of schemathesis's checks are on: no 5xx, only documented
-statuses, headers and bodies, schema-valid requests accepted, schema-invalid ones refused, 405s
-with a complete `Allow` header, and the stateful ones (links between operations). The run is
-derandomized, with a fixed seed and a fixed number of examples per operation.
+sends requests without it too). POST /orders is sent with the generated Idempotency-Key; a key
+the run already sent with another body is replaced by a new one (Run.fresh_key). All of
+schemathesis's checks are on: no 5xx, only documented statuses, headers and bodies,
+schema-valid requests accepted, schema-invalid ones refused, 405s with a complete `Allow` header,
+and the stateful ones (links between operations). The run is derandomized, with a fixed seed and
+a fixed number of examples per operation.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections import Counter
@@ -28,6 +31,7 @@ from schemathesis.core.transport import Response
 from schemathesis.generation.case import Case as GenericCase
 from schemathesis.python import asgi
 
+from api_service.api.ordering import HEADER, KEY_PATTERN
 from api_service.config import Settings
 from api_service.main import create_app
 
@@ -64,9 +68,28 @@ class Run:
     """The schema under test and what the run saw."""
 
     schema: schemathesis.BaseSchema
+    admin: dict[str, str]
     statuses: Counter[int] = field(default_factory=Counter)
     operations: set[str] = field(default_factory=set)
+    keys: dict[str, str] = field(default_factory=dict)  # Idempotency-Key -> the body sent
     started: float = field(default_factory=time.monotonic)
+
+    def fresh_key(self, case: Case) -> None:
+        """A POST /orders case gets a new Idempotency-Key if the run sent its own with another body.
+
+        A key sent again with another body is refused because of what the key did before (422
+        `idempotency_key_reused`, as the IETF Idempotency-Key draft says), not because of the
+        request: the generated data cannot know the run's history. A first use keeps the
+        generated key, and so does a repeat with the same body (the API answers the first
+        outcome again); a missing or malformed key is left as generated (a 400 to check).
+        """
+        key = (case.headers or {}).get(HEADER)
+        if case.operation.label != "POST /orders" or key is None or not KEY_PATTERN.fullmatch(key):
+            return
+        body = json.dumps(case.body, sort_keys=True, default=str)
+        if self.keys.get(key.strip('"'), body) != body:
+            key = case.headers[HEADER] = str(uuid.uuid4())
+        self.keys[key.strip('"')] = body
 
     def record(self, case: Case, response: Response) -> None:
         """Count one answered request."""
@@ -112,7 +135,7 @@ def run(
             )
             assert product.status_code == 201, product.text
         schema.config.update(headers=admin)
-        result = Run(schema)
+        result = Run(schema, admin)
         yield result
         print(  # the figures of the run, shown with -s
             f"\nschemathesis run: {len(result.operations)} method and path pairs called,"
@@ -139,6 +162,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @pytest.mark.timeout(300)
 @schema.parametrize()
 def test_every_operation_keeps_its_openapi_promises(case: Case, run: Run) -> None:
+    run.fresh_key(case)
     response = case.call_and_validate()
     run.record(case, response)
 
@@ -148,6 +172,15 @@ def test_sequences_of_operations_keep_their_openapi_promises(run: Run) -> None:
     machine = run.schema.as_state_machine()
 
     class Recording(machine):  # type: ignore[misc,valid-type]
+        def before_call(self, case: Case) -> None:
+            run.fresh_key(case)
+
+        def get_call_kwargs(self, case: Case) -> dict[str, Any]:
+            # The token as a transport header, as the CLI's -H sends it: the `ignored_auth` check
+            # then knows it is a real credential (and strips it for its probes), also where the
+            # generated headers (Idempotency-Key, If-Match) already carry the configured one.
+            return {"headers": run.admin}
+
         def after_call(self, response: Response, case: Case) -> None:
             run.record(case, response)
 

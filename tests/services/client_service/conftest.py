@@ -26,6 +26,7 @@ from client_service.main import create_app
 from tests.conftest import free_port, stop_process, wait_for_port
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+ORDER_KEY_INPUT = re.compile(r'name="order_key" value="([^"]+)"')
 ADMIN_EMAIL = "admin@shop.example.com"
 
 
@@ -33,6 +34,13 @@ def csrf_of(html: str) -> str:
     """The CSRF token a page's form carries."""
     match = CSRF_INPUT.search(html)
     assert match, "the page has no CSRF token field"
+    return match.group(1)
+
+
+def order_key_of(html: str) -> str:
+    """The Idempotency-Key an order form carries."""
+    match = ORDER_KEY_INPUT.search(html)
+    assert match, "the page has no order key field"
     return match.group(1)
 
 

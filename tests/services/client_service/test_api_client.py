@@ -83,10 +83,38 @@ async def test_timeout_on_get_is_reported_unavailable() -> None:
     assert len(recorder.requests) == 1
 
 
-async def test_post_is_never_retried() -> None:
+async def test_an_order_is_retried_with_its_key_when_the_api_is_away() -> None:
+    order = {"id": "o1", "items": [], "total": 0}
+    recorder = Recorder(
+        envelope(503, "service_unavailable", "db down"),
+        httpx.ConnectError("refused"),
+        httpx.Response(201, json=order),
+    )
+    placed = await client_for(recorder, retries=2).place_order("tok", [("a" * 24, 1)], "key-0001")
+    assert placed.id == "o1"
+    assert [r.headers["Idempotency-Key"] for r in recorder.requests] == ["key-0001"] * 3
+    assert len({r.content for r in recorder.requests}) == 1
+
+
+async def test_an_order_still_in_progress_is_reported_not_retried() -> None:
+    recorder = Recorder(envelope(409, "order_in_progress", "still being placed"))
+    with pytest.raises(ConflictError) as caught:
+        await client_for(recorder, retries=3).place_order("tok", [("a" * 24, 1)], "key-0001")
+    assert (caught.value.code, len(recorder.requests)) == ("order_in_progress", 1)
+
+
+async def test_an_order_waits_longer_than_the_apis_own_deadline() -> None:
+    recorder = Recorder(httpx.Response(201, json={"id": "o1", "items": [], "total": 0}))
+    await client_for(recorder).place_order("tok", [("a" * 24, 1)], "key-0001")
+    assert recorder.requests[0].extensions["timeout"] == {
+        "connect": 2.0, "read": 20.0, "write": 20.0, "pool": 20.0
+    }  # fmt: skip
+
+
+async def test_a_post_without_a_key_is_never_retried() -> None:
     recorder = Recorder(envelope(503, "service_unavailable", "db down"))
     with pytest.raises(ApiBadGatewayError):
-        await client_for(recorder, retries=3).place_order("tok", [("a" * 24, 1)])
+        await client_for(recorder, retries=3).register("a@b.example", "pw-123456789")
     assert len(recorder.requests) == 1
 
 
@@ -124,8 +152,9 @@ async def test_order_body_uses_the_api_contract() -> None:
         "total": 10,
     }
     recorder = Recorder(httpx.Response(201, json=order))
-    placed = await client_for(recorder).place_order("tok", [("p1", 2)])
+    placed = await client_for(recorder).place_order("tok", [("p1", 2)], "key-0001")
     assert json.loads(recorder.requests[0].content) == {"items": [{"productId": "p1", "qty": 2}]}
+    assert recorder.requests[0].headers["Idempotency-Key"] == "key-0001"
     assert placed.total == 10
     assert placed.items[0].line_total == 10
 

@@ -14,7 +14,7 @@ from asgi_lifespan import LifespanManager
 from client_service.context import request_id_var
 from client_service.logs import configure_logging
 from client_service.main import create_app
-from tests.services.client_service.conftest import csrf_of, storefront_settings
+from tests.services.client_service.conftest import csrf_of, order_key_of, storefront_settings
 
 PRODUCT_ID = "b" * 24
 USER = {"id": "u" * 24, "email": "visitor@shop.example.com", "role": "user"}
@@ -153,13 +153,35 @@ async def test_expired_token_when_ordering_returns_to_the_product_after_sign_in(
     fake.routes["POST", "/orders"] = lambda _: httpx.Response(
         401, json={"error": {"code": "unauthorized", "message": "token expired"}}
     )
-    token = csrf_of((await shop.get(f"/products/{PRODUCT_ID}")).text)
-    response = await shop.post(
-        "/orders", data={"product_id": PRODUCT_ID, "qty": "1", "csrf_token": token}
-    )
+    page = (await shop.get(f"/products/{PRODUCT_ID}")).text
+    form = {"csrf_token": csrf_of(page), "order_key": order_key_of(page)}
+    response = await shop.post("/orders", data={"product_id": PRODUCT_ID, "qty": "1", **form})
     assert response.status_code == 303
     assert response.headers["location"] == f"/signin?next=%2Fproducts%2F{PRODUCT_ID}"
     assert fake.seen[-1].headers["authorization"] == "Bearer tok-123"
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(503, "service_unavailable"), (409, "order_in_progress")],
+    ids=["unavailable", "in-progress"],
+)
+async def test_an_order_of_unknown_outcome_comes_back_with_the_same_key(
+    fake_shop: tuple[httpx.AsyncClient, FakeApi], status: int, code: str
+) -> None:
+    """Placing it again from that page sends the same key: the API never orders twice."""
+    shop, fake = fake_shop
+    await sign_in(shop)
+    fake.routes["POST", "/orders"] = lambda _: httpx.Response(
+        status, json={"error": {"code": code, "message": "not yet"}}
+    )
+    page = (await shop.get(f"/products/{PRODUCT_ID}")).text
+    form = {"csrf_token": csrf_of(page), "order_key": order_key_of(page)}
+    response = await shop.post("/orders", data={"product_id": PRODUCT_ID, "qty": "2", **form})
+    assert response.status_code == status
+    assert "We could not confirm your order yet" in response.text
+    assert order_key_of(response.text) == form["order_key"]
+    assert fake.seen[-1].headers["Idempotency-Key"] == form["order_key"]
 
 
 async def test_orders_show_lines_totals_dates_and_status(

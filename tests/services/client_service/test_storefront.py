@@ -7,9 +7,20 @@ import uuid
 
 import httpx
 
-from tests.services.client_service.conftest import RunningApi, csrf_of, sign_up, unique_email
+from tests.services.client_service.conftest import (
+    RunningApi,
+    csrf_of,
+    order_key_of,
+    sign_up,
+    unique_email,
+)
 
 PASSWORD = "correct horse battery"
+
+
+def order_form(html: str) -> dict[str, str]:
+    """The hidden fields of a product page's order form: CSRF token and order key."""
+    return {"csrf_token": csrf_of(html), "order_key": order_key_of(html)}
 
 
 def product_name() -> str:
@@ -141,10 +152,8 @@ async def test_order_is_placed_priced_by_the_api_and_listed(
     email = unique_email()
     await sign_up(shop, email, PASSWORD)
     page = await shop.get(f"/products/{product_id}")
-    placed = await shop.post(
-        "/orders",
-        data={"product_id": product_id, "qty": "3", "csrf_token": csrf_of(page.text)},
-    )
+    form = {"product_id": product_id, "qty": "3", **order_form(page.text)}
+    placed = await shop.post("/orders", data=form)
     assert placed.status_code == 303
     assert placed.headers["location"] == "/orders"
     orders = await shop.get("/orders")
@@ -158,6 +167,36 @@ async def test_order_is_placed_priced_by_the_api_and_listed(
     assert stored[0]["total"] == 750
 
 
+async def test_the_same_order_form_sent_twice_places_one_order(
+    shop: httpx.AsyncClient, api_service: RunningApi
+) -> None:
+    """A double submit (or a retry after a timeout) sends the form's key again: one order."""
+    product_id = api_service.create_product(product_name(), 100, 10)
+    email = unique_email()
+    await sign_up(shop, email, PASSWORD)
+    page = await shop.get(f"/products/{product_id}")
+    form = {"product_id": product_id, "qty": "2", **order_form(page.text)}
+    first, second = [await shop.post("/orders", data=form) for _ in range(2)]
+    assert (first.status_code, second.status_code) == (303, 303)
+    assert api_service.product(product_id)["stock"] == 8
+    assert len(api_service.orders_of(api_service.login(email, PASSWORD))) == 1
+    fresh = order_key_of((await shop.get(f"/products/{product_id}")).text)
+    assert fresh != form["order_key"]
+
+
+async def test_an_order_form_without_its_key_gives_a_400_page(
+    shop: httpx.AsyncClient, api_service: RunningApi
+) -> None:
+    product_id = api_service.create_product(product_name(), 100, 10)
+    await sign_up(shop, unique_email(), PASSWORD)
+    page = await shop.get(f"/products/{product_id}")
+    form = {"product_id": product_id, "qty": "1", "csrf_token": csrf_of(page.text)}
+    response = await shop.post("/orders", data=form)
+    assert response.status_code == 400
+    assert "order_key" in response.text
+    assert api_service.product(product_id)["stock"] == 10
+
+
 async def test_order_beyond_stock_shows_the_conflict_and_takes_nothing(
     shop: httpx.AsyncClient, api_service: RunningApi
 ) -> None:
@@ -165,12 +204,12 @@ async def test_order_beyond_stock_shows_the_conflict_and_takes_nothing(
     email = unique_email()
     await sign_up(shop, email, PASSWORD)
     page = await shop.get(f"/products/{product_id}")
-    refused = await shop.post(
-        "/orders", data={"product_id": product_id, "qty": "5", "csrf_token": csrf_of(page.text)}
-    )
+    form = {"product_id": product_id, "qty": "5", **order_form(page.text)}
+    refused = await shop.post("/orders", data=form)
     assert refused.status_code == 409
     assert 'class="error"' in refused.text
     assert 'value="5"' in refused.text
+    assert order_key_of(refused.text) != form["order_key"]  # a changed order needs a new key
     assert api_service.product(product_id)["stock"] == 2
     assert api_service.orders_of(api_service.login(email, PASSWORD)) == []
 
@@ -180,11 +219,9 @@ async def test_bad_quantity_is_refused_before_reaching_the_api(
 ) -> None:
     product_id = api_service.create_product(product_name(), 500, 20)
     await sign_up(shop, unique_email(), PASSWORD)
-    token = csrf_of((await shop.get(f"/products/{product_id}")).text)
+    form = order_form((await shop.get(f"/products/{product_id}")).text)
     for qty in ("0", "-1", "abc", "100", "1.5"):
-        page = await shop.post(
-            "/orders", data={"product_id": product_id, "qty": qty, "csrf_token": token}
-        )
+        page = await shop.post("/orders", data={"product_id": product_id, "qty": qty, **form})
         assert page.status_code == 400, qty
         assert "Quantity must be a whole number from 1 to 99." in page.text
     assert api_service.product(product_id)["stock"] == 20

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # the wait for a busy product's lease (up to 10 s on FerretDB), hence 15; a database that is
     # down is noticed sooner (server selection gives up after 5 s).
     db_request_timeout_seconds: float = Field(default=15.0, gt=0, le=60)
+    # How often each process's sweeper finishes orders and stock left undone (it also runs at
+    # start-up); see services/sweeper.py.
+    order_sweep_seconds: float = Field(default=10.0, gt=0, le=3600)
 
     @field_validator("mongodb_uri")
     @classmethod

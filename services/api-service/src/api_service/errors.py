@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -87,6 +87,22 @@ class OutOfStock(Conflict):
     """Not enough stock left for an order item."""
 
     code = "out_of_stock"
+
+
+class OrderInProgress(Conflict):
+    """An order with this Idempotency-Key is still being placed; ask again after Retry-After."""
+
+    code = "order_in_progress"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, {"Retry-After": str(retry_after)})
+
+
+class IdempotencyKeyReused(DomainError):  # noqa: N818 - names from the HTTP vocabulary
+    """An Idempotency-Key sent again with a different body."""
+
+    status = 422
+    code = "idempotency_key_reused"
 
 
 class StockOutOfRange(Conflict):
@@ -201,14 +217,16 @@ def allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
+# FerretDB 1.24 answers a command stopped by its maxTimeMS with code 1 (InternalError) and this
+# text, not MongoDB's code 50 (MaxTimeMSExpired), which PyMongo already counts as a timeout.
+FERRETDB_DEADLINE = ("context canceled", "context deadline exceeded")
+
+
 def database_unavailable(exc: BaseException) -> bool:
     """The database did not answer (down, restarting, unreachable, or past the deadline)."""
+    if isinstance(exc, OperationFailure) and exc.code == 1:
+        return any(text in str(exc) for text in FERRETDB_DEADLINE)
     return isinstance(exc, ConnectionFailure) or (isinstance(exc, PyMongoError) and exc.timeout)
-
-
-def worth_retrying(exc: BaseException) -> bool:
-    """Worth trying again shortly: the database is away, or the product is busy."""
-    return database_unavailable(exc) or isinstance(exc, ProductBusy)
 
 
 async def handle_database_error(request: Request, exc: Exception) -> JSONResponse:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from beanie import init_beanie
 from fastapi import FastAPI
@@ -23,12 +26,15 @@ from api_service.bootstrap import bootstrap_admin
 from api_service.config import Settings, get_settings
 from api_service.errors import install_error_handlers
 from api_service.logs import configure_logging
-from api_service.models import DOCUMENT_MODELS
-from api_service.services import later
+from api_service.models import DOCUMENT_MODELS, ensure_order_indexes
+from api_service.services import stocklock
 from api_service.services.auth import Gate
 from api_service.services.passwords import PasswordHashing
 from api_service.services.ratelimit import AuthLimits, Backoff, LoginLimiter, WindowLimiter
+from api_service.services.servertime import server_clock
+from api_service.services.settle import Timing
 from api_service.services.stockmode import detect_stock_writes
+from api_service.services.sweeper import run_sweeper
 from api_service.services.tokens import TokenService, load_signing_key
 
 
@@ -47,7 +53,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await init_beanie(
             database=client[settings.mongodb_database], document_models=DOCUMENT_MODELS
         )
+        await ensure_order_indexes()
         app.state.stock_writes = await detect_stock_writes(client, settings.stock_writes)
+        server_clock.forget()
+        await server_clock.offset()  # lease expiries and order deadlines use database time
         if settings.admin_email and settings.admin_password_file:
             await bootstrap_admin(
                 settings.admin_email,
@@ -55,9 +64,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 "ADMIN_PASSWORD_FILE",
                 app.state.auth.passwords,
             )
-        yield
+        sweeper = asyncio.get_running_loop().create_task(
+            run_sweeper(
+                app.state.stock_writes, app.state.order_timing, settings.order_sweep_seconds
+            )
+        )
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
     finally:
-        await later.drain(seconds=10)  # stock put-backs still being retried, bounded
         await client.close()
         app.state.auth.passwords.close()
 
@@ -90,6 +108,8 @@ def create_app(
     passwords = PasswordHashing(settings.password_hash_concurrency, settings.password_hash_queue)
     app.state.auth = Gate(app.state.tokens, passwords, auth_limits(settings))
     app.state.metrics = Metrics()
+    app.state.order_timing = Timing(timedelta(seconds=settings.db_request_timeout_seconds))
+    stocklock.configure(settings.db_request_timeout_seconds)
     install_error_handlers(app)
     for router in (health.router, jwks.router, auth.router, products.router, orders.router):
         app.include_router(router)
@@ -97,7 +117,13 @@ def create_app(
         EnvelopeCORSMiddleware,
         allow_origins=settings.cors_allow_origins,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "X-Request-ID", "If-Match"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "X-Request-ID",
+            "If-Match",
+            "Idempotency-Key",
+        ],
         expose_headers=["X-Request-ID", "X-Total-Count", "Link", "ETag"],
         max_age=600,
     )

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
 FORWARDED_FOR_HEADER = "X-Forwarded-For"
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+ORDER_TIMEOUT = httpx.Timeout(20.0, connect=2.0)
 T = TypeVar("T", bound=BaseModel)
 
 
@@ -79,10 +81,18 @@ def _detail_of(item: object) -> str:
 class ApiClient:
     """The storefront's only way to talk to api-service."""
 
-    def __init__(self, http: httpx.AsyncClient, *, retries: int, backoff_seconds: float) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        retries: int,
+        backoff_seconds: float,
+        order_timeout: httpx.Timeout = ORDER_TIMEOUT,
+    ) -> None:
         self._http = http
         self._retries = retries
         self._backoff = backoff_seconds
+        self._order_timeout = order_timeout
 
     @classmethod
     def from_settings(
@@ -100,7 +110,12 @@ class ApiClient:
             headers={"Accept": "application/json", "User-Agent": "microshop-client-service"},
         )
         return cls(
-            http, retries=settings.api_retries, backoff_seconds=settings.api_retry_backoff_seconds
+            http,
+            retries=settings.api_retries,
+            backoff_seconds=settings.api_retry_backoff_seconds,
+            order_timeout=httpx.Timeout(
+                settings.api_order_timeout_seconds, connect=settings.api_connect_timeout_seconds
+            ),
         )
 
     async def aclose(self) -> None:
@@ -115,8 +130,14 @@ class ApiClient:
         token: str | None = None,
         json: object | None = None,
         params: Mapping[str, int | str] | None = None,
+        idempotency_key: str | None = None,
+        deadline: httpx.Timeout | None = None,
     ) -> httpx.Response:
-        """Send one call; retry GETs on transport errors and 502/503/504; raise domain errors."""
+        """Send one call; raise domain errors.
+
+        GETs, and POSTs sent with an Idempotency-Key (the API answers a repeat with the first
+        outcome), are retried on transport errors and 502/503/504.
+        """
         headers = {}
         request_id = current_request_id()
         if request_id:
@@ -127,12 +148,20 @@ class ApiClient:
         if client_address:
             # One address, set (not appended): the API trusts it from the storefront only.
             headers[FORWARDED_FOR_HEADER] = client_address
-        attempts = 1 + (self._retries if method.upper() in IDEMPOTENT_METHODS else 0)
+        if idempotency_key:
+            headers[IDEMPOTENCY_HEADER] = idempotency_key
+        repeatable = method.upper() in IDEMPOTENT_METHODS or idempotency_key is not None
+        attempts = 1 + (self._retries if repeatable else 0)
         attempt = 1
         while True:
             try:
                 response = await self._http.request(
-                    method, path, headers=headers, json=json, params=params
+                    method,
+                    path,
+                    headers=headers,
+                    json=json,
+                    params=params,
+                    timeout=httpx.USE_CLIENT_DEFAULT if deadline is None else deadline,
                 )
             except httpx.TransportError as exc:
                 if attempt >= attempts:
@@ -200,10 +229,21 @@ class ApiClient:
         )
         return self._model(AuthResult, response)
 
-    async def place_order(self, token: str, items: list[tuple[str, int]]) -> Order:
-        """Order the given (product id, quantity) pairs; the API prices them."""
+    async def place_order(self, token: str, items: list[tuple[str, int]], key: str) -> Order:
+        """Order the given (product id, quantity) pairs once per key; the API prices them.
+
+        Retried with the same key when the API cannot be reached or answers 502/503/504, and
+        waited for longer than the API's own deadline for an order.
+        """
         body = {"items": [{"productId": pid, "qty": qty} for pid, qty in items]}
-        response = await self.request("POST", "/orders", token=token, json=body)
+        response = await self.request(
+            "POST",
+            "/orders",
+            token=token,
+            json=body,
+            idempotency_key=key,
+            deadline=self._order_timeout,
+        )
         return self._model(Order, response)
 
     async def my_orders(self, token: str) -> list[Order]:

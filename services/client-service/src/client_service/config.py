@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"  # images, compose and k8s set HOST=0.0.0.0 explicitly
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
     api_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
+    # Placing an order: longer than the API's own deadline for it (DB_REQUEST_TIMEOUT_SECONDS,
+    # 15 s by default), so the storefront never gives up on an order the API is still placing.
+    api_order_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 20.0
     api_connect_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 2.0
     api_retries: Annotated[int, Field(ge=0, le=5)] = 2
     api_retry_backoff_seconds: Annotated[float, Field(ge=0, le=5)] = 0.2

@@ -25,6 +25,8 @@ class Product(Document):
     version: int = 0
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)
+    # Operation ids of stock takes not yet settled (services/ledger.py); written with the stock.
+    takes: list[str] = Field(default_factory=list)
 
     class Settings:
         name = "products"

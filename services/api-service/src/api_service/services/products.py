@@ -1,10 +1,13 @@
 """Catalogue operations: list with pagination, get, create, replace, adjust stock, delete.
 
-Every write increments the product's version, and every write runs under the product's lease on
-FerretDB (services/stocklock.py): FerretDB 1.24 rewrites the whole document on an update, so an
-unguarded write of any field could undo a concurrent stock take. Stock is written two ways: an
-absolute value only against the version it was read at (If-Match; a stale version is a 412 and
-nothing is written), or a relative `$inc` that cannot leave 0-MAX_STOCK (a 409 if it would).
+Every write increments the product's version (as do the orders' stock takes and put-backs,
+services/ledger.py), and every write runs under the product's lease on FerretDB, carrying the
+lease's fence (services/stocklock.py): FerretDB 1.24 rewrites the whole document on an update, so
+an unguarded write of any field could undo a concurrent stock take. A write names only the fields
+it changes, so the stock ledger (`takes`) and the fence entries are never overwritten. Stock is
+written two ways: an absolute value only against the version it was read at (If-Match; a stale
+version is a 412 and nothing is written), or a relative `$inc` that cannot leave 0-MAX_STOCK (a
+409 if it would).
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from typing import Any, cast
 
 from beanie import PydanticObjectId
 from bson.errors import InvalidId
-from pymongo import ReturnDocument
 
 from api_service.clock import utc_now
 from api_service.errors import (
@@ -30,6 +32,7 @@ from api_service.etags import IfMatch, entity_tag
 from api_service.models import Product
 from api_service.schemas.base import MAX_STOCK
 from api_service.schemas.products import ProductIn, ProductReplace
+from api_service.services.conditional import ALWAYS, Condition, at_least, at_most, one_of, update_if
 from api_service.services.stocklock import stock_guard
 from api_service.services.stockmode import StockWrites
 
@@ -101,17 +104,14 @@ async def create_product(data: ProductIn) -> Product:
     return product
 
 
-def version_condition(if_match: IfMatch | None) -> dict[str, Any]:
-    """The filter that lets a write land only on a version If-Match names (none for `*`/absent).
+def version_condition(if_match: IfMatch | None) -> Condition:
+    """The condition that lets a write land only on a version If-Match names (none for `*`/absent).
 
     A document stored before versions existed has no `version` field; it is version 0.
     """
     if if_match is None or if_match.versions is None:
-        return {}
-    versions: list[int | None] = [*sorted(if_match.versions)]
-    if 0 in if_match.versions:
-        versions.append(None)  # {"$in": [null]} also matches a missing field
-    return {"version": {"$in": versions}}
+        return ALWAYS
+    return one_of("version", if_match.versions, missing=0)
 
 
 def _stale(product: dict[str, Any], if_match: IfMatch | None) -> PreconditionFailed | None:
@@ -146,17 +146,18 @@ Refusal = Callable[[dict[str, Any]], DomainError | None]
 
 async def _write(
     product_id: PydanticObjectId,
-    condition: dict[str, Any],
+    condition: Condition,
     changes: dict[str, Any],
     mode: StockWrites,
     refusal: Refusal,
 ) -> Product:
     """Apply one conditional update (`changes`, version +1, updated_at now) under the lease.
 
-    When the condition does not hold, the product as it is now (read under the same lease) says
-    why: `refusal` turns it into the error to answer (404 if the product is gone). If the product
-    has meanwhile changed so that the condition holds (possible on MongoDB, where orders take
-    stock without a lease), the write is tried again, a bounded number of times.
+    The lease's fence is part of the condition: a writer whose lease was taken over writes
+    nothing. When the condition does not hold, the product as it is now (read under the same
+    lease) says why: `refusal` turns it into the error to answer (404 if the product is gone). If
+    the product has meanwhile changed so that the condition holds (possible on MongoDB, where
+    orders take stock without a lease), the write is tried again, a bounded number of times.
     """
     collection = Product.get_pymongo_collection()
     update = {
@@ -165,9 +166,9 @@ async def _write(
         "$set": {**changes.get("$set", {}), "updated_at": utc_now()},
     }
     for _ in range(_ATTEMPTS):
-        async with stock_guard(product_id, mode):
-            raw = await collection.find_one_and_update(
-                {"_id": product_id, **condition}, update, return_document=ReturnDocument.AFTER
+        async with stock_guard(product_id, mode) as fence:
+            raw = await update_if(
+                collection, product_id, condition & fence, update, mode, after=True
             )
             current = None if raw is not None else await collection.find_one({"_id": product_id})
         if raw is not None:
@@ -175,6 +176,8 @@ async def _write(
             return written
         if current is None:
             raise NotFound("product not found")
+        if not fence.holds(current):
+            raise ProductBusy("the product is busy; try again")
         error = refusal(current)
         if error is not None:
             raise error
@@ -212,14 +215,14 @@ async def adjust_stock(
 
     A change that would leave the range is a 409 with the current stock; nothing is written.
     """
-    bound: dict[str, Any] = {}
+    bound = ALWAYS
     if delta < 0:
-        bound = {"stock": {"$gte": -delta}}
+        bound = at_least("stock", -delta)
     elif delta > 0:
-        bound = {"stock": {"$lte": MAX_STOCK - delta}}
+        bound = at_most("stock", MAX_STOCK - delta)
     return await _write(
         cast(PydanticObjectId, product.id),
-        {**bound, **version_condition(if_match)},
+        bound & version_condition(if_match),
         {"$inc": {"stock": delta}},
         mode,
         lambda current: _stale(current, if_match) or _out_of_range(current, delta),

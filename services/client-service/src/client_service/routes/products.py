@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from client_service.routes.orders import new_order_key
 from client_service.web import Api, render
 
 router = APIRouter(tags=["products"])
@@ -30,4 +31,5 @@ async def product_list(
 async def product_detail(request: Request, api: Api, product_id: str) -> HTMLResponse:
     """One product and the quantity form that orders it."""
     product = await api.get_product(product_id)
-    return render(request, "product.html", {"product": product, "qty": 1})
+    context = {"product": product, "qty": 1, "order_key": new_order_key()}
+    return render(request, "product.html", context)
