@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -51,6 +52,24 @@ def offline_osv_export(osv_fixture_zip: Path) -> Iterator[None]:
         yield
     finally:
         os.environ.pop("MICROSHOP_OSV_ZIP", None)
+
+
+# Sets the child's own Ctrl-C handling, then runs the module named by its first argument.
+_INTERRUPTIBLE = (
+    "import runpy, signal, sys\n"
+    "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    "runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)\n"
+)
+
+
+def interruptible_module(module: str, *args: str) -> list[str]:
+    """argv of `python -m MODULE ARGS` for a child that a test stops with SIGINT.
+
+    A suite started with `nohup ... &` runs with SIGINT ignored, every child inherits that, and
+    Python then installs no KeyboardInterrupt handler, so the test's Ctrl-C would do nothing: the
+    child installs Python's own handler itself before the module runs.
+    """
+    return [sys.executable, "-c", _INTERRUPTIBLE, module, *args]
 
 
 def free_port() -> int:

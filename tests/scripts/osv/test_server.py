@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from microshop_ci.osv.cli import main
 from microshop_ci.osv.db import OsvDatabase
 from microshop_ci.osv.server import serve_in_thread
+from tests.conftest import interruptible_module
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_the_server_command_prints_its_url_serves_and_stops_on_ctrl_c(
     osv_fixture_zip: Path,
 ) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "microshop_ci.osv.cli", "--zip", str(osv_fixture_zip)],
+        interruptible_module("microshop_ci.osv.cli", "--zip", str(osv_fixture_zip)),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

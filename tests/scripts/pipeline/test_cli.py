@@ -6,11 +6,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from microshop_ci.pipeline.cli import main
+from tests.conftest import interruptible_module
 from tests.scripts.pipeline.conftest import FakeRepo
 
 
@@ -115,16 +115,14 @@ def test_ctrl_c_stops_the_running_step_and_its_children(fake_repo: FakeRepo) -> 
     report = fake_repo.root / "reports" / "pipeline"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3] / "scripts")}
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
+        interruptible_module(
             "microshop_ci.pipeline",
             "--repo",
             str(fake_repo.root),
             "--report-dir",
             str(report),
             "--plain",
-        ],
+        ),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
