@@ -1,4 +1,4 @@
-"""What the first real run of the workflows needs, asserted on the YAML (issue 12's review)."""
+"""What the first real run of the workflows needs, asserted on the YAML."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def runs_of(job: dict[str, Any]) -> list[str]:
     return [str(step["run"]) for step in steps_of(job) if "run" in step]
 
 
-# defect 4: tool caches per job's tool set, Go's module cache, slow tests in their own job
+# tool caches per job's tool set, Go's module cache, slow tests in their own job
 
 
 def test_the_tool_cache_key_names_the_jobs_tool_set_and_the_pinned_versions() -> None:
@@ -55,7 +55,7 @@ def test_docker_and_pipeline_tests_run_in_their_own_job_which_required_waits_for
     assert "slow-tests" in jobs["required"]["needs"]
 
 
-# defect 6: the release gates before it pushes, builds without cache, tags vX.Y.Z, only on vX.Y.Z
+# the release gates before it pushes, builds without cache, tags vX.Y.Z, only on vX.Y.Z
 
 
 def release_build_runs() -> list[str]:
@@ -102,7 +102,7 @@ def test_the_provenance_job_may_write_its_storage_record() -> None:
             assert job["permissions"]["id-token"] == "write", name
 
 
-# defect 8: on GitHub the pin check may ask the API about a Dependabot bump
+# on GitHub the pin check may ask the API about a Dependabot bump
 
 
 def test_the_workflows_job_gives_the_pin_check_a_read_only_token() -> None:
@@ -112,7 +112,7 @@ def test_the_workflows_job_gives_the_pin_check_a_read_only_token() -> None:
     assert step["env"] == {"GITHUB_TOKEN": "${{ github.token }}"}
 
 
-# defect 9: kind-e2e keeps its results and diagnostics on every run
+# kind-e2e keeps its results and diagnostics on every run
 
 
 def test_kind_e2e_uploads_results_and_diagnostics_always() -> None:

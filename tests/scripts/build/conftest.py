@@ -63,7 +63,7 @@ def docker() -> str:
 
 @pytest.fixture(scope="session")
 def registry(docker: str) -> Iterator[str]:
-    """The local OCI registry (scripts/registry up); stopped after if this session started it."""
+    """The local OCI registry (scripts/registry up); stopped after if this test run started it."""
     was_up = run(SCRIPTS / "registry", "status", check=False).returncode == 0
     run(SCRIPTS / "registry", "up")
     yield run(SCRIPTS / "registry", "addr").stdout.strip()
@@ -73,7 +73,7 @@ def registry(docker: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def chain(registry: str, tmp_path_factory: pytest.TempPathFactory) -> ChainRun:
-    """The whole local chain, scripted as the workflows run it, with a key pair of this session."""
+    """The whole local chain, scripted as the workflows run it, with a key pair of this test run."""
     work = tmp_path_factory.mktemp("chain")
     images_file = work / "images.json"
     run(SCRIPTS / "build-images", "--push", "--out", images_file)
