@@ -88,10 +88,14 @@ async def drop_database(settings: Settings) -> None:
         await client.close()
 
 
+# What start_app yields: start an app with settings overrides, get it and its client.
+Starter = Callable[..., Awaitable[tuple[FastAPI, httpx.AsyncClient]]]
+
+
 @pytest.fixture
 async def start_app(
     make_settings: Callable[..., Settings],
-) -> AsyncIterator[Callable[..., Awaitable[tuple[FastAPI, httpx.AsyncClient]]]]:
+) -> AsyncIterator[Starter]:
     """Start apps (inside their lifespan) with settings overrides; everything is closed after."""
     opened: list[tuple[LifespanManager, httpx.AsyncClient, Settings]] = []
 

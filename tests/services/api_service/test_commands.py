@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import httpx
 import pytest
-from fastapi import FastAPI
 from pymongo.monitoring import (
     CommandFailedEvent,
     CommandListener,
@@ -18,12 +15,11 @@ from api_service.services.auth import ensure_admin
 from tests.services.api_service.conftest import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
+    Starter,
     create_product,
     ordering,
     register,
 )
-
-Starter = Callable[..., Awaitable[tuple[FastAPI, httpx.AsyncClient]]]
 
 
 class Recorder(CommandListener):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
@@ -15,7 +15,6 @@ from urllib.parse import urlparse
 import bson
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from api_service.models import Order, OrderStatus, Product
 from api_service.services.auth import ensure_admin
@@ -25,12 +24,12 @@ from api_service.services.sweeper import sweep
 from tests.services.api_service.conftest import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
+    Starter,
     create_product,
     ordering,
     register,
 )
 
-Starter = Callable[..., Awaitable[tuple[FastAPI, httpx.AsyncClient]]]
 Rule = Callable[[dict[str, Any]], bool]
 OP_MSG = 2013
 
