@@ -77,13 +77,16 @@ def _set_use_cache(custom: client.CustomObjectsApi, value: bool) -> None:
     for rule in policy["spec"]["rules"]:
         for verify in rule.get("verifyImages", []):
             verify["useCache"] = value
-    custom.replace_cluster_custom_object("kyverno.io", "v1", "clusterpolicies", POLICY, policy)
+    updated = custom.replace_cluster_custom_object(
+        "kyverno.io", "v1", "clusterpolicies", POLICY, policy
+    )
     deadline = time.monotonic() + SETTLE_SECONDS
     while time.monotonic() < deadline:
         live = custom.get_cluster_custom_object("kyverno.io", "v1", "clusterpolicies", POLICY)
         conditions = live.get("status", {}).get("conditions", [])
         ready = any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
-        if ready and live["metadata"]["generation"] == policy["metadata"]["generation"] + 1:
+        # The generation the replace produced (unchanged when the value already was `value`).
+        if ready and live["metadata"]["generation"] == updated["metadata"]["generation"]:
             return
         time.sleep(1)
     raise ToolError(f"{POLICY} was not ready {SETTLE_SECONDS:.0f} s after setting useCache")
