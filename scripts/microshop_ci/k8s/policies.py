@@ -1,14 +1,17 @@
 """Render the Kyverno policies for one environment from their single committed source.
 
 Profiles: `release` (keyless: the release workflow of REPOSITORY on a v* tag; only the release
-registry) and `local` (the cosign public key of local and kind runs, transparency log and SCT
-checks off for offline use, the local registries reached over plain HTTP).
+registry), `local` (the cosign public key of local and kind runs, transparency log and SCT
+checks off for offline use, the local registries reached over plain HTTP) and `keyless-local`
+(the release rendering trusting the local Sigstore of `scripts/sigstore` instead of the public
+one: its OIDC issuer, Fulcio root, Rekor URL and key; the local registries as in `local`).
 """
 
 from __future__ import annotations
 
 import copy
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,7 +19,7 @@ import yaml
 
 from microshop_ci.k8s.common import POLICIES_DIR, UsageError
 
-Profile = Literal["local", "release"]
+Profile = Literal["local", "release", "keyless-local"]
 PLACEHOLDER = "__REPOSITORY__"  # OWNER/NAME: the release workflow's identity
 OWNER = "__OWNER__"  # the release images' namespace: ghcr.io/OWNER/<service> (lower case)
 DEFAULT_REPOSITORY = "microshop/microshop"
@@ -24,6 +27,7 @@ LOCAL_REGISTRIES = ("127.0.0.1:5000/*", "localhost:5000/*", "kind-registry:5000/
 REKOR_URL = "https://rekor.sigstore.dev"
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _REGISTRY = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?$")
+_URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
 
 
 def policy_files(root: Path = POLICIES_DIR) -> list[Path]:
@@ -79,6 +83,48 @@ def _filter_registries(node: Any, keep_local: bool, extra: list[str]) -> Any:
     return node
 
 
+@dataclass(frozen=True)
+class SigstoreTrust:
+    """What the keyless-local rendering trusts instead of the public Sigstore (PEMs as text).
+
+    No CT log runs locally, so without ctlog_public_key the SCT check is off (`ignoreSCT`).
+    """
+
+    issuer: str
+    rekor_url: str
+    rekor_public_key: str
+    fulcio_roots: str
+    ctlog_public_key: str | None = None
+
+    def check(self) -> None:
+        """UsageError naming the first unusable field."""
+        for name, value in (("issuer", self.issuer), ("rekor URL", self.rekor_url)):
+            if not _URL.match(value):
+                raise UsageError(f"keyless-local: the {name} must be an http(s) URL, got {value!r}")
+        pems = (
+            ("Rekor public key", self.rekor_public_key, "PUBLIC KEY"),
+            ("Fulcio root", self.fulcio_roots, "CERTIFICATE"),
+            ("CT log public key", self.ctlog_public_key, "PUBLIC KEY"),
+        )
+        for name, pem, kind in pems:
+            if pem is not None and f"BEGIN {kind}" not in pem:
+                raise UsageError(f"keyless-local: the {name} is not a PEM {kind}")
+
+
+def _local_keyless(entry: dict[str, Any], trust: SigstoreTrust) -> dict[str, Any]:
+    """A release keyless attestor entry with the local Sigstore's trust; identity unchanged."""
+    keyless = dict(entry["keyless"])
+    keyless["issuer"] = trust.issuer
+    keyless["roots"] = trust.fulcio_roots.strip()
+    keyless["rekor"] = {"url": trust.rekor_url, "pubkey": trust.rekor_public_key.strip()}
+    keyless["ctlog"] = (
+        {"pubkey": trust.ctlog_public_key.strip()}
+        if trust.ctlog_public_key
+        else {"ignoreSCT": True}
+    )
+    return {**entry, "keyless": keyless}
+
+
 def _key_attestors(public_key: str) -> list[dict[str, Any]]:
     return [
         {
@@ -109,14 +155,29 @@ def _refuse_cached_verification(policy: str, rule: str, verify: dict[str, Any]) 
         )
 
 
+def _trust_for(
+    verify: dict[str, Any], profile: Profile, public_key: str | None, trust: SigstoreTrust | None
+) -> None:
+    """Set one verifyImages entry's attestors and registry access for the profile."""
+    if profile == "local":
+        verify["attestors"] = _key_attestors(public_key or "")
+    if profile == "keyless-local" and trust is not None:
+        for attestor in verify["attestors"]:
+            attestor["entries"] = [_local_keyless(e, trust) for e in attestor["entries"]]
+    if profile != "release":
+        verify["imageRegistryCredentials"] = {"allowInsecureRegistry": True}
+
+
 def render(
     profile: Profile,
     repository: str = DEFAULT_REPOSITORY,
     public_key: str | None = None,
     registries: tuple[str, ...] = (),
     sources: list[dict[str, Any]] | None = None,
+    trust: SigstoreTrust | None = None,
 ) -> list[dict[str, Any]]:
-    """The policies for one profile; `local` needs the cosign public key (PEM)."""
+    """The policies for one profile; `local` needs the cosign public key (PEM), `keyless-local`
+    the local Sigstore's trust."""
     if not _REPOSITORY.match(repository):
         raise UsageError(f"--repository must be OWNER/NAME, got {repository!r}")
     for registry in registries:
@@ -124,17 +185,19 @@ def render(
             raise UsageError(f"--registry must be HOST[:PORT], got {registry!r}")
     if profile == "local" and (not public_key or "BEGIN PUBLIC KEY" not in public_key):
         raise UsageError("the local profile needs a cosign public key (PEM, BEGIN PUBLIC KEY)")
+    if profile == "keyless-local":
+        if trust is None:
+            raise UsageError("the keyless-local profile needs the local Sigstore's trust")
+        trust.check()
     extra = [f"{r}/*" for r in registries]
     rendered = []
     for source in copy.deepcopy(sources if sources is not None else load_sources()):
         policy = _substitute(source, repository)
-        policy = _filter_registries(policy, profile == "local", extra)
+        policy = _filter_registries(policy, profile != "release", extra)
         for rule in policy["spec"]["rules"]:
             for verify in rule.get("verifyImages", []):
                 _refuse_cached_verification(policy["metadata"]["name"], rule["name"], verify)
-                if profile == "local":
-                    verify["attestors"] = _key_attestors(public_key or "")
-                    verify["imageRegistryCredentials"] = {"allowInsecureRegistry": True}
+                _trust_for(verify, profile, public_key, trust)
         rendered.append(policy)
     return rendered
 

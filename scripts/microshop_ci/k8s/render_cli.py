@@ -25,6 +25,20 @@ def _read(path: Path, what: str) -> str:
         raise UsageError(f"{path}: cannot read the {what} ({exc.strerror})") from exc
 
 
+def _trust(args: argparse.Namespace) -> policies.SigstoreTrust:
+    """The keyless-local profile's trust from its flags; UsageError naming a missing one."""
+    for flag in ("issuer", "rekor_url", "rekor_pub", "fulcio_root"):
+        if getattr(args, flag) is None:
+            raise UsageError(f"--profile keyless-local needs --{flag.replace('_', '-')}")
+    return policies.SigstoreTrust(
+        issuer=args.issuer,
+        rekor_url=args.rekor_url,
+        rekor_public_key=_read(args.rekor_pub, "Rekor public key"),
+        fulcio_roots=_read(args.fulcio_root, "Fulcio root"),
+        ctlog_public_key=_read(args.ctlog_pub, "CT log public key") if args.ctlog_pub else None,
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line of scripts/render-manifests."""
     p = argparse.ArgumentParser(prog="render-manifests", description=__doc__)
@@ -37,13 +51,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--what", choices=("all", "manifests", "policies"), default="all")
     p.add_argument("--component", action="append", default=[],
                    help="add k8s/components/NAME (repeatable), e.g. ferretdb")  # fmt: skip
-    p.add_argument("--profile", choices=("local", "release"),
+    p.add_argument("--profile", choices=("local", "release", "keyless-local"),
                    help="policy profile (default: local for kind, release otherwise)")  # fmt: skip
     repository = os.environ.get("GITHUB_REPOSITORY") or policies.DEFAULT_REPOSITORY
     p.add_argument("--repository", default=repository, help="OWNER/NAME of the release workflow")
     p.add_argument("--cosign-pub", type=Path,
                    default=Path(os.environ.get("MICROSHOP_COSIGN_PUB", DEFAULT_COSIGN_PUB)),
                    help="cosign public key for the local profile")  # fmt: skip
+    local = p.add_argument_group("keyless-local profile: the local Sigstore (scripts/sigstore env)")
+    local.add_argument("--issuer", help="the OIDC issuer URL Fulcio certifies")
+    local.add_argument("--rekor-url", help="Rekor's URL")
+    local.add_argument("--rekor-pub", type=Path, help="Rekor's public key (PEM file)")
+    local.add_argument("--fulcio-root", type=Path, help="Fulcio's root certificate (PEM file)")
+    local.add_argument("--ctlog-pub", type=Path, help="the CT log's public key (PEM file); "
+                       "without it the SCT check is off")  # fmt: skip
     p.add_argument(
         "--registry",
         action="append",
@@ -61,7 +82,8 @@ def render(args: argparse.Namespace) -> str:
     if args.what in ("all", "policies"):
         profile = args.profile or PROFILES.get(args.overlay, "release")
         key = _read(args.cosign_pub, "cosign public key") if profile == "local" else None
-        rendered = policies.render(profile, args.repository, key, tuple(args.registry))
+        trust = _trust(args) if profile == "keyless-local" else None
+        rendered = policies.render(profile, args.repository, key, tuple(args.registry), trust=trust)
         parts.append(policies.dump(rendered + policies.support_documents()))
     if args.what in ("all", "manifests"):
         images = load_images(args.images) if args.images else None

@@ -120,12 +120,90 @@ def test_the_local_profile_holds_the_key_offline_and_the_extra_registry() -> Non
     assert "registry.test:5001/*" in allowed["variable"]["value"]
 
 
-@pytest.mark.parametrize("profile", ["release", "local"])
+CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+TRUST = policies.SigstoreTrust(
+    issuer="http://172.18.0.1:5556",
+    rekor_url="http://172.18.0.1:5557",
+    rekor_public_key=KEY,
+    fulcio_roots=CERT,
+)
+
+
+def _verify_entry(rendered: list[dict[str, object]]) -> dict[str, object]:
+    by_name = {p["metadata"]["name"]: p for p in rendered}  # type: ignore[index]
+    spec = by_name["verify-image-signatures"]["spec"]  # type: ignore[index]
+    return spec["rules"][0]["verifyImages"][0]  # type: ignore[no-any-return]
+
+
+def test_keyless_local_differs_from_release_only_in_the_trust_and_the_local_registries() -> None:
+    release = _verify_entry(policies.render("release", "Acme/shop"))
+    local = _verify_entry(policies.render("keyless-local", "Acme/shop", trust=TRUST))
+    release_keyless = release["attestors"][0]["entries"][0]["keyless"]  # type: ignore[index]
+    local_keyless = local["attestors"][0]["entries"][0]["keyless"]  # type: ignore[index]
+    assert local_keyless == {
+        "issuer": "http://172.18.0.1:5556",
+        "subjectRegExp": release_keyless["subjectRegExp"],
+        "rekor": {"url": "http://172.18.0.1:5557", "pubkey": KEY.strip()},
+        "roots": CERT.strip(),
+        "ctlog": {"ignoreSCT": True},
+    }
+    assert local["imageRegistryCredentials"] == {"allowInsecureRegistry": True}  # type: ignore[index]
+    assert "kind-registry:5000/*" in local["imageReferences"]  # type: ignore[operator]
+    same = {k: v for k, v in local.items() if k not in ("attestors", "imageReferences",
+                                                         "imageRegistryCredentials")}  # fmt: skip
+    assert same == {k: v for k, v in release.items() if k not in ("attestors", "imageReferences")}
+
+
+def test_keyless_local_with_a_ct_log_checks_its_scts() -> None:
+    trust = policies.SigstoreTrust(**{**TRUST.__dict__, "ctlog_public_key": KEY})
+    local = _verify_entry(policies.render("keyless-local", "Acme/shop", trust=trust))
+    keyless = local["attestors"][0]["entries"][0]["keyless"]  # type: ignore[index]
+    assert keyless["ctlog"] == {"pubkey": KEY.strip()}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"issuer": "token.example"}, "the issuer must be an http"),
+        ({"rekor_url": ""}, "the rekor URL must be an http"),
+        ({"rekor_public_key": CERT}, "the Rekor public key is not a PEM PUBLIC KEY"),
+        ({"fulcio_roots": KEY}, "the Fulcio root is not a PEM CERTIFICATE"),
+    ],
+)
+def test_keyless_local_refuses_unusable_trust(change: dict[str, str], message: str) -> None:
+    trust = policies.SigstoreTrust(**{**TRUST.__dict__, **change})
+    with pytest.raises(UsageError, match=f"^keyless-local: {message}"):
+        policies.render("keyless-local", "Acme/shop", trust=trust)
+
+
+def test_keyless_local_without_trust_is_refused() -> None:
+    with pytest.raises(UsageError, match="needs the local Sigstore's trust"):
+        policies.render("keyless-local", "Acme/shop")
+
+
+def test_the_cli_renders_keyless_local_from_the_trust_files(tmp_path: Path) -> None:
+    (tmp_path / "rekor.pub").write_text(KEY)
+    (tmp_path / "fulcio.pem").write_text(CERT)
+    base = [str(REPO_ROOT / "scripts" / "render-manifests"), "kind", "--what", "policies",
+            "--profile", "keyless-local", "--issuer", TRUST.issuer, "--rekor-url",
+            TRUST.rekor_url, "--rekor-pub", str(tmp_path / "rekor.pub")]  # fmt: skip
+    missing = subprocess.run(base, capture_output=True, text=True, check=False)
+    assert (missing.returncode, missing.stderr) == (
+        2, "render-manifests: --profile keyless-local needs --fulcio-root\n")  # fmt: skip
+    args = [*base, "--fulcio-root", str(tmp_path / "fulcio.pem")]
+    result = subprocess.run(args, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    rendered = [d for d in yaml.safe_load_all(result.stdout) if d and d["kind"] == "ClusterPolicy"]
+    keyless = _verify_entry(rendered)["attestors"][0]["entries"][0]["keyless"]  # type: ignore[index]
+    assert keyless["roots"] == CERT.strip()
+
+
+@pytest.mark.parametrize("profile", ["release", "local", "keyless-local"])
 def test_every_rendering_verifies_every_admission_afresh(profile: policies.Profile) -> None:
     key = KEY if profile == "local" else None
     entries = [
         verify
-        for policy in policies.render(profile, "Acme/shop", key)
+        for policy in policies.render(profile, "Acme/shop", key, trust=TRUST)
         for rule in policy["spec"]["rules"]
         for verify in rule.get("verifyImages", [])
     ]
