@@ -31,9 +31,20 @@ from microshop_ci.core.log import log
 from microshop_ci.core.paths import LOCAL_DIR, REPO_ROOT, REPORTS_DIR
 from microshop_ci.core.result import SignedImage, SignResult, write_result
 from microshop_ci.core.tools import ToolError, pinned_tool, run_tool
-from microshop_ci.sign import sbom
+from microshop_ci.sign import provenance, sbom
 
 STEPS = ("sbom", "sign", "attest", "verify")
+PRIVATE_SIGSTORE = (
+    "MICROSHOP_SIGSTORE_FULCIO_URL",
+    "MICROSHOP_SIGSTORE_REKOR_URL",
+    "MICROSHOP_SIGSTORE_TRUSTED_ROOT",
+)
+PROVENANCE_TYPE = "slsaprovenance1"
+PREDICATE_FILES = {"cyclonedx": "sbom.cdx.json", PROVENANCE_TYPE: "provenance.json"}
+ATTESTATION_FILES = {
+    "cyclonedx": "attestation.json",
+    PROVENANCE_TYPE: "provenance-attestation.json",
+}
 LOOPBACK = re.compile(r"^(127\.0\.0\.1|localhost)[:/]")
 
 
@@ -92,10 +103,12 @@ def signer(mode: str, key_dir: Path, env: Mapping[str, str]) -> Signer:
                 "--mode keyless needs a GitHub Actions OIDC token (id-token: write); "
                 "it cannot run here"
             )
-        sign_flags = (*fmt, "--yes")
+        private = private_sigstore(env)
+        sign_flags = (*fmt, *private, "--yes")
         verify_flags = (
             "--certificate-identity", env["COSIGN_CERTIFICATE_IDENTITY"],
             "--certificate-oidc-issuer", env["COSIGN_CERTIFICATE_OIDC_ISSUER"],
+            *private,
         )  # fmt: skip
     # A registry that speaks plain HTTP on a non-loopback name (kind-registry:5000) must be
     # named as such; loopback registries are plain HTTP by default.
@@ -103,6 +116,29 @@ def signer(mode: str, key_dir: Path, env: Mapping[str, str]) -> Signer:
         sign_flags += ("--allow-http-registry",)
         verify_flags += ("--allow-http-registry",)
     return Signer(mode, key_dir, sign_flags, verify_flags)
+
+
+def private_sigstore(env: Mapping[str, str]) -> tuple[str, ...]:
+    """cosign's flags for a private Sigstore instance (all three variables or none).
+
+    Unset, keyless signing uses the public Sigstore (Fulcio, Rekor and cosign's own trust root).
+    Set, the same steps sign with that Fulcio and Rekor and trust only its root: this is all that
+    differs when the release path runs against the local Sigstore of `scripts/sigstore`.
+    """
+    given = {name: env.get(name, "") for name in PRIVATE_SIGSTORE}
+    if not any(given.values()):
+        return ()
+    missing = [name for name, value in given.items() if not value]
+    if missing:
+        raise SignError(f"a private Sigstore needs {', '.join(missing)} as well")
+    trusted_root = given["MICROSHOP_SIGSTORE_TRUSTED_ROOT"]
+    if not Path(trusted_root).is_file():
+        raise SignError(f"MICROSHOP_SIGSTORE_TRUSTED_ROOT: {trusted_root} is not a file")
+    return (
+        "--fulcio-url", given["MICROSHOP_SIGSTORE_FULCIO_URL"],
+        "--rekor-url", given["MICROSHOP_SIGSTORE_REKOR_URL"],
+        "--trusted-root", trusted_root,
+    )  # fmt: skip
 
 
 def plain_http(env: Mapping[str, str]) -> bool:
@@ -194,47 +230,72 @@ def sign_service(
     folder = out_dir / service
     folder.mkdir(parents=True, exist_ok=True)
     how = cosign.how
+    kinds = attested_kinds(how)
+    if "attest" in steps and PROVENANCE_TYPE in kinds:
+        # written first: a missing runner variable stops the stage before anything is signed
+        try:
+            provenance.write(folder / "provenance.json", os.environ)
+        except provenance.ProvenanceError as exc:
+            raise SignError(f"{service}: {exc}") from None
     if "sbom" in steps:
-        log(f"{service}: CycloneDX SBOM of {ref} (syft)")
-        insecure = plain_http(os.environ) or LOOPBACK.match(ref) is not None
-        env = {"SYFT_CHECK_FOR_APP_UPDATE": "false"}
-        if insecure:
-            env["SYFT_REGISTRY_INSECURE_USE_HTTP"] = "true"
-        target = f"cyclonedx-json={folder / 'sbom.cdx.json'}"
-        result = run_tool([syft, "scan", f"registry:{ref}", "-q", "-o", target], ok_codes=None,
-                          env=env)  # fmt: skip
-        if result.returncode != 0:
-            sys.stderr.write(result.stderr)
-            raise SignError(f"{service}: syft failed")
-        print(_check_sbom("sbom", folder / "sbom.cdx.json", service), file=sys.stderr)
+        _sbom(service, ref, folder, syft)
     if "sign" in steps:
         log(f"{service}: cosign sign ({how.mode}) {ref}")
         logfile = folder / "sign.log"
         if not cosign.call(["sign", *how.sign_flags, ref], logfile, logfile, signing=True):
             raise _failed(logfile, f"{service}: cosign sign failed")
     if "attest" in steps:
-        predicate = folder / "sbom.cdx.json"
-        if not predicate.is_file():
-            raise SignError(f"{service}: no SBOM in {folder} (run the sbom step)")
-        log(f"{service}: cosign attest --type cyclonedx {ref}")
-        logfile = folder / "attest.log"
-        args = ["attest", *how.sign_flags, "--type", "cyclonedx", "--predicate", str(predicate)]
-        if not cosign.call([*args, ref], logfile, logfile, signing=True):
-            raise _failed(logfile, f"{service}: cosign attest failed")
+        for kind in kinds:
+            _attest(service, ref, folder, kind, cosign)
     if "verify" in steps:
-        log(f"{service}: cosign verify {ref}")
-        logfile = folder / "verify.log"
-        if not cosign.call(
-            ["verify", *how.verify_flags, ref], folder / "verify.json", logfile, signing=False
-        ):
-            raise _failed(logfile, f"{service}: signature verification FAILED for {ref}")
-        log(f"{service}: cosign verify-attestation --type cyclonedx {ref}")
-        logfile = folder / "verify-attestation.log"
-        args = ["verify-attestation", *how.verify_flags, "--type", "cyclonedx", ref]
-        if not cosign.call(args, folder / "attestation.json", logfile, signing=False):
-            raise _failed(logfile, f"{service}: attestation verification FAILED for {ref}")
-        print(_check_sbom("attestation", folder / "attestation.json", service), file=sys.stderr)
-        log(f"{service}: verified signature and SBOM attestation of {ref}")
+        _verify(service, ref, folder, kinds, cosign)
+
+
+def attested_kinds(how: Signer) -> tuple[str, ...]:
+    """What is attested: the SBOM always; keyless, also the run's SLSA provenance."""
+    return ("cyclonedx", PROVENANCE_TYPE) if how.mode == "keyless" else ("cyclonedx",)
+
+
+def _sbom(service: str, ref: str, folder: Path, syft: str) -> None:
+    log(f"{service}: CycloneDX SBOM of {ref} (syft)")
+    insecure = plain_http(os.environ) or LOOPBACK.match(ref) is not None
+    env = {"SYFT_CHECK_FOR_APP_UPDATE": "false"}
+    if insecure:
+        env["SYFT_REGISTRY_INSECURE_USE_HTTP"] = "true"
+    target = f"cyclonedx-json={folder / 'sbom.cdx.json'}"
+    argv = [syft, "scan", f"registry:{ref}", "-q", "-o", target]
+    result = run_tool(argv, ok_codes=None, env=env)
+    if result.returncode != 0:
+        sys.stderr.write(result.stderr)
+        raise SignError(f"{service}: syft failed")
+    print(_check_sbom("sbom", folder / "sbom.cdx.json", service), file=sys.stderr)
+
+
+def _attest(service: str, ref: str, folder: Path, kind: str, cosign: Cosign) -> None:
+    predicate = folder / PREDICATE_FILES[kind]
+    if not predicate.is_file():  # the provenance is written at the start of the stage
+        raise SignError(f"{service}: no SBOM in {folder} (run the sbom step)")
+    log(f"{service}: cosign attest --type {kind} {ref}")
+    logfile = folder / f"attest-{kind}.log"
+    args = ["attest", *cosign.how.sign_flags, "--type", kind, "--predicate", str(predicate)]
+    if not cosign.call([*args, ref], logfile, logfile, signing=True):
+        raise _failed(logfile, f"{service}: cosign attest --type {kind} failed")
+
+
+def _verify(service: str, ref: str, folder: Path, kinds: Sequence[str], cosign: Cosign) -> None:
+    flags = cosign.how.verify_flags
+    log(f"{service}: cosign verify {ref}")
+    logfile = folder / "verify.log"
+    if not cosign.call(["verify", *flags, ref], folder / "verify.json", logfile, signing=False):
+        raise _failed(logfile, f"{service}: signature verification FAILED for {ref}")
+    for kind in kinds:
+        log(f"{service}: cosign verify-attestation --type {kind} {ref}")
+        logfile = folder / f"verify-attestation-{kind}.log"
+        args = ["verify-attestation", *flags, "--type", kind, ref]
+        if not cosign.call(args, folder / ATTESTATION_FILES[kind], logfile, signing=False):
+            raise _failed(logfile, f"{service}: {kind} attestation verification FAILED for {ref}")
+    print(_check_sbom("attestation", folder / "attestation.json", service), file=sys.stderr)
+    log(f"{service}: verified the signature and every attestation of {ref}")
 
 
 def run(args: argparse.Namespace) -> None:

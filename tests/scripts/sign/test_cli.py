@@ -179,6 +179,42 @@ def test_keyless_mode_needs_the_release_identity_and_an_oidc_token() -> None:
     )  # fmt: skip
 
 
+PRIVATE = {
+    "MICROSHOP_SIGSTORE_FULCIO_URL": "http://127.0.0.1:5555",
+    "MICROSHOP_SIGSTORE_REKOR_URL": "http://127.0.0.1:3000",
+}
+
+
+def test_a_private_sigstore_changes_only_the_urls_and_the_trust_root(tmp_path: Path) -> None:
+    root = tmp_path / "trusted_root.json"
+    root.write_text("{}")
+    env = {
+        "COSIGN_CERTIFICATE_IDENTITY": "id",
+        "COSIGN_CERTIFICATE_OIDC_ISSUER": "iss",
+        "ACTIONS_ID_TOKEN_REQUEST_URL": "u",
+        **PRIVATE,
+        "MICROSHOP_SIGSTORE_TRUSTED_ROOT": str(root),
+    }
+    how = cli.signer("keyless", Path("k"), env)
+    private = ("--fulcio-url", "http://127.0.0.1:5555", "--rekor-url", "http://127.0.0.1:3000",
+               "--trusted-root", str(root))  # fmt: skip
+    assert how.sign_flags == (
+        "--new-bundle-format=false", "--use-signing-config=false", *private, "--yes")  # fmt: skip
+    assert how.verify_flags == (
+        "--certificate-identity", "id", "--certificate-oidc-issuer", "iss", *private)  # fmt: skip
+
+
+def test_a_private_sigstore_needs_all_three_settings(tmp_path: Path) -> None:
+    with pytest.raises(
+        cli.SignError, match=r"^a private Sigstore needs MICROSHOP_SIGSTORE_TRUSTED_ROOT as well$"
+    ):
+        cli.private_sigstore(PRIVATE)
+    missing = {**PRIVATE, "MICROSHOP_SIGSTORE_TRUSTED_ROOT": str(tmp_path / "none.json")}
+    with pytest.raises(cli.SignError, match=r"TRUSTED_ROOT: .*none\.json is not a file$"):
+        cli.private_sigstore(missing)
+    assert cli.private_sigstore({}) == ()
+
+
 def test_the_new_bundle_format_keeps_the_signing_config() -> None:
     how = cli.signer("key", Path("k"), {"MICROSHOP_COSIGN_BUNDLE": "new"})
     assert "--new-bundle-format=true" in how.sign_flags
@@ -190,8 +226,8 @@ def test_the_new_bundle_format_keeps_the_signing_config() -> None:
     [
         ("generate-key-pair", "cosign generate-key-pair failed in {keys}"),
         ("sign", "ferretdb: cosign sign failed"),
-        ("attest", "ferretdb: cosign attest failed"),
-        ("verify-attestation", f"ferretdb: attestation verification FAILED for {REF}"),
+        ("attest", "ferretdb: cosign attest --type cyclonedx failed"),
+        ("verify-attestation", f"ferretdb: cyclonedx attestation verification FAILED for {REF}"),
     ],
 )
 def test_each_failed_cosign_step_is_named_and_stops_the_run(

@@ -17,6 +17,19 @@ DEAD = "127.0.0.1:9"
 REF = f"{DEAD}/microshop/api-service@sha256:{'a' * 64}"
 
 
+# the variables a release run on a tag has (the provenance is made from them)
+RUN = {
+    "GITHUB_SERVER_URL": "https://github.com",
+    "GITHUB_REPOSITORY": "o/r",
+    "GITHUB_REF": "refs/tags/v1.0.0",
+    "GITHUB_SHA": "c" * 40,
+    "GITHUB_WORKFLOW_REF": "o/r/.github/workflows/release.yml@refs/tags/v1.0.0",
+    "GITHUB_EVENT_NAME": "push",
+    "GITHUB_RUN_ID": "7",
+    "GITHUB_RUN_ATTEMPT": "1",
+}
+
+
 def keyless(tmp_path: Path, step: str) -> tuple[subprocess.CompletedProcess[str], str]:
     """Run scripts/supply-chain --mode keyless for one step; return the run and cosign's log."""
     images = tmp_path / "images.json"
@@ -32,6 +45,7 @@ def keyless(tmp_path: Path, step: str) -> tuple[subprocess.CompletedProcess[str]
         "COSIGN_CERTIFICATE_OIDC_ISSUER": "https://token.actions.githubusercontent.com",
         "ACTIONS_ID_TOKEN_REQUEST_URL": f"http://{DEAD}/token",
         "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "not-a-token",
+        **RUN,
         # cosign's TUF cache and any proxy come from the environment: keep both local
         "TUF_ROOT": str(tmp_path / "tuf"),
         "HTTPS_PROXY": f"http://{DEAD}",
@@ -57,7 +71,7 @@ def keyless(tmp_path: Path, step: str) -> tuple[subprocess.CompletedProcess[str]
         timeout=300,
         env=env,
     )
-    log = out / "api-service" / f"{step}.log"
+    log = out / "api-service" / ("attest-cyclonedx.log" if step == "attest" else f"{step}.log")
     return result, log.read_text() if log.is_file() else ""
 
 
@@ -75,6 +89,7 @@ NETWORK_ERRORS = {
 def test_keyless_legacy_format_passes_cosign_flag_validation(tmp_path: Path, step: str) -> None:
     result, log = keyless(tmp_path, step)
     assert result.returncode == 1, result.stderr
-    assert f"api-service: cosign {step} failed" in result.stderr
+    failed = "cosign attest --type cyclonedx failed" if step == "attest" else "cosign sign failed"
+    assert f"api-service: {failed}" in result.stderr
     assert FLAG_ERROR not in log
     assert NETWORK_ERRORS[step] in log, log
