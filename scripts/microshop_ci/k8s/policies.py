@@ -9,7 +9,7 @@ one: its OIDC issuer, Fulcio root, Rekor URL and key; the local registries as in
 
 from __future__ import annotations
 
-import copy
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,9 +161,14 @@ def _trust_for(
     """Set one verifyImages entry's attestors and registry access for the profile."""
     if profile == "local":
         verify["attestors"] = _key_attestors(public_key or "")
+        verify.pop("attestations", None)  # key-signed images carry no release provenance
     if profile == "keyless-local" and trust is not None:
-        for attestor in verify["attestors"]:
-            attestor["entries"] = [_local_keyless(e, trust) for e in attestor["entries"]]
+        for attestors in [
+            verify["attestors"],
+            *(a["attestors"] for a in verify.get("attestations", [])),
+        ]:
+            for attestor in attestors:
+                attestor["entries"] = [_local_keyless(e, trust) for e in attestor["entries"]]
     if profile != "release":
         verify["imageRegistryCredentials"] = {"allowInsecureRegistry": True}
 
@@ -191,7 +196,9 @@ def render(
         trust.check()
     extra = [f"{r}/*" for r in registries]
     rendered = []
-    for source in copy.deepcopy(sources if sources is not None else load_sources()):
+    # a JSON round trip, not a deep copy: YAML anchors in a source (one attestor set used twice)
+    # become independent copies, so the rendering has no aliases
+    for source in json.loads(json.dumps(sources if sources is not None else load_sources())):
         policy = _substitute(source, repository)
         policy = _filter_registries(policy, profile != "release", extra)
         for rule in policy["spec"]["rules"]:

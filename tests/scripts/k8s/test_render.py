@@ -149,9 +149,35 @@ def test_keyless_local_differs_from_release_only_in_the_trust_and_the_local_regi
     }
     assert local["imageRegistryCredentials"] == {"allowInsecureRegistry": True}  # type: ignore[index]
     assert "kind-registry:5000/*" in local["imageReferences"]  # type: ignore[operator]
-    same = {k: v for k, v in local.items() if k not in ("attestors", "imageReferences",
-                                                         "imageRegistryCredentials")}  # fmt: skip
-    assert same == {k: v for k, v in release.items() if k not in ("attestors", "imageReferences")}
+    trust_fields = ("attestors", "attestations", "imageReferences", "imageRegistryCredentials")
+    same = {k: v for k, v in local.items() if k not in trust_fields}
+    assert same == {k: v for k, v in release.items() if k not in trust_fields}
+    # the provenance check: same conditions, the same (local) attestors as the signature
+    [local_provenance] = local["attestations"]  # type: ignore[index]
+    [release_provenance] = release["attestations"]  # type: ignore[index]
+    assert local_provenance["attestors"] == local["attestors"]  # type: ignore[index]
+    del local_provenance["attestors"], release_provenance["attestors"]
+    assert local_provenance == release_provenance
+
+
+def test_the_release_rendering_requires_the_release_workflows_provenance() -> None:
+    release = _verify_entry(policies.render("release", "Acme/shop"))
+    [provenance] = release["attestations"]  # type: ignore[index]
+    assert provenance["type"] == "https://slsa.dev/provenance/v1"
+    assert provenance["attestors"] == release["attestors"]  # type: ignore[index]
+    assert provenance["conditions"] == [{"all": [
+        {"key": "{{ runDetails.builder.id }}", "operator": "Equals",
+         "value": "https://github.com/Acme/shop/.github/workflows/release.yml@refs/tags/v*"},
+        {"key": "{{ buildDefinition.externalParameters.workflow.repository }}",
+         "operator": "Equals", "value": "https://github.com/Acme/shop"},
+    ]}]  # fmt: skip
+    text = policies.dump(policies.render("release", "Acme/shop"))
+    assert "&id0" not in text and "*id0" not in text  # no YAML aliases rendered
+
+
+def test_the_key_rendering_checks_no_release_provenance() -> None:
+    local = _verify_entry(policies.render("local", public_key=KEY))
+    assert "attestations" not in local
 
 
 def test_keyless_local_with_a_ct_log_checks_its_scts() -> None:
