@@ -27,10 +27,11 @@ from microshop_ci.core.errors import ToolError
 from microshop_ci.core.images import ImagesFileError, read_images
 from microshop_ci.core.paths import REPO_ROOT
 from microshop_ci.core.tools import pinned_tool, run_tool
+from microshop_ci.k8s import live_policy
 
 POLICY = "verify-image-signatures"
 NAMESPACE = "microshop-bench-admission"
-SETTLE_SECONDS = 60.0  # bound on waiting for Kyverno to report the changed policy ready
+SETTLE_SECONDS = 60.0  # bound on waiting for the namespace to be gone
 
 
 def _pod(name: str, image: str) -> dict[str, Any]:
@@ -73,23 +74,13 @@ def _latencies(core: client.CoreV1Api, image: str, count: int) -> list[float]:
 
 def _set_use_cache(custom: client.CustomObjectsApi, value: bool) -> None:
     """Set useCache on every verifyImages entry of the live policy; wait until Kyverno is ready."""
-    policy = custom.get_cluster_custom_object("kyverno.io", "v1", "clusterpolicies", POLICY)
-    for rule in policy["spec"]["rules"]:
-        for verify in rule.get("verifyImages", []):
-            verify["useCache"] = value
-    updated = custom.replace_cluster_custom_object(
-        "kyverno.io", "v1", "clusterpolicies", POLICY, policy
-    )
-    deadline = time.monotonic() + SETTLE_SECONDS
-    while time.monotonic() < deadline:
-        live = custom.get_cluster_custom_object("kyverno.io", "v1", "clusterpolicies", POLICY)
-        conditions = live.get("status", {}).get("conditions", [])
-        ready = any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
-        # The generation the replace produced (unchanged when the value already was `value`).
-        if ready and live["metadata"]["generation"] == updated["metadata"]["generation"]:
-            return
-        time.sleep(1)
-    raise ToolError(f"{POLICY} was not ready {SETTLE_SECONDS:.0f} s after setting useCache")
+
+    def edit(policy: dict[str, Any]) -> None:
+        for rule in policy["spec"]["rules"]:
+            for verify in rule.get("verifyImages", []):
+                verify["useCache"] = value
+
+    live_policy.change(custom, POLICY, edit)
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from kubernetes.client.rest import ApiException
 
 from microshop_ci.gha.images import Image, ImagesFileError, load_images
 from tests.conftest import REPO_ROOT, tool_path
+from tests.e2e.admitting import BARE_NAMESPACE
 from tests.e2e.kube import (
     PROBE_LABEL,
     ProbePod,
@@ -155,3 +156,18 @@ def _ignore_missing(delete: Callable[[], Any]) -> None:
     except ApiException as exc:
         if exc.status != 404:
             raise
+
+
+@pytest.fixture(scope="module")
+def bare_namespace(core: client.CoreV1Api) -> Iterator[str]:
+    """A namespace with no Pod Security labels and no mesh: only Kyverno stands in the way."""
+    try:
+        core.create_namespace({"metadata": {"name": BARE_NAMESPACE}})
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+    namespace = core.read_namespace(BARE_NAMESPACE)
+    labels = namespace.metadata.labels or {}
+    assert not [k for k in labels if k.startswith("pod-security.kubernetes.io/")], labels
+    yield BARE_NAMESPACE
+    core.delete_namespace(BARE_NAMESPACE)

@@ -19,73 +19,16 @@ from kubernetes.client.rest import ApiException
 
 from microshop_ci.gha.images import Image
 from tests.conftest import tool_path
-from tests.e2e.kube import PROPAGATION_TIMEOUT, probe_pod_manifest, run_tool
+from tests.e2e import admitting
+from tests.e2e.kube import PROPAGATION_TIMEOUT, run_tool
 from tests.e2e.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
 SIGNATURES = "verify-image-signatures"
 SIGNATURE_RULE = "verify-microshop-image-signatures"
-BARE_NAMESPACE = "microshop-e2e-admission"
 PRIVILEGED = "disallow-privileged-containers"  # the policy and its rule have one name
 NONROOT = "require-run-as-nonroot"
-
-
-@pytest.fixture(scope="module")
-def bare_namespace(core: client.CoreV1Api) -> Iterator[str]:
-    """A namespace with no Pod Security labels and no mesh: only Kyverno stands in the way."""
-    try:
-        core.create_namespace({"metadata": {"name": BARE_NAMESPACE}})
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
-    namespace = core.read_namespace(BARE_NAMESPACE)
-    labels = namespace.metadata.labels or {}
-    assert not [k for k in labels if k.startswith("pod-security.kubernetes.io/")], labels
-    yield BARE_NAMESPACE
-    core.delete_namespace(BARE_NAMESPACE)
-
-
-def _pod(name: str, image: str) -> dict[str, Any]:
-    return probe_pod_manifest(name, image, "default", {"app.kubernetes.io/name": "e2e-admission"})
-
-
-def _create(kube: client.ApiClient, namespace: str, manifest: dict[str, Any]) -> Any:
-    """Create through the API server and every admission webhook, without keeping it."""
-    kind = manifest["kind"]
-    if kind == "Pod":
-        return client.CoreV1Api(kube).create_namespaced_pod(namespace, manifest, dry_run="All")
-    if kind == "Deployment":
-        api = client.AppsV1Api(kube)
-        return api.create_namespaced_deployment(namespace, manifest, dry_run="All")
-    batch = client.BatchV1Api(kube)
-    if kind == "Job":
-        return batch.create_namespaced_job(namespace, manifest, dry_run="All")
-    return batch.create_namespaced_cron_job(namespace, manifest, dry_run="All")
-
-
-def _denial(kube: client.ApiClient, namespace: str, manifest: dict[str, Any]) -> str:
-    return _refusal(lambda: _create(kube, namespace, manifest))
-
-
-def _refusal(call: Callable[[], Any]) -> str:
-    """The message of the 400 that an admission webhook answered to `call`."""
-    with pytest.raises(ApiException) as err:
-        call()
-    assert err.value.status == 400, err.value
-    body = str(err.value.body)
-    try:
-        return str(json.loads(body).get("message", body))
-    except json.JSONDecodeError:
-        return body
-
-
-def _assert_refused_by(message: str, policy: str, rule: str, phrase: str) -> None:
-    """Kyverno's denial names the policy, then the rule with its message."""
-    assert "denied the request" in message, message
-    assert f"{policy}:" in message, message
-    assert f"{rule}:" in message, message
-    assert phrase in message, message
 
 
 def _controller(kind: str, pod: dict[str, Any]) -> dict[str, Any]:
@@ -119,7 +62,7 @@ def test_our_signed_images_are_admitted(
 ) -> None:
     admitted = []
     for name, image in sorted(images.items()):
-        pod = _create(kube, bare_namespace, _pod(f"e2e-signed-{name}", image.ref))
+        pod = admitting.create(kube, bare_namespace, admitting.pod(f"e2e-signed-{name}", image.ref))
         admitted.append((name, pod.spec.containers[0].image))
     assert admitted == [(name, image.ref) for name, image in sorted(images.items())]
 
@@ -130,53 +73,59 @@ def test_a_signed_image_by_tag_is_admitted_pinned_to_its_digest(
     image = images["api-service"]
     tag = f"{image.name}:e2e-signed"
     run_tool(tool_path("crane"), "tag", "--insecure", image.ref, "e2e-signed")
-    pod = _create(kube, bare_namespace, _pod("e2e-by-tag", tag))
+    pod = admitting.create(kube, bare_namespace, admitting.pod("e2e-by-tag", tag))
     assert pod.spec.containers[0].image == f"{tag}@{image.digest}"  # mutateDigest pinned the tag
 
 
 def test_an_unsigned_image_is_refused_by_the_signature_rule(
     kube: client.ApiClient, bare_namespace: str, unsigned_image: str
 ) -> None:
-    message = _denial(kube, bare_namespace, _pod("e2e-unsigned", unsigned_image))
-    _assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no signatures found")
+    message = admitting.denial(kube, bare_namespace, admitting.pod("e2e-unsigned", unsigned_image))
+    admitting.assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no signatures found")
 
 
 def test_an_image_signed_with_another_key_is_refused_by_the_signature_rule(
     kube: client.ApiClient, bare_namespace: str, other_key_image: str
 ) -> None:
-    message = _denial(kube, bare_namespace, _pod("e2e-other-key", other_key_image))
-    _assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no matching signatures")
+    message = admitting.denial(
+        kube, bare_namespace, admitting.pod("e2e-other-key", other_key_image)
+    )
+    admitting.assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no matching signatures")
 
 
 def test_an_image_by_a_tag_that_was_never_pushed_is_refused(
     kube: client.ApiClient, bare_namespace: str, images: dict[str, Image]
 ) -> None:
     missing = f"{images['api-service'].name}:e2e-never-pushed"
-    message = _denial(kube, bare_namespace, _pod("e2e-missing-tag", missing))
-    _assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "e2e-never-pushed")
+    message = admitting.denial(kube, bare_namespace, admitting.pod("e2e-missing-tag", missing))
+    admitting.assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "e2e-never-pushed")
 
 
 def test_a_root_container_is_refused_by_require_run_as_nonroot(
     kube: client.ApiClient, bare_namespace: str, images: dict[str, Image]
 ) -> None:
-    pod = _pod("e2e-root", images["api-service"].ref)
+    pod = admitting.pod("e2e-root", images["api-service"].ref)
     pod["spec"]["securityContext"].update({"runAsNonRoot": False, "runAsUser": 0})
     pod["spec"]["containers"][0]["securityContext"].update({"runAsNonRoot": False, "runAsUser": 0})
-    message = _denial(kube, bare_namespace, pod)
-    _assert_refused_by(message, NONROOT, NONROOT, "set spec.securityContext.runAsNonRoot: true")
-    _assert_refused_by(message, NONROOT, "disallow-root-user", "UID 0 is root")
+    message = admitting.denial(kube, bare_namespace, pod)
+    admitting.assert_refused_by(
+        message, NONROOT, NONROOT, "set spec.securityContext.runAsNonRoot: true"
+    )
+    admitting.assert_refused_by(message, NONROOT, "disallow-root-user", "UID 0 is root")
 
 
 def test_a_privileged_container_is_refused(
     kube: client.ApiClient, bare_namespace: str, images: dict[str, Image]
 ) -> None:
-    pod = _pod("e2e-privileged", images["api-service"].ref)
+    pod = admitting.pod("e2e-privileged", images["api-service"].ref)
     # The API server refuses privileged with allowPrivilegeEscalation false as invalid.
     pod["spec"]["containers"][0]["securityContext"].update(
         {"privileged": True, "allowPrivilegeEscalation": True}
     )
-    message = _denial(kube, bare_namespace, pod)
-    _assert_refused_by(message, PRIVILEGED, PRIVILEGED, "Privileged containers are not allowed")
+    message = admitting.denial(kube, bare_namespace, pod)
+    admitting.assert_refused_by(
+        message, PRIVILEGED, PRIVILEGED, "Privileged containers are not allowed"
+    )
 
 
 @pytest.mark.parametrize(
@@ -190,9 +139,9 @@ def test_a_privileged_container_is_refused(
 def test_an_unsigned_image_in_a_controller_is_refused_by_the_autogen_rule(
     kube: client.ApiClient, bare_namespace: str, unsigned_image: str, kind: str, rule: str
 ) -> None:
-    manifest = _controller(kind, _pod("unused", unsigned_image))
-    message = _denial(kube, bare_namespace, manifest)
-    _assert_refused_by(message, SIGNATURES, rule, "no signatures found")
+    manifest = _controller(kind, admitting.pod("unused", unsigned_image))
+    message = admitting.denial(kube, bare_namespace, manifest)
+    admitting.assert_refused_by(message, SIGNATURES, rule, "no signatures found")
 
 
 def test_a_policy_report_records_a_background_failure(
@@ -218,7 +167,7 @@ def test_a_policy_report_records_a_background_failure(
         custom.create_namespaced_custom_object(
             "security.istio.io", "v1", namespace, "authorizationpolicies", policy
         )
-        deployment = _controller("Deployment", _pod("unused", images["api-service"].ref))
+        deployment = _controller("Deployment", admitting.pod("unused", images["api-service"].ref))
         created = wait_for(
             lambda: _created_or_none(kube, namespace, deployment),
             what="the covered Deployment is admitted (policy cache up to date)",
@@ -306,7 +255,7 @@ def running_pod(core: client.CoreV1Api, bare_namespace: str) -> Iterator[Callabl
 
     def create(image: str) -> Any:
         name = f"e2e-running-{uuid.uuid4().hex[:8]}"
-        pod = core.create_namespaced_pod(bare_namespace, _pod(name, image))
+        pod = core.create_namespaced_pod(bare_namespace, admitting.pod(name, image))
         created.append(name)
         return pod
 
@@ -318,18 +267,20 @@ def running_pod(core: client.CoreV1Api, bare_namespace: str) -> Iterator[Callabl
 def test_a_pod_by_a_tag_moved_to_an_unsigned_image_is_refused(
     kube: client.ApiClient, bare_namespace: str, moving_tag: MovingTag
 ) -> None:
-    first = _create(kube, bare_namespace, _pod("e2e-moved-first", moving_tag.ref))
+    first = admitting.create(kube, bare_namespace, admitting.pod("e2e-moved-first", moving_tag.ref))
     assert first.spec.containers[0].image == moving_tag.signed_pin
     moving_tag.move_to_unsigned()
-    message = _denial(kube, bare_namespace, _pod("e2e-moved-second", moving_tag.ref))
-    _assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no signatures found")
+    message = admitting.denial(
+        kube, bare_namespace, admitting.pod("e2e-moved-second", moving_tag.ref)
+    )
+    admitting.assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no signatures found")
 
 
 def test_a_deployment_rolled_out_to_a_moved_tag_is_refused(
     kube: client.ApiClient, bare_namespace: str, moving_tag: MovingTag
 ) -> None:
     apps = client.AppsV1Api(kube)
-    manifest = _controller("Deployment", _pod("unused", moving_tag.ref))
+    manifest = _controller("Deployment", admitting.pod("unused", moving_tag.ref))
     created = apps.create_namespaced_deployment(bare_namespace, manifest)
     name = created.metadata.name
     try:
@@ -342,8 +293,12 @@ def test_a_deployment_rolled_out_to_a_moved_tag_is_refused(
                 "value": moving_tag.ref,
             }
         ]
-        message = _refusal(lambda: apps.patch_namespaced_deployment(name, bare_namespace, rollout))
-        _assert_refused_by(message, SIGNATURES, f"autogen-{SIGNATURE_RULE}", "no signatures found")
+        message = admitting.refusal(
+            lambda: apps.patch_namespaced_deployment(name, bare_namespace, rollout)
+        )
+        admitting.assert_refused_by(
+            message, SIGNATURES, f"autogen-{SIGNATURE_RULE}", "no signatures found"
+        )
         stored = apps.read_namespaced_deployment(name, bare_namespace)
         assert stored.spec.template.spec.containers[0].image == moving_tag.signed_pin
     finally:
@@ -361,8 +316,8 @@ def test_a_running_pod_whose_image_is_changed_to_a_moved_tag_is_refused(
     moving_tag.move_to_unsigned()
     change = [{"op": "replace", "path": "/spec/containers/0/image", "value": moving_tag.ref}]
     name = pod.metadata.name
-    message = _refusal(lambda: core.patch_namespaced_pod(name, bare_namespace, change))
-    _assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no signatures found")
+    message = admitting.refusal(lambda: core.patch_namespaced_pod(name, bare_namespace, change))
+    admitting.assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no signatures found")
     stored = core.read_namespaced_pod(name, bare_namespace)
     assert stored.spec.containers[0].image == moving_tag.signed_pin
 
@@ -388,8 +343,8 @@ def test_a_forged_verification_record_does_not_let_an_unsigned_image_in(
         path = "/metadata/annotations/" + key.replace("/", "~1")
         change.append({"op": "add", "path": path, "value": value})
     name = pod.metadata.name
-    message = _refusal(lambda: core.patch_namespaced_pod(name, bare_namespace, change))
-    _assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no signatures found")
+    message = admitting.refusal(lambda: core.patch_namespaced_pod(name, bare_namespace, change))
+    admitting.assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no signatures found")
     stored = core.read_namespaced_pod(name, bare_namespace)
     assert stored.spec.containers[0].image == images["api-service"].ref
 
@@ -415,10 +370,10 @@ def test_an_ephemeral_container_with_an_unsigned_image_is_refused(
     }
     body = {"spec": {"ephemeralContainers": [debug]}}
     name = pod.metadata.name
-    message = _refusal(
+    message = admitting.refusal(
         lambda: core.patch_namespaced_pod_ephemeralcontainers(name, bare_namespace, body)
     )
-    _assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no signatures found")
+    admitting.assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no signatures found")
     stored = core.read_namespaced_pod(name, bare_namespace)
     assert not stored.spec.ephemeral_containers
 
@@ -428,6 +383,6 @@ def test_a_signed_tag_pinned_to_an_unsigned_digest_is_refused(
 ) -> None:
     """kubelet pulls by the digest, so the digest is what must be verified, not the tag."""
     unsigned_digest = moving_tag.unsigned.split("@", 1)[1]
-    pod = _pod("e2e-tag-and-digest", f"{moving_tag.ref}@{unsigned_digest}")
-    message = _denial(kube, bare_namespace, pod)
-    _assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no signatures found")
+    pod = admitting.pod("e2e-tag-and-digest", f"{moving_tag.ref}@{unsigned_digest}")
+    message = admitting.denial(kube, bare_namespace, pod)
+    admitting.assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no signatures found")

@@ -1,0 +1,187 @@
+"""The release rendering of verify-image-signatures admits and refuses in the live cluster.
+
+For this module the live policy is the keyless-local rendering: the release policy (this
+repository's release.yml on a vX.Y.Z tag, logged in Rekor, with the release workflow's SLSA
+provenance) trusting the local Sigstore of `scripts/sigstore` instead of the public one. The key
+rendering is put back afterwards. Images are copies of our api-service image, each signed keyless
+by one workflow identity through the token service stand-in, the local Fulcio and Rekor.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from kubernetes import client
+
+from microshop_ci.gha.images import Image
+from microshop_ci.k8s import live_policy, policies
+from microshop_ci.sigstore.settings import Settings, settings
+from microshop_ci.sigstore.stack import status
+from tests.conftest import REPO_ROOT, tool_path
+from tests.e2e import admitting
+from tests.e2e.keyless import Job, private_sigstore_env, sign
+from tests.e2e.kube import derive_image, run_tool
+
+pytestmark = pytest.mark.e2e
+
+SIGNATURES = "verify-image-signatures"
+SIGNATURE_RULE = "verify-microshop-image-signatures"
+REPOSITORY = policies.DEFAULT_REPOSITORY
+RELEASE = Job(REPOSITORY, "release.yml", "refs/tags/v0.0.1")
+
+
+@pytest.fixture(scope="module")
+def sigstore() -> Settings:
+    """The local Sigstore the cluster run started (scripts/sigstore up): every part answers."""
+    local = settings()
+    down = [name for name, answers in status(local) if not answers]
+    if down:
+        pytest.fail(f"the local Sigstore is not up ({', '.join(down)}): run scripts/sigstore up")
+    return local
+
+
+@pytest.fixture(scope="module")
+def keyless_policy(kube: client.ApiClient, sigstore: Settings) -> Iterator[None]:
+    """The keyless-local rendering in force for this module, the key rendering restored after."""
+    trust = policies.SigstoreTrust(
+        issuer=sigstore.issuer_url,
+        rekor_url=sigstore.rekor_url,
+        rekor_public_key=sigstore.keys.rekor_public.read_text(),
+        fulcio_roots=sigstore.keys.fulcio_root.read_text(),
+    )
+    rendered = policies.render("keyless-local", REPOSITORY, trust=trust)
+    [keyless] = [p for p in rendered if p["metadata"]["name"] == SIGNATURES]
+    custom = client.CustomObjectsApi(kube)
+    original = live_policy.read(custom, SIGNATURES)["spec"]
+    live_policy.change(custom, SIGNATURES, live_policy.set_spec(keyless["spec"]))
+    try:
+        yield
+    finally:
+        live_policy.change(custom, SIGNATURES, live_policy.set_spec(original))
+
+
+def _copy(images: dict[str, Image], label: str) -> str:
+    return derive_image(tool_path("crane"), images["api-service"], label)
+
+
+@pytest.fixture(scope="module")
+def released(
+    images: dict[str, Image], sigstore: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, Path]:
+    """A copy released as release.yml does: scripts/supply-chain --mode keyless (SBOM, signature,
+    SBOM and provenance attestations, verification), against the local Sigstore."""
+    ref = _copy(images, "keyless-release")
+    folder = tmp_path_factory.mktemp("keyless-release")
+    (folder / "images.json").write_text(json.dumps({"api-service": {"ref": ref}}))
+    env = {
+        **private_sigstore_env(sigstore),
+        **RELEASE.token_env(sigstore),
+        **RELEASE.runner_env(),
+        "COSIGN_CERTIFICATE_IDENTITY": RELEASE.identity,
+        "COSIGN_CERTIFICATE_OIDC_ISSUER": sigstore.issuer_url,
+        "MICROSHOP_REGISTRY_PLAIN_HTTP": "true",
+    }
+    script = str(REPO_ROOT / "scripts" / "supply-chain")
+    out = folder / "out"
+    images_file = str(folder / "images.json")
+    run_tool(script, "--mode", "keyless", "--images", images_file, "--out-dir", str(out), env=env)
+    return ref, out / "api-service"
+
+
+def _signed_as(
+    images: dict[str, Image], sigstore: Settings, job: Job, label: str, *flags: str
+) -> str:
+    ref = _copy(images, label)
+    sign(tool_path("cosign"), ref, sigstore, job, *flags)
+    return ref
+
+
+def test_an_image_released_keyless_is_admitted_pinned_by_digest(
+    kube: client.ApiClient, bare_namespace: str, keyless_policy: None, released: tuple[str, Path]
+) -> None:
+    ref, _ = released
+    name, digest = ref.split("@", 1)
+    run_tool(tool_path("crane"), "tag", "--insecure", ref, "e2e-keyless-release")
+    tag = f"{name}:e2e-keyless-release"
+    pod = admitting.create(kube, bare_namespace, admitting.pod("e2e-keyless-release", tag))
+    assert pod.spec.containers[0].image == f"{tag}@{digest}"
+
+
+def test_the_release_signature_names_the_release_workflow_and_is_in_rekor(
+    sigstore: Settings, released: tuple[str, Path]
+) -> None:
+    _, folder = released
+    [verified] = json.loads((folder / "verify.json").read_text())
+    optional: dict[str, Any] = verified["optional"]
+    assert (optional["Subject"], optional["Issuer"]) == (RELEASE.identity, sigstore.issuer_url)
+    payload = optional["Bundle"]["Payload"]
+    answer = httpx.get(
+        f"{sigstore.rekor_url}/api/v1/log/entries", params={"logIndex": payload["logIndex"]}
+    )
+    assert answer.status_code == 200, answer.text
+    [entry] = answer.json().values()
+    assert entry["integratedTime"] == payload["integratedTime"]
+    assert entry["body"] == payload["body"]
+    body = json.loads(base64.b64decode(entry["body"]))
+    assert body["kind"] == "hashedrekord"
+
+
+@pytest.mark.parametrize(
+    ("label", "job"),
+    [
+        ("keyless-pr", Job(REPOSITORY, "pr.yml", "refs/pull/1/merge", "pull_request")),
+        ("keyless-branch", Job(REPOSITORY, "release.yml", "refs/heads/main")),
+        ("keyless-other-repo", Job("someone-else/shop", "release.yml", "refs/tags/v0.0.1")),
+    ],
+)
+def test_a_signature_by_another_identity_is_refused(
+    kube: client.ApiClient,
+    bare_namespace: str,
+    keyless_policy: None,
+    images: dict[str, Image],
+    sigstore: Settings,
+    label: str,
+    job: Job,
+) -> None:
+    ref = _signed_as(images, sigstore, job, label)
+    message = admitting.denial(kube, bare_namespace, admitting.pod(f"e2e-{label}", ref))
+    admitting.assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no matching signatures")
+
+
+def test_a_signature_without_a_rekor_entry_is_refused(
+    kube: client.ApiClient,
+    bare_namespace: str,
+    keyless_policy: None,
+    images: dict[str, Image],
+    sigstore: Settings,
+) -> None:
+    ref = _signed_as(images, sigstore, RELEASE, "keyless-no-tlog", "--tlog-upload=false")
+    message = admitting.denial(kube, bare_namespace, admitting.pod("e2e-keyless-no-tlog", ref))
+    admitting.assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no matching signatures")
+
+
+def test_a_release_signature_without_the_provenance_is_refused(
+    kube: client.ApiClient,
+    bare_namespace: str,
+    keyless_policy: None,
+    images: dict[str, Image],
+    sigstore: Settings,
+) -> None:
+    ref = _signed_as(images, sigstore, RELEASE, "keyless-no-provenance")
+    message = admitting.denial(kube, bare_namespace, admitting.pod("e2e-keyless-no-prov", ref))
+    admitting.assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "attestations")
+
+
+def test_a_key_signed_image_is_refused_by_the_keyless_rule(
+    kube: client.ApiClient, bare_namespace: str, keyless_policy: None, images: dict[str, Image]
+) -> None:
+    """Our own images, signed with the local key (admitted under the key rendering)."""
+    ref = images["api-service"].ref
+    message = admitting.denial(kube, bare_namespace, admitting.pod("e2e-keyless-key", ref))
+    admitting.assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no matching signatures")
