@@ -6,22 +6,19 @@ their command lines, which any local user can see.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
 
 import httpx
 
 from microshop_ci.core.tools import python_module
+from microshop_ci.sigstore import oidc
 from microshop_ci.sigstore.build import FULCIO, REKOR, TRILLIAN
 from microshop_ci.sigstore.mariadb import MariaDB
 from microshop_ci.sigstore.settings import Settings
-
-OIDC_MODULE = "microshop_ci.sigstore.oidc"  # the stand-in of GitHub's token service
 
 
 @dataclass(frozen=True)
@@ -118,7 +115,7 @@ def rekor(s: Settings, db: MariaDB, tree_id: str) -> Server:
 def oidc_issuer(s: Settings) -> Server:
     """The stand-in of GitHub's token service (its keys in DATA/oidc)."""
     host, port = s.issuer_url.removeprefix("http://").rsplit(":", 1)
-    argv = python_module(OIDC_MODULE, "serve", "--host", host, "--port", port)
+    argv = python_module(oidc.__name__, "serve", "--host", host, "--port", port)
     argv = (*argv, "--data", str(s.folder("oidc")))
     ready = f"{s.issuer_url}/.well-known/openid-configuration"
     return Server("oidc", argv, lambda: answers(ready), {"PYTHONPATH": _scripts_path()})
@@ -129,18 +126,11 @@ def _scripts_path() -> str:
     return os.pathsep.join(filter(None, [scripts, os.environ.get("PYTHONPATH", "")]))
 
 
-def fulcio_issuer_entry(url: str) -> dict[str, Any]:
-    """Fulcio's config entry for the stand-in issuer (the issuer module owns its shape)."""
-    module = importlib.import_module(OIDC_MODULE)
-    return cast(dict[str, Any], module.fulcio_issuer(url))
-
-
 def fulcio(s: Settings) -> Server:
     """Fulcio with the file CA, trusting only the stand-in issuer; no CT log (no SCTs)."""
     folder = s.folder("fulcio")
-    issuers = {"OIDCIssuers": {s.issuer_url: fulcio_issuer_entry(s.issuer_url)}}
     issuers_path = folder / "issuers.json"
-    issuers_path.write_text(json.dumps(issuers, indent=2) + "\n")
+    issuers_path.write_text(json.dumps(oidc.fulcio_issuer(s.issuer_url), indent=2) + "\n")
     serve = {
         "ca": "fileca",
         "fileca-cert": str(s.keys.fulcio_root),
