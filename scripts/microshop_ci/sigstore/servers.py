@@ -1,0 +1,151 @@
+"""The local Sigstore's processes: how each is started (argv, config files) and when it is ready.
+
+Secrets (the database password) go into 0600 config files that the servers read, never into
+their command lines, which any local user can see.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from microshop_ci.core.tools import python_module
+from microshop_ci.sigstore import oidc
+from microshop_ci.sigstore.build import FULCIO, REKOR, TRILLIAN
+from microshop_ci.sigstore.mariadb import MariaDB
+from microshop_ci.sigstore.settings import Settings
+
+
+@dataclass(frozen=True)
+class Server:
+    """One long-running process of the stack."""
+
+    name: str
+    argv: tuple[str, ...]
+    ready: Callable[[], bool]
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+def answers(url: str) -> bool:
+    """True when GET url answers 200."""
+    try:
+        return httpx.get(url, timeout=3).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def write_private(path: Path, text: str) -> Path:
+    """Write a config file only its owner can read."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    return path
+
+
+def mariadb(s: Settings, db: MariaDB) -> Server:
+    """MariaDB on its private socket."""
+    log = s.folder("logs") / "mariadb.log"
+    return Server("mariadb", tuple(db.server_argv(log)), db.answers, db.env)
+
+
+def trillian_flags(s: Settings, db: MariaDB) -> Path:
+    """The flags both Trillian servers share, with the database DSN (0600)."""
+    flags = [
+        "--storage_system=mysql",
+        "--quota_system=noop",
+        f"--mysql_uri={db.dsn('trillian')}",
+    ]
+    return write_private(s.folder("trillian") / "flags", "\n".join(flags) + "\n")
+
+
+def trillian_log_server(s: Settings, flags: Path) -> Server:
+    """Trillian's log server: the gRPC API Rekor writes to and reads from."""
+    argv = (
+        str(TRILLIAN.binary("trillian_log_server")),
+        f"--config={flags}",
+        f"--rpc_endpoint={s.trillian_rpc}",
+        f"--http_endpoint={s.trillian_http}",
+    )
+    return Server("trillian-log-server", argv, lambda: answers(f"http://{s.trillian_http}/healthz"))
+
+
+def trillian_log_signer(s: Settings, flags: Path) -> Server:
+    """Trillian's log signer: sequences new leaves into the tree (the only signer: no election)."""
+    argv = (
+        str(TRILLIAN.binary("trillian_log_signer")),
+        f"--config={flags}",
+        f"--rpc_endpoint={s.signer_rpc}",
+        f"--http_endpoint={s.signer_http}",
+        "--force_master",
+    )
+    return Server("trillian-log-signer", argv, lambda: answers(f"http://{s.signer_http}/healthz"))
+
+
+def createtree_argv(s: Settings) -> list[str]:
+    """createtree against the running log server; it prints the new tree's id."""
+    binary = str(TRILLIAN.binary("createtree"))
+    return [binary, f"--admin_server={s.trillian_rpc}", "--display_name=microshop-rekor"]
+
+
+def rekor(s: Settings, db: MariaDB, tree_id: str) -> Server:
+    """Rekor v1 on the tree, signing with the cached key, its search index in MariaDB."""
+    host, port = s.trillian_rpc.rsplit(":", 1)
+    config = {
+        "trillian_log_server": {"address": host, "port": int(port), "tlog_id": int(tree_id)},
+        "rekor_server": {
+            "address": s.host,
+            "hostname": "microshop-rekor",
+            "signer": str(s.keys.rekor_key),
+        },
+        "port": int(s.rekor_url.rsplit(":", 1)[1]),
+        "enable_retrieve_api": True,
+        "search_index": {"storage_provider": "mysql", "mysql": {"dsn": db.dsn("rekor")}},
+        "log_type": "prod",
+    }
+    path = write_private(s.folder("rekor") / "config.json", json.dumps(config, indent=2) + "\n")
+    argv = (str(REKOR.binary("rekor-server")), "serve", f"--config={path}")
+    return Server("rekor", argv, lambda: answers(f"{s.rekor_url}/api/v1/log"))
+
+
+def oidc_issuer(s: Settings) -> Server:
+    """The stand-in of GitHub's token service (its keys in DATA/oidc)."""
+    host, port = s.issuer_url.removeprefix("http://").rsplit(":", 1)
+    argv = python_module(oidc.__name__, "serve", "--host", host, "--port", port)
+    argv = (*argv, "--data", str(s.folder("oidc")))
+    ready = f"{s.issuer_url}/.well-known/openid-configuration"
+    return Server("oidc", argv, lambda: answers(ready), {"PYTHONPATH": _scripts_path()})
+
+
+def _scripts_path() -> str:
+    scripts = str(Path(__file__).resolve().parents[2])
+    return os.pathsep.join(filter(None, [scripts, os.environ.get("PYTHONPATH", "")]))
+
+
+def fulcio(s: Settings) -> Server:
+    """Fulcio with the file CA, trusting only the stand-in issuer; no CT log (no SCTs)."""
+    folder = s.folder("fulcio")
+    issuers_path = folder / "issuers.json"
+    issuers_path.write_text(json.dumps(oidc.fulcio_issuer(s.issuer_url), indent=2) + "\n")
+    serve = {
+        "ca": "fileca",
+        "fileca-cert": str(s.keys.fulcio_root),
+        "fileca-key": str(s.keys.fulcio_key),
+        "fileca-watch": False,
+        "ct-log-url": "",
+        "config-path": str(issuers_path),
+        "host": s.host,
+        "port": str(s.port),
+        "grpc-host": s.host,
+        "grpc-port": str(s.fulcio_grpc_port),
+        "metrics-port": str(s.fulcio_metrics_port),
+        "legacy-unix-domain-socket": str(folder / "legacy-grpc.sock"),
+        "log_type": "prod",
+    }
+    path = write_private(folder / "serve.json", json.dumps(serve, indent=2) + "\n")
+    argv = (str(FULCIO.binary("fulcio")), "serve", f"--config={path}")
+    return Server("fulcio", argv, lambda: answers(f"{s.fulcio_url}/api/v1/rootCert"))

@@ -1,0 +1,203 @@
+"""`scripts/sigstore up|down|status|env`: start, stop, check and describe the local Sigstore.
+
+up      build what is missing, create the keys once, then start MariaDB, Trillian's log server
+        and log signer, Rekor, the OIDC issuer and Fulcio in that order, each polled until it
+        answers (bounded); a running component is left alone; writes the trusted root
+down    stop exactly the processes `up` started (their pid files); the data stays
+status  one line per component, exit 0 only when all answer
+env     the shell variables a signer or verifier needs (`eval "$(scripts/sigstore env)"`)
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from microshop_ci.core.gobuild import BuildError, module_dir
+from microshop_ci.core.log import log
+from microshop_ci.core.tools import ToolError, pinned_tool, run_tool, spawn
+from microshop_ci.sigstore import servers
+from microshop_ci.sigstore.build import TRILLIAN, build_all
+from microshop_ci.sigstore.keys import ensure_keys
+from microshop_ci.sigstore.mariadb import MariaDB, ensure_mariadb
+from microshop_ci.sigstore.servers import Server
+from microshop_ci.sigstore.settings import Settings, SettingsError, settings
+
+START_SECONDS, POLL_SECONDS, STOP_SECONDS = 120.0, 0.25, 20.0  # a loaded 2-core machine
+ORDER = ("mariadb", "trillian-log-server", "trillian-log-signer", "rekor", "oidc", "fulcio")
+USAGE = "usage: scripts/sigstore up|down|status|env"
+
+
+class StackError(Exception):
+    """A component could not be built or started; the message names it and its log."""
+
+
+def pid_file(s: Settings, name: str) -> Path:
+    """DATA/run/NAME.pid, written by `up`."""
+    return s.folder("run") / f"{name}.pid"
+
+
+def recorded(s: Settings, name: str) -> int | None:
+    """The pid `up` recorded for name, if that process still runs the program it started."""
+    try:
+        pid_text, program = pid_file(s, name).read_text().split("\n")[:2]
+        pid = int(pid_text)
+        running = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0]
+    except (OSError, ValueError):
+        return None
+    return pid if running.decode(errors="replace") == program else None
+
+
+def start(s: Settings, server: Server) -> str:
+    """Start server unless it runs; poll until it is ready, StackError naming its log if not."""
+    if recorded(s, server.name) and server.ready():
+        return f"{server.name} already running"
+    log_path = s.folder("logs") / f"{server.name}.log"
+    began = time.monotonic()
+    with log_path.open("ab") as out:
+        try:
+            proc = spawn(server.argv, out=out, env={**os.environ, **server.env})
+        except FileNotFoundError:
+            raise StackError(f"{server.name}: {server.argv[0]} not found") from None
+    pid_file(s, server.name).write_text(f"{proc.pid}\n{server.argv[0]}\n")
+    while time.monotonic() - began < START_SECONDS:
+        if server.ready():
+            return f"{server.name} up in {time.monotonic() - began:.1f}s (pid {proc.pid})"
+        if proc.poll() is not None:
+            raise StackError(f"{server.name} exited {proc.returncode} (log: {log_path})")
+        time.sleep(POLL_SECONDS)
+    raise StackError(f"{server.name} not ready within {START_SECONDS:.0f}s (log: {log_path})")
+
+
+def tree_id(s: Settings) -> str:
+    """Rekor's Trillian tree, created once (DATA/trillian/tree_id)."""
+    path = s.folder("trillian") / "tree_id"
+    if not path.is_file():
+        out = run_tool(servers.createtree_argv(s), timeout=60).stdout.strip()
+        if not out.isdigit():
+            raise StackError(f"createtree printed no tree id: {out[-200:]!r}")
+        path.write_text(out + "\n")
+    return path.read_text().strip()
+
+
+def trusted_root(s: Settings) -> None:
+    """`cosign trusted-root create` for this Fulcio and Rekor (start time: the CA's)."""
+    since = s.keys.created().strftime("%Y-%m-%dT%H:%M:%SZ")
+    fulcio = f"url={s.fulcio_url},certificate-chain={s.keys.fulcio_root},start-time={since}"
+    rekor = f"url={s.rekor_url},public-key={s.keys.rekor_public},start-time={since}"
+    argv = [pinned_tool("cosign"), "trusted-root", "create", "--fulcio", fulcio]
+    run_tool([*argv, "--rekor", rekor, "--out", str(s.trusted_root)], timeout=60)
+
+
+def up(s: Settings) -> None:
+    """Bring every component up in order (idempotent)."""
+    began = time.monotonic()
+    try:
+        build_all()
+        db = MariaDB(ensure_mariadb(), s.folder("mariadb"))
+        schema = module_dir(TRILLIAN.module, TRILLIAN.version, None)
+        made = ensure_keys(s.keys)
+        if made:
+            log(made)
+        if db.initialise():
+            log(f"mariadb: data folder initialised in {db.data}")
+        log(start(s, servers.mariadb(s, db)))
+        db.provision(schema / "storage" / "mysql" / "schema" / "storage.sql")
+        flags = servers.trillian_flags(s, db)
+        log(start(s, servers.trillian_log_server(s, flags)))
+        log(start(s, servers.trillian_log_signer(s, flags)))
+        log(start(s, servers.rekor(s, db, tree_id(s))))
+        log(start(s, servers.oidc_issuer(s)))
+        log(start(s, servers.fulcio(s)))
+        trusted_root(s)
+    except (BuildError, ToolError) as exc:
+        raise StackError(str(exc).splitlines()[0]) from None
+    took = time.monotonic() - began
+    log(f"sigstore up in {took:.1f}s: Fulcio {s.fulcio_url}, Rekor {s.rekor_url}")
+
+
+def down(s: Settings) -> list[str]:
+    """Stop every process `up` started (SIGTERM to its group, then SIGKILL); data stays."""
+    said = []
+    for name in reversed(ORDER):
+        pid = recorded(s, name)
+        pid_file(s, name).unlink(missing_ok=True)
+        if pid is None:
+            continue
+        for sig, grace in ((signal.SIGTERM, STOP_SECONDS), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+                time.sleep(POLL_SECONDS)
+            if not Path(f"/proc/{pid}").exists():
+                break
+        said.append(f"{name} stopped (pid {pid})")
+    return said or ["nothing started by scripts/sigstore is running"]
+
+
+def status(s: Settings) -> list[tuple[str, bool]]:
+    """Whether each component answers (by its own readiness check)."""
+    db = MariaDB(ensure_mariadb(), s.data / "mariadb")
+    checks: dict[str, Callable[[], bool]] = {
+        "mariadb": db.answers,
+        "trillian-log-server": lambda: servers.answers(f"http://{s.trillian_http}/healthz"),
+        "trillian-log-signer": lambda: servers.answers(f"http://{s.signer_http}/healthz"),
+        "rekor": lambda: servers.answers(f"{s.rekor_url}/api/v1/log"),
+        "oidc": lambda: servers.answers(f"{s.issuer_url}/.well-known/openid-configuration"),
+        "fulcio": lambda: servers.answers(f"{s.fulcio_url}/api/v1/rootCert"),
+    }
+    return [(name, checks[name]()) for name in ORDER]
+
+
+def env_lines(s: Settings) -> list[str]:
+    """KEY=value lines (shell-quoted); cosign itself reads SIGSTORE_ROOT_FILE and
+    SIGSTORE_REKOR_PUBLIC_KEY."""
+    values = {
+        "FULCIO_URL": s.fulcio_url,
+        "REKOR_URL": s.rekor_url,
+        "SIGSTORE_OIDC_ISSUER": s.issuer_url,
+        "SIGSTORE_OIDC_DATA": str(s.data / "oidc"),
+        "SIGSTORE_ROOT_FILE": str(s.keys.fulcio_root),
+        "SIGSTORE_REKOR_PUBLIC_KEY": str(s.keys.rekor_public),
+        "SIGSTORE_TRUSTED_ROOT": str(s.trusted_root),
+    }
+    return [f"{key}={shlex.quote(value)}" for key, value in values.items()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """up | down | status | env; a failure prints one `error: ...` line and exits 1."""
+    args = sys.argv[1:] if argv is None else argv
+    command = args[0] if len(args) == 1 else ""
+    if command not in ("up", "down", "status", "env"):
+        print(f"error: {USAGE}", file=sys.stderr)
+        return 1
+    try:
+        s = settings()
+        if command == "up":
+            up(s)
+        elif command == "down":
+            for line in down(s):
+                log(line)
+        elif command == "status":
+            states = status(s)
+            for name, ok in states:
+                print(f"{name} {'up' if ok else 'down'}")
+            return 0 if all(ok for _, ok in states) else 1
+        else:
+            print("\n".join(env_lines(s)))
+    except (StackError, SettingsError, ToolError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

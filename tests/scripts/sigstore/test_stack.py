@@ -1,0 +1,248 @@
+"""The local Sigstore (scripts/sigstore): settings, refusals, and a real keyless sign and verify."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from jose import jwt
+
+from microshop_ci.sigstore import stack
+from microshop_ci.sigstore.settings import SettingsError, settings
+from tests.conftest import tool_path
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+REPO = "octo-org/shop"
+IDENTITY = f"https://github.com/{REPO}/.github/workflows/release.yml@refs/tags/v0.0.0-test"
+STACK = [sys.executable, "-m", "microshop_ci.sigstore.stack"]
+
+
+def test_settings_default_to_loopback_5550_and_local(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HOST", "PORT", "DATA"):
+        monkeypatch.setenv(f"MICROSHOP_SIGSTORE_{name}", "")
+    s = settings()
+    assert (s.fulcio_url, s.rekor_url, s.issuer_url) == (
+        "http://127.0.0.1:5550",
+        "http://127.0.0.1:5553",
+        "http://127.0.0.1:5554",
+    )
+    assert (s.trillian_rpc, s.signer_http) == ("127.0.0.1:5555", "127.0.0.1:5558")
+    assert s.data == Path(__file__).resolve().parents[3] / ".local" / "sigstore"
+
+
+def test_another_host_moves_the_public_servers_but_not_trillian(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MICROSHOP_SIGSTORE_HOST", "172.18.0.1")
+    monkeypatch.setenv("MICROSHOP_SIGSTORE_PORT", "6000")
+    s = settings()
+    assert (s.fulcio_url, s.rekor_url, s.trillian_rpc) == (
+        "http://172.18.0.1:6000",
+        "http://172.18.0.1:6003",
+        "127.0.0.1:6005",
+    )
+
+
+@pytest.mark.parametrize("port", ["80", "5550x", "65530"])
+def test_a_bad_port_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, port: str
+) -> None:
+    monkeypatch.setenv("MICROSHOP_SIGSTORE_PORT", port)
+    with pytest.raises(SettingsError) as caught:
+        settings()
+    assert str(caught.value) == (
+        f"MICROSHOP_SIGSTORE_PORT must be a port from 1024 to 65526, not {port!r}"
+    )
+
+
+def test_a_wrong_command_prints_the_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert stack.main(["start"]) == 1
+    assert capsys.readouterr().err == "error: usage: scripts/sigstore up|down|status|env\n"
+
+
+def test_down_without_a_started_stack_stops_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MICROSHOP_SIGSTORE_DATA", str(tmp_path))
+    assert stack.down(settings()) == ["nothing started by scripts/sigstore is running"]
+
+
+def _free_block(count: int = 10) -> int:
+    """A first port such that it and the next count-1 ports are free on loopback now."""
+    for _ in range(50):
+        base = random.randrange(20000, 30000)
+        try:
+            socks = [socket.create_server(("127.0.0.1", base + i)) for i in range(count)]
+        except OSError:
+            continue
+        for sock in socks:
+            sock.close()
+        return base
+    pytest.fail("no block of 10 free ports on 127.0.0.1")
+
+
+def _run(
+    argv: list[str], env: dict[str, str], timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        argv, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A stack on a free port block and a private data folder; yields its `env` variables."""
+    data = tmp_path_factory.mktemp("sigstore")
+    env = {
+        **os.environ,
+        "MICROSHOP_SIGSTORE_PORT": str(_free_block()),
+        "MICROSHOP_SIGSTORE_DATA": str(data),
+    }
+    started = _run([*STACK, "up"], env, timeout=3600)
+    try:
+        assert started.returncode == 0, started.stderr
+        printed = _run([*STACK, "env"], env)
+        assert printed.returncode == 0, printed.stderr
+        yield {**env, **dict(line.split("=", 1) for line in printed.stdout.splitlines())}
+    finally:
+        stopped = _run([*STACK, "down"], env)
+        assert stopped.returncode == 0, stopped.stderr
+
+
+def _job(env: dict[str, str], ttl: int = 600) -> dict[str, str]:
+    """A release job's ACTIONS_ID_TOKEN_* variables from the stand-in issuer."""
+    argv = [sys.executable, "-m", "microshop_ci.sigstore.oidc", "job"]
+    argv += ["--data", env["SIGSTORE_OIDC_DATA"], "--repository", REPO]
+    argv += ["--workflow", "release.yml", "--ref", "refs/tags/v0.0.0-test"]
+    argv += ["--event", "push", "--sha", SHA, "--ttl", str(ttl)]
+    result = _run(argv, env)
+    assert result.returncode == 0, result.stderr
+    return dict(line.split("=", 1) for line in result.stdout.splitlines())
+
+
+def _sign(env: dict[str, str], blob: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    argv = [tool_path("cosign"), "sign-blob", "--yes", str(blob)]
+    argv += ["--fulcio-url", env["FULCIO_URL"], "--rekor-url", env["REKOR_URL"]]
+    argv += ["--use-signing-config=false", "--new-bundle-format=false"]
+    argv += ["--bundle", str(blob) + ".bundle", *extra]
+    return _run(argv, env, timeout=300)
+
+
+def _verify(env: dict[str, str], blob: Path, identity: str) -> subprocess.CompletedProcess[str]:
+    argv = [tool_path("cosign"), "verify-blob", str(blob), "--bundle", str(blob) + ".bundle"]
+    argv += ["--certificate-identity-regexp", identity]
+    argv += ["--certificate-oidc-issuer", env["SIGSTORE_OIDC_ISSUER"]]
+    argv += ["--trusted-root", env["SIGSTORE_TRUSTED_ROOT"], "--insecure-ignore-sct"]
+    return _run(argv, env, timeout=300)
+
+
+slow = pytest.mark.slow
+ARTIFACT = "microshop release artifact\n"
+
+
+@slow
+def test_a_blob_signed_keyless_verifies_and_is_in_rekor(
+    running: dict[str, str], tmp_path: Path
+) -> None:
+    blob = tmp_path / "artifact.txt"
+    blob.write_text(ARTIFACT)
+    signed = _sign({**running, **_job(running)}, blob)
+    assert signed.returncode == 0, signed.stderr
+    assert "tlog entry created with index:" in signed.stderr
+
+    accepted = _verify(running, blob, f"^https://github.com/{REPO}/")
+    assert accepted.returncode == 0, accepted.stderr
+    assert accepted.stderr.strip().splitlines()[-1] == "Verified OK"
+    refused = _verify(running, blob, "^https://github.com/octo-org/other/")
+    assert refused.returncode == 1
+    assert "none of the expected identities matched" in refused.stderr
+
+    digest = hashlib.sha256(blob.read_bytes()).hexdigest()
+    found = _entries(running, digest)
+    assert len(found) == 1
+    entry = httpx.get(f"{running['REKOR_URL']}/api/v1/log/entries/{found[0]}").json()
+    (body,) = [json.loads(base64.b64decode(e["body"])) for e in entry.values()]
+    assert body["kind"] == "hashedrekord"
+    assert body["spec"]["data"]["hash"] == {"algorithm": "sha256", "value": digest}
+    bundle = json.loads((tmp_path / "artifact.txt.bundle").read_text())
+    assert bundle["rekorBundle"]["Payload"]["logIndex"] == next(iter(entry.values()))["logIndex"]
+
+
+def _entries(env: dict[str, str], digest: str) -> list[str]:
+    """Rekor's entry UUIDs for an artifact digest (its search index)."""
+    url = f"{env['REKOR_URL']}/api/v1/index/retrieve"
+    found = httpx.post(url, json={"hash": f"sha256:{digest}"})
+    assert found.status_code == 200, found.text
+    return list(found.json())
+
+
+def _expired_token(env: dict[str, str]) -> str:
+    """An ID token of the stand-in issuer's own key whose lifetime has passed."""
+    key = (Path(env["SIGSTORE_OIDC_DATA"]) / "signing-key.pem").read_text()
+    now = int(time.time())
+    claims: dict[str, object] = {
+        "iss": env["SIGSTORE_OIDC_ISSUER"],
+        "aud": "sigstore",
+        "sub": f"repo:{REPO}:ref:x",
+    }
+    claims |= {"iat": now - 3600, "nbf": now - 3600, "exp": now - 1800}
+    return str(jwt.encode(claims, key, "RS256"))
+
+
+@slow
+def test_an_expired_token_a_bad_request_token_or_rekor_down_refuse_to_sign(
+    running: dict[str, str], tmp_path: Path
+) -> None:
+    blob = tmp_path / "artifact.txt"
+    blob.write_text("never signed\n")
+    expired = _sign(running, blob, "--identity-token", _expired_token(running))
+    assert expired.returncode == 1
+    assert "token is expired" in expired.stderr
+    bad_job = {**running, **_job(running), "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "not-a-job"}
+    unknown = _sign(bad_job, blob)
+    assert unknown.returncode == 1
+    assert "401" in unknown.stderr
+    port = int(running["MICROSHOP_SIGSTORE_PORT"]) + 9  # nothing listens there
+    rekor_down = _sign({**running, **_job(running), "REKOR_URL": f"http://127.0.0.1:{port}"}, blob)
+    assert rekor_down.returncode == 1
+    assert "connection refused" in rekor_down.stderr
+    assert not (tmp_path / "artifact.txt.bundle").exists()
+
+
+@slow
+def test_up_again_leaves_everything_running_and_status_says_so(running: dict[str, str]) -> None:
+    again = _run([*STACK, "up"], running)
+    assert again.returncode == 0, again.stderr
+    assert [line.split("] ", 1)[1] for line in again.stderr.splitlines()][:6] == [
+        f"{name} already running" for name in stack.ORDER
+    ]
+    status = _run([*STACK, "status"], running)
+    assert (status.returncode, status.stdout) == (0, "".join(f"{n} up\n" for n in stack.ORDER))
+
+
+@slow
+def test_down_stops_what_up_started_and_the_log_survives_a_restart(
+    running: dict[str, str],
+) -> None:
+    stopped = _run([*STACK, "down"], running)
+    assert stopped.returncode == 0, stopped.stderr
+    said = [line.split("] ", 1)[1].split(" (pid ")[0] for line in stopped.stderr.splitlines()]
+    assert said == [f"{name} stopped" for name in reversed(stack.ORDER)]
+    status = _run([*STACK, "status"], running)
+    assert (status.returncode, status.stdout) == (1, "".join(f"{n} down\n" for n in stack.ORDER))
+
+    restarted = _run([*STACK, "up"], running)
+    assert restarted.returncode == 0, restarted.stderr
+    digest = hashlib.sha256(ARTIFACT.encode()).hexdigest()
+    assert len(_entries(running, digest)) == 1
