@@ -21,11 +21,12 @@ from kubernetes import client
 
 from microshop_ci.gha.images import Image
 from microshop_ci.k8s import live_policy, policies
+from microshop_ci.sigstore.jobs import Job
 from microshop_ci.sigstore.settings import Settings, settings
 from microshop_ci.sigstore.stack import status
 from tests.conftest import REPO_ROOT, tool_path
 from tests.e2e import admitting
-from tests.e2e.keyless import Job, private_sigstore_env, sign
+from tests.e2e.keyless import SHA, sign
 from tests.e2e.kube import derive_image, run_tool
 
 pytestmark = pytest.mark.e2e
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.e2e
 SIGNATURES = "verify-image-signatures"
 SIGNATURE_RULE = "verify-microshop-image-signatures"
 REPOSITORY = policies.DEFAULT_REPOSITORY
-RELEASE = Job(REPOSITORY, "release.yml", "refs/tags/v0.0.1")
+RELEASE = Job(REPOSITORY, "release.yml", "refs/tags/v0.0.1", SHA)
 
 
 @pytest.fixture(scope="module")
@@ -79,14 +80,7 @@ def released(
     ref = _copy(images, "keyless-release")
     folder = tmp_path_factory.mktemp("keyless-release")
     (folder / "images.json").write_text(json.dumps({"api-service": {"ref": ref}}))
-    env = {
-        **private_sigstore_env(sigstore),
-        **RELEASE.token_env(sigstore),
-        **RELEASE.runner_env(),
-        "COSIGN_CERTIFICATE_IDENTITY": RELEASE.identity,
-        "COSIGN_CERTIFICATE_OIDC_ISSUER": sigstore.issuer_url,
-        "MICROSHOP_REGISTRY_PLAIN_HTTP": "true",
-    }
+    env = {**RELEASE.signing_env(sigstore), "MICROSHOP_REGISTRY_PLAIN_HTTP": "true"}
     script = str(REPO_ROOT / "scripts" / "supply-chain")
     out = folder / "out"
     images_file = str(folder / "images.json")
@@ -135,9 +129,9 @@ def test_the_release_signature_names_the_release_workflow_and_is_in_rekor(
 @pytest.mark.parametrize(
     ("label", "job"),
     [
-        ("keyless-pr", Job(REPOSITORY, "pr.yml", "refs/pull/1/merge", "pull_request")),
-        ("keyless-branch", Job(REPOSITORY, "release.yml", "refs/heads/main")),
-        ("keyless-other-repo", Job("someone-else/shop", "release.yml", "refs/tags/v0.0.1")),
+        ("keyless-pr", Job(REPOSITORY, "pr.yml", "refs/pull/1/merge", SHA, "pull_request")),
+        ("keyless-branch", Job(REPOSITORY, "release.yml", "refs/heads/main", SHA)),
+        ("keyless-other-repo", Job("someone-else/shop", "release.yml", "refs/tags/v0.0.1", SHA)),
     ],
 )
 def test_a_signature_by_another_identity_is_refused(
