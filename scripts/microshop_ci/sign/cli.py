@@ -9,7 +9,11 @@ attestation.json, and the logs of each cosign call.
                 offline: no transparency log, nothing leaves the machine but the local registry.
 --mode keyless  release on GitHub Actions: Fulcio certificate for the workflow's OIDC identity,
                 Rekor entry; verification pins COSIGN_CERTIFICATE_IDENTITY and
-                COSIGN_CERTIFICATE_OIDC_ISSUER. Cannot run on this machine (no OIDC, no internet).
+                COSIGN_CERTIFICATE_OIDC_ISSUER; MICROSHOP_SIGSTORE_{FULCIO_URL,REKOR_URL,
+                TRUSTED_ROOT} point it at a private Sigstore instead of the public one.
+--mode keyless-local  the keyless steps against the local Sigstore (`scripts/sigstore up`), signed
+                as this repository's release.yml on tag MICROSHOP_RELEASE_TAG (default v0.0.0)
+                with a token of the token service stand-in (microshop_ci.sigstore.jobs).
 Signatures use cosign's legacy format (`.sig` tags), which Kyverno's `type: Cosign` reads;
 MICROSHOP_COSIGN_BUNDLE=new switches to the Sigstore bundle format (OCI referrers).
 """
@@ -32,6 +36,10 @@ from microshop_ci.core.paths import LOCAL_DIR, REPO_ROOT, REPORTS_DIR
 from microshop_ci.core.result import SignedImage, SignResult, write_result
 from microshop_ci.core.tools import ToolError, pinned_tool, run_tool
 from microshop_ci.sign import provenance, sbom
+from microshop_ci.sigstore.jobs import release_job
+from microshop_ci.sigstore.settings import SettingsError
+from microshop_ci.sigstore.settings import settings as sigstore_settings
+from microshop_ci.sigstore.stack import status as sigstore_status
 
 STEPS = ("sbom", "sign", "attest", "verify")
 PRIVATE_SIGSTORE = (
@@ -317,7 +325,9 @@ def run(args: argparse.Namespace) -> None:
         raise SignError(
             f"{images} has no image for {missing[0]!r} (has: {', '.join(sorted(records))})"
         )
-    how = signer(args.mode, args.key_dir, os.environ)
+    if args.mode == "keyless-local":
+        os.environ.update(local_release_env())  # for cosign, syft and the provenance alike
+    how = signer("key" if args.mode == "key" else "keyless", args.key_dir, os.environ)
     cosign = Cosign(pinned_tool("cosign"), how)
     syft = pinned_tool("syft") if "sbom" in steps else ""
     signing = "sign" in steps or "attest" in steps
@@ -326,6 +336,27 @@ def run(args: argparse.Namespace) -> None:
     cosign.ensure_key(may_create=signing)
     for service in services:
         sign_service(service, records[service].ref, args.out_dir, steps, cosign, syft)
+
+
+def local_release_env() -> dict[str, str]:
+    """What --mode keyless-local adds: the release job's signing environment on the local
+    Sigstore; SignError when the Sigstore is not up."""
+    try:
+        local = sigstore_settings()
+        down = [name for name, answers in sigstore_status(local) if not answers]
+    except (SettingsError, ToolError) as exc:
+        raise SignError(f"the local Sigstore: {exc}") from None
+    if down:
+        raise SignError(
+            f"the local Sigstore is not up ({', '.join(down)}): run scripts/sigstore up"
+        )
+    sha = run_tool(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"]).stdout.strip()
+    try:
+        job = release_job(os.environ, sha)
+    except ValueError as exc:
+        raise SignError(str(exc)) from None
+    log(f"keyless-local: signing as {job.identity} (token service stand-in, local Sigstore)")
+    return job.signing_env(local)
 
 
 def _json(path: Path) -> object:
@@ -353,7 +384,7 @@ def outcome(out_dir: Path) -> SignResult:
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI of scripts/supply-chain; a failure prints `error: ...` and exits 1."""
     parser = argparse.ArgumentParser(prog="scripts/supply-chain", description=__doc__)
-    parser.add_argument("--mode", required=True, choices=("key", "keyless"))
+    parser.add_argument("--mode", required=True, choices=("key", "keyless", "keyless-local"))
     parser.add_argument("--images", type=Path, default=REPORTS_DIR / "images.json",
                         help="service -> {ref: REGISTRY/NAME@sha256:...}")  # fmt: skip
     parser.add_argument("--service", action="append", default=[], help="only these services")

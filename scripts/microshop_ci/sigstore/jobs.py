@@ -9,11 +9,15 @@ that job, the variables a runner sets for it, and the private-Sigstore settings 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from microshop_ci.k8s.policies import DEFAULT_REPOSITORY
 from microshop_ci.sigstore import oidc
 from microshop_ci.sigstore.settings import Settings
 
+TAG = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+$")
 TOKEN_TTL = 600  # seconds a job's request token lasts: one signing step
 
 
@@ -80,3 +84,13 @@ def private_sigstore_env(sigstore: Settings) -> dict[str, str]:
         "MICROSHOP_SIGSTORE_REKOR_URL": sigstore.rekor_url,
         "MICROSHOP_SIGSTORE_TRUSTED_ROOT": str(sigstore.trusted_root),
     }
+
+
+def release_job(env: Mapping[str, str], sha: str) -> Job:
+    """This repository's release.yml on the tag MICROSHOP_RELEASE_TAG (default v0.0.0) at sha:
+    the identity `scripts/supply-chain --mode keyless-local` signs as."""
+    repository = env.get("GITHUB_REPOSITORY") or DEFAULT_REPOSITORY
+    tag = env.get("MICROSHOP_RELEASE_TAG") or "v0.0.0"
+    if not TAG.match(tag):
+        raise ValueError(f"MICROSHOP_RELEASE_TAG must be vX.Y.Z, not {tag!r}")
+    return Job(repository, "release.yml", f"refs/tags/{tag}", sha)
