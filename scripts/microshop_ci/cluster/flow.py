@@ -2,7 +2,8 @@
 
     kind-up -> install-cluster-addons -> build-images --push -> mesh-proxy-image
     -> [ferretdb image] -> supply-chain
-    -> kind-deploy -> e2e --require-cluster -> (kind-diagnostics on failure) -> kind-down
+    -> kind-deploy -> sigstore up -> e2e --require-cluster -> sigstore down
+    -> (kind-diagnostics on failure) -> kind-down
 
 Each step's output goes to reports/e2e/NN-STEP.log; a line per step says how long it took, and a
 failure prints the tail of its log. The cluster is always torn down (unless --keep), also on
@@ -106,9 +107,18 @@ class Flow:
             str(REPORTS / "supply-chain"),
         )
         self.script("kind-deploy", "--images", str(IMAGES_FILE), *components)
-        self.script(
-            "e2e", "--require-cluster", "--junitxml", str(REPORTS / "junit.xml"), *self.pytest_args
-        )
+        # the local Sigstore for the keyless admission cases (tests/e2e/cluster/test_keyless.py)
+        self.script("sigstore", "up")
+        try:
+            self.script(
+                "e2e",
+                "--require-cluster",
+                "--junitxml",
+                str(REPORTS / "junit.xml"),
+                *self.pytest_args,
+            )
+        finally:
+            self._quietly("sigstore", "down")
 
     def _quietly(self, name: str, *args: str) -> None:
         try:

@@ -15,6 +15,7 @@ STEPS = (
     "mesh-proxy-image",
     "supply-chain",
     "kind-deploy",
+    "sigstore",
     "e2e",
     "kind-diagnostics",
     "kind-down",
@@ -65,7 +66,9 @@ def test_the_upstream_run_follows_the_workflows_order_and_tears_down(
         f"mesh-proxy-image --images {images} {tail}",
         f"supply-chain --mode key --images {images} --out-dir {reports}/supply-chain {tail}",
         f"kind-deploy --images {images} {tail}",
+        f"sigstore up {tail}",
         f"e2e --require-cluster --junitxml {reports}/junit.xml -k shop {tail}",
+        f"sigstore down {tail}",
         f"kind-down  {tail}",  # no arguments: "$*" is empty
     ]
     assert sorted(p.name for p in reports.glob("*.log")) == [
@@ -75,12 +78,14 @@ def test_the_upstream_run_follows_the_workflows_order_and_tears_down(
         "04-mesh-proxy-image.log",
         "05-supply-chain.log",
         "06-kind-deploy.log",
-        "07-e2e.log",
-        "08-kind-down.log",
+        "07-sigstore.log",
+        "08-e2e.log",
+        "09-sigstore.log",
+        "10-kind-down.log",
     ]
     out = capsys.readouterr().out.splitlines()
     assert [line.rsplit(":", 1)[0] for line in out[:-1]] == [
-        f"[cluster e2e] {name}" for name in (*STEPS[:7], "kind-down")
+        f"[cluster e2e] {name}" for name in (*STEPS[:8], "sigstore", "kind-down")
     ]
     assert out[-1].startswith("[cluster e2e] passed in ")
     assert out[-1].endswith(f" s (logs: {reports})")
@@ -103,7 +108,9 @@ def test_the_local_run_adds_the_ferretdb_image_and_component(
         "ferretdb image",
         "supply-chain",
         "kind-deploy",
+        "sigstore",
         "e2e",
+        "sigstore",
     ]
     assert calls(repo)[0].startswith("kind-up --node-image local |")
     assert calls(repo)[5].startswith(f"kind-deploy --images {images} --component ferretdb |")
@@ -130,6 +137,17 @@ def test_a_failed_step_prints_its_log_runs_diagnostics_and_tears_down(
         f"[cluster e2e] FAILED: scripts/install-cluster-addons failed (exit 3; log: "
         f"{reports}/02-install-cluster-addons.log)\n"
     )
+
+
+def test_a_failed_e2e_run_still_stops_the_sigstore(repo: Path) -> None:
+    script(repo, "e2e", "exit 1")
+    assert flow.main(local=False, keep=False, pytest_args=[]) == 1
+    assert [line.split()[0:2] for line in calls(repo)][-4:] == [
+        ["e2e", "--require-cluster"],
+        ["sigstore", "down"],
+        ["kind-diagnostics", str(repo / "reports" / "e2e" / "diagnostics")],
+        ["kind-down", "|"],
+    ]
 
 
 def test_ctrl_c_tears_down_and_exits_130(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
