@@ -275,3 +275,11 @@ def test_fulcio_config_gives_githubs_san_and_extensions_for_a_release_job(
         "SourceRepositoryVisibilityAtSigning": "public",
         "DeploymentEnvironment": "",
     }
+
+
+def test_job_before_any_serve_says_to_start_the_service(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["job", "--data", str(tmp_path), *REPO, "--ref", TAG, "--event", "push"])
+    assert exit_.value.code == (
+        f"oidc: error: {tmp_path}/url is missing: start `serve --data {tmp_path}` first"
+    )
