@@ -29,6 +29,8 @@ from jose import jwk, jwt
 from jose.exceptions import JOSEError
 from jose.utils import base64url_encode
 
+from microshop_ci.core.jsonhttp import JsonHandler
+
 GITHUB = "https://github.com"
 ENDPOINT = "/_apis/distributedtask/idtoken"  # GitHub's request URL ends ?api-version=2.0
 TOKEN_LIFETIME = 300  # GitHub's documented token: exp = iat + 5 min, nbf = iat - 10 min
@@ -145,7 +147,7 @@ def fulcio_issuer(url: str) -> dict[str, Any]:
     }
 
 
-class TokenHandler(BaseHTTPRequestHandler):
+class TokenHandler(JsonHandler, BaseHTTPRequestHandler):
     """Discovery, JWKS and the token endpoint; every answer is one line of JSON."""
 
     issuer: ClassVar[str]
@@ -153,17 +155,6 @@ class TokenHandler(BaseHTTPRequestHandler):
     public_jwk: ClassVar[dict[str, Any]]
     job_secret: ClassVar[str]
     server_version = "microshop-oidc/1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet: the job that asks for a token reports what went wrong."""
-
-    def _send(self, status: HTTPStatus, payload: Any) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def _id_token(self) -> None:
         scheme, _, request_token = (self.headers.get("Authorization") or "").partition(" ")
