@@ -172,7 +172,8 @@ def test_the_release_rendering_requires_the_release_workflows_provenance() -> No
          "operator": "Equals", "value": "https://github.com/Acme/shop"},
     ]}]  # fmt: skip
     text = policies.dump(policies.render("release", "Acme/shop"))
-    assert "&id0" not in text and "*id0" not in text  # no YAML aliases rendered
+    assert "&id0" not in text  # no YAML anchor rendered
+    assert "*id0" not in text  # nor alias
 
 
 def test_the_key_rendering_checks_no_release_provenance() -> None:
