@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     jwt_issuer: str = Field(default="microshop-api", min_length=1)
     jwt_audience: str = Field(default="microshop", min_length=1)
     jwt_ttl_minutes: int = Field(default=15, ge=1, le=120)
+    # Keys that signed before the current one (rendered beside it by the secret store's agent):
+    # their tokens stay valid, and the keys published, until retired_at + TTL + the grace (how
+    # late a replica may still sign with a retired key: the agent's render interval plus the
+    # one-second file check). See services/keyring.py and docs/secrets.md.
+    jwt_previous_keys_file: Path | None = None
+    jwt_rotation_grace_seconds: int = Field(default=120, ge=0, le=3_600)
     cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     admin_email: EmailStr | None = None
     admin_password_file: Path | None = None
@@ -79,7 +85,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a mongodb:// or mongodb+srv:// URI, not a placeholder")
         return value
 
-    @field_validator("jwt_private_key_file", "admin_password_file")
+    @field_validator("jwt_private_key_file", "jwt_previous_keys_file", "admin_password_file")
     @classmethod
     def _file_is_readable(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():

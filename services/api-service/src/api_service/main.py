@@ -29,13 +29,14 @@ from api_service.logs import configure_logging
 from api_service.models import DOCUMENT_MODELS, ensure_order_indexes
 from api_service.services import stocklock
 from api_service.services.auth import Gate
+from api_service.services.keyring import KeyRing
 from api_service.services.passwords import PasswordHashing
 from api_service.services.ratelimit import AuthLimits, Backoff, LoginLimiter, WindowLimiter
 from api_service.services.servertime import server_clock
 from api_service.services.settle import Timing
 from api_service.services.stockmode import detect_stock_writes
 from api_service.services.sweeper import run_sweeper
-from api_service.services.tokens import TokenService, load_signing_key
+from api_service.services.tokens import TokenService
 
 
 @asynccontextmanager
@@ -100,7 +101,13 @@ def create_app(
     app.state.settings = settings
     app.state.command_listeners = tuple(command_listeners)
     app.state.tokens = TokenService(
-        load_signing_key(settings.jwt_private_key_file),
+        KeyRing(
+            settings.jwt_private_key_file,
+            settings.jwt_previous_keys_file,
+            timedelta(
+                minutes=settings.jwt_ttl_minutes, seconds=settings.jwt_rotation_grace_seconds
+            ),
+        ),
         settings.jwt_issuer,
         settings.jwt_audience,
         settings.jwt_ttl_minutes,
@@ -134,6 +141,14 @@ def create_app(
     trusted = [str(network) for network in settings.forwarded_allow_ips]
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     return app
+
+
+def key_ring(settings: Settings) -> KeyRing:
+    """The signing key files; a retired key stays trusted for the token lifetime plus the grace."""
+    ttl = settings.jwt_ttl_minutes
+    grace = settings.jwt_rotation_grace_seconds
+    retention = timedelta(minutes=ttl, seconds=grace)
+    return KeyRing(settings.jwt_private_key_file, settings.jwt_previous_keys_file, retention)
 
 
 def auth_limits(settings: Settings) -> AuthLimits:
