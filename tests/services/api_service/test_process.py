@@ -196,6 +196,29 @@ def test_start_up_with_a_non_key_file_names_the_variable(tmp_path: Path) -> None
     )
 
 
+def test_start_up_with_an_unreadable_previous_keys_file_names_the_variable(
+    tmp_path: Path, signing_key_file: Path
+) -> None:
+    previous = tmp_path / "previous-keys.json"
+    previous.write_text("[]\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "api_service"],
+        env=base_env(
+            MONGODB_URI="mongodb://127.0.0.1:1/",
+            JWT_PRIVATE_KEY_FILE=str(signing_key_file),
+            JWT_PREVIOUS_KEYS_FILE=str(previous),
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"api-service: JWT_PREVIOUS_KEYS_FILE: {previous}: not a previous-keys document"
+    )
+
+
 def test_start_up_with_a_placeholder_admin_password_names_the_variable(
     tmp_path: Path, signing_key_file: Path
 ) -> None:

@@ -86,14 +86,15 @@ class KeyRing:
         self._refresh()
         now = self.clock()
         current = self._signing.public
-        keys, seen = [current], {current.kid}
-        for key in (*self._previous, *self._seen_retired.values()):
-            retired = key.retired_at
-            if key.kid in seen or retired is None or retired + self.retention <= now:
-                continue
-            keys.append(key)
-            seen.add(key.kid)
-        return keys
+        # The file's retirement time wins over the moment this process noticed the rotation.
+        retired = {**self._seen_retired, **{key.kid: key for key in self._previous}}
+        retired.pop(current.kid, None)
+        kept = [
+            key
+            for key in retired.values()
+            if key.retired_at is not None and key.retired_at + self.retention > now
+        ]
+        return [current, *kept]
 
     def _refresh(self) -> None:
         """Re-read the files if they changed, at most once per check interval."""

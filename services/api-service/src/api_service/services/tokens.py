@@ -59,7 +59,9 @@ class TokenService:
         known = self.keys.trusted(str(header.get("kid")))
         if known is None:
             raise Unauthorized("token signed by an unknown key")
-        required = {f"require_{c}": True for c in ("exp", "iat", "sub", "iss", "aud")}
+        # exp is required and checked below, against the key ring's clock (the one retention
+        # uses); jose's require_exp would turn its own wall-clock check back on.
+        required = {f"require_{c}": True for c in ("iat", "sub", "iss", "aud")}
         try:
             claims = jwt.decode(
                 token,
@@ -67,7 +69,6 @@ class TokenService:
                 algorithms=[known.algorithm],
                 audience=self.audience,
                 issuer=self.issuer,
-                # Expiry is checked below against the key ring's clock, the one retention uses.
                 options={**required, "verify_exp": False},
             )
         except JOSEError as exc:
