@@ -10,7 +10,6 @@ import argparse
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
-from pathlib import Path
 
 from microshop_ci.secrets import store
 from microshop_ci.secrets.bao import BaoError, bao_binary
@@ -22,8 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="secrets", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("bao", help="print the path of the pinned bao binary (installs it)")
-    setup = commands.add_parser("setup", help="KV v2 mount, the policies, the file audit device")
-    setup.add_argument("--audit-log", type=Path, help="enable the file audit device, to FILE")
+    commands.add_parser("setup", help="the KV v2 mount and the policies (audit must be on)")
     commands.add_parser("seed", help="write a first value of every secret that has none")
     rotation = commands.add_parser("rotate", help="write a new value of one secret")
     rotation.add_argument("kind", choices=sorted(SECRETS))
@@ -45,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "bao":
             print(bao_binary())
         elif args.command == "setup":
-            for line in store.setup(args.audit_log):
+            for line in store.setup():
                 print(f"secrets: {line}")
         elif args.command == "seed":
             for done in seed():

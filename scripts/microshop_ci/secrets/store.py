@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from microshop_ci.secrets.bao import BaoError, run_bao, run_json
@@ -51,8 +50,23 @@ def mounts() -> dict[str, Any]:
     return answer
 
 
-def setup(audit_log: Path | None) -> list[str]:
-    """Make the KV v2 mount, write every policy, enable the file audit device; what it did."""
+def audit_devices() -> dict[str, Any]:
+    """The enabled audit devices, by path (`file/`, ...)."""
+    answer: dict[str, Any] = run_json(["audit", "list"], [], path="sys/audit") or {}
+    return answer
+
+
+def setup() -> list[str]:
+    """Make the KV v2 mount and write every policy, once an audit device records requests.
+
+    OpenBao 2 enables audit devices only from its server configuration (declarative, so no
+    request is ever served unaudited): without one, nothing is set up.
+    """
+    if not audit_devices():
+        raise BaoError(
+            "sys/audit: no audit device is enabled; declare one in the server configuration"
+            " (an `audit` stanza, as in k8s/openbao/server/openbao.hcl)"
+        )
     done = []
     if f"{MOUNT}/" not in mounts():
         run_bao(["secrets", "enable", f"-path={MOUNT}", "kv-v2"], path=f"sys/mounts/{MOUNT}")
@@ -60,10 +74,5 @@ def setup(audit_log: Path | None) -> list[str]:
     for name in (*SERVICES, ROTATOR_POLICY):
         hcl = policy_file(name).read_text()
         run_bao(["policy", "write", name, "-"], path=f"sys/policies/acl/{name}", stdin=hcl)
-        done.append(f"policy {name}")
-    if audit_log is not None:
-        devices: dict[str, Any] = run_json(["audit", "list"], [], path="sys/audit") or {}
-        if "file/" not in devices:
-            run_bao(["audit", "enable", "file", f"file_path={audit_log}"], path="sys/audit/file")
-            done.append(f"audit log {audit_log}")
+        done.append(f"wrote policy {name}")
     return done
