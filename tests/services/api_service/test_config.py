@@ -119,3 +119,16 @@ def test_previous_keys_file_that_does_not_exist_is_refused(env: Callable[..., Se
         "JWT_PREVIOUS_KEYS_FILE: Value error, file /nonexistent/previous-keys.json does not exist"
         in text
     )
+
+
+@pytest.mark.parametrize(
+    "uri", ["mongodb://db:27017/", "mongodb://api:inline-password@db:27017/?authSource=admin"]
+)
+def test_password_file_needs_a_uri_with_the_user_and_no_password(
+    env: Callable[..., Settings], uri: str, signing_key_file: Path
+) -> None:
+    text = error_text(env, MONGODB_URI=uri, MONGODB_PASSWORD_FILE=str(signing_key_file))
+    assert (
+        "MONGODB_PASSWORD_FILE needs a MONGODB_URI that names the user and holds no password"
+        in text
+    )

@@ -20,6 +20,8 @@ def main() -> int:
         load_signing_key(settings.jwt_private_key_file)
         if settings.jwt_previous_keys_file is not None:
             load_previous_keys(settings.jwt_previous_keys_file)
+        if settings.mongodb_password_file is not None:
+            read_password_file(settings.mongodb_password_file, "MONGODB_PASSWORD_FILE")
         if settings.admin_password_file is not None:
             read_password_file(settings.admin_password_file, "ADMIN_PASSWORD_FILE")
     except (ValidationError, ConfigurationError) as exc:
