@@ -13,11 +13,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from microshop_ci.core.tools import ToolError, pinned_tool
+
+if TYPE_CHECKING:
+    from tests.openbao import Bao
 from microshop_ci.osv.db import default_zip
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -182,3 +185,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test with its xdist group (a no-op without pytest-xdist's loadgroup)."""
     for item in items:
         item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
+
+
+@pytest.fixture(scope="session")
+def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bao]:
+    """A real OpenBao dev server (tests/openbao.py) for the session, stopped after it."""
+    from tests.openbao import start_bao  # noqa: PLC0415 - imports this module
+
+    bao, proc = start_bao(tmp_path_factory.mktemp("openbao"))
+    try:
+        yield bao
+    finally:
+        stop_process(proc)

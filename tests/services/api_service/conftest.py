@@ -18,10 +18,10 @@ from beanie import PydanticObjectId
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
-from pymongo import AsyncMongoClient
 from pymongo.monitoring import CommandListener
 
 from api_service.config import Settings
+from api_service.database import new_client, password
 from api_service.main import create_app
 from api_service.models import Product
 from api_service.services import passwords
@@ -79,9 +79,7 @@ def make_settings(mongodb_uri: str, signing_key_file: Path) -> Callable[..., Set
 
 async def drop_database(settings: Settings) -> None:
     """Remove a test's database."""
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        settings.mongodb_uri.get_secret_value()
-    )
+    client = new_client(settings, password(settings))
     try:
         await client.drop_database(settings.mongodb_database)
     finally:

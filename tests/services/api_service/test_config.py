@@ -111,3 +111,24 @@ def test_failures_must_be_remembered_as_long_as_the_longest_wait(
 ) -> None:
     text = error_text(env, LOGIN_BACKOFF_MAX_SECONDS="900", LOGIN_FAILURE_WINDOW_SECONDS="600")
     assert "LOGIN_FAILURE_WINDOW_SECONDS must be at least LOGIN_BACKOFF_MAX_SECONDS" in text
+
+
+def test_previous_keys_file_that_does_not_exist_is_refused(env: Callable[..., Settings]) -> None:
+    text = error_text(env, JWT_PREVIOUS_KEYS_FILE="/nonexistent/previous-keys.json")
+    assert (
+        "JWT_PREVIOUS_KEYS_FILE: Value error, file /nonexistent/previous-keys.json does not exist"
+        in text
+    )
+
+
+@pytest.mark.parametrize(
+    "uri", ["mongodb://db:27017/", "mongodb://api:inline-password@db:27017/?authSource=admin"]
+)
+def test_password_file_needs_a_uri_with_the_user_and_no_password(
+    env: Callable[..., Settings], uri: str, signing_key_file: Path
+) -> None:
+    text = error_text(env, MONGODB_URI=uri, MONGODB_PASSWORD_FILE=str(signing_key_file))
+    assert (
+        "MONGODB_PASSWORD_FILE needs a MONGODB_URI that names the user and holds no password"
+        in text
+    )

@@ -23,7 +23,7 @@ async def test_ready_pings_the_database(client: httpx.AsyncClient) -> None:
 async def test_ready_is_503_with_envelope_when_database_is_gone(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    await app.state.mongo.close()
+    await app.state.database.client.close()
     response = await client.get("/ready", headers={"X-Request-ID": "ready-check-0001"})
     assert response.status_code == 503
     assert response.json() == {

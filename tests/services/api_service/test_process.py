@@ -179,20 +179,54 @@ def test_start_up_without_secrets_names_them_without_a_traceback() -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_start_up_with_a_non_key_file_names_the_variable(tmp_path: Path) -> None:
-    bogus = tmp_path / "key.pem"
-    bogus.write_text("REPLACE_ME\n")
+def refused_start(**env: str) -> str:
+    """Start `python -m api_service` with env (and a database that is never reached): it must
+    exit 2 before serving; its one line on stderr."""
     result = subprocess.run(
         [sys.executable, "-m", "api_service"],
-        env=base_env(MONGODB_URI="mongodb://127.0.0.1:1/", JWT_PRIVATE_KEY_FILE=str(bogus)),
+        env=base_env(**{"MONGODB_URI": "mongodb://127.0.0.1:1/", **env}),
         capture_output=True,
         text=True,
         check=False,
         timeout=60,
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == (
+    return result.stderr.strip()
+
+
+def test_start_up_with_a_non_key_file_names_the_variable(tmp_path: Path) -> None:
+    bogus = tmp_path / "key.pem"
+    bogus.write_text("REPLACE_ME\n")
+    assert refused_start(JWT_PRIVATE_KEY_FILE=str(bogus)) == (
         f"api-service: JWT_PRIVATE_KEY_FILE: {bogus} is not an unencrypted PEM private key"
+    )
+
+
+def test_start_up_with_an_unreadable_previous_keys_file_names_the_variable(
+    tmp_path: Path, signing_key_file: Path
+) -> None:
+    previous = tmp_path / "previous-keys.json"
+    previous.write_text("[]\n")
+    stderr = refused_start(
+        JWT_PRIVATE_KEY_FILE=str(signing_key_file), JWT_PREVIOUS_KEYS_FILE=str(previous)
+    )
+    assert (
+        stderr == f"api-service: JWT_PREVIOUS_KEYS_FILE: {previous}: not a previous-keys document"
+    )
+
+
+def test_start_up_with_a_placeholder_database_password_names_the_variable(
+    tmp_path: Path, signing_key_file: Path
+) -> None:
+    placeholder = tmp_path / "database-password"
+    placeholder.write_text("changeme\n")
+    stderr = refused_start(
+        MONGODB_URI="mongodb://api@127.0.0.1:1/?authSource=admin",
+        JWT_PRIVATE_KEY_FILE=str(signing_key_file),
+        MONGODB_PASSWORD_FILE=str(placeholder),
+    )
+    assert stderr == (
+        f"api-service: MONGODB_PASSWORD_FILE: {placeholder} holds a placeholder, not a password"
     )
 
 
@@ -201,21 +235,12 @@ def test_start_up_with_a_placeholder_admin_password_names_the_variable(
 ) -> None:
     placeholder = tmp_path / "admin-password"
     placeholder.write_text("changeme\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "api_service"],
-        env=base_env(
-            MONGODB_URI="mongodb://127.0.0.1:1/",
-            JWT_PRIVATE_KEY_FILE=str(signing_key_file),
-            ADMIN_EMAIL="root@example.com",
-            ADMIN_PASSWORD_FILE=str(placeholder),
-        ),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
+    stderr = refused_start(
+        JWT_PRIVATE_KEY_FILE=str(signing_key_file),
+        ADMIN_EMAIL="root@example.com",
+        ADMIN_PASSWORD_FILE=str(placeholder),
     )
-    assert result.returncode == 2
-    assert result.stderr.strip() == (
+    assert stderr == (
         f"api-service: ADMIN_PASSWORD_FILE: {placeholder} holds a placeholder, not a password"
     )
 

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ from jose import jwt
 
 from api_service.config import ConfigurationError
 from api_service.models import User
-from api_service.services.tokens import TokenService, load_signing_key, thumbprint
+from api_service.services.keyring import KeyRing
+from api_service.services.signingkeys import load_signing_key, thumbprint
+from api_service.services.tokens import TokenService
 from tests.services.api_service.conftest import bearer, register, write_ec_key
 
 
@@ -77,7 +80,7 @@ async def test_alg_none_token_is_401(
 async def test_hs256_token_signed_with_the_public_key_is_401(
     client: httpx.AsyncClient, claims: dict[str, Any], kid: str, signing_key_file: Path
 ) -> None:
-    public_pem = load_signing_key(signing_key_file).public_pem.encode()
+    public_pem = load_signing_key(signing_key_file).public.public_pem.encode()
     signing_input = f"{segment({'alg': 'HS256', 'typ': 'JWT', 'kid': kid})}.{segment(claims)}"
     signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
     await assert_rejected(client, f"{signing_input}.{b64(signature)}")
@@ -200,9 +203,9 @@ def test_rsa_keys_sign_rs256_and_verify(tmp_path: Path) -> None:
         )
     )
     signing = load_signing_key(path)
-    assert signing.algorithm == "RS256"
-    assert signing.public_jwk["kty"] == "RSA"
-    tokens = TokenService(signing, "iss", "aud", 5)
+    assert signing.public.algorithm == "RS256"
+    assert signing.public.public_jwk["kty"] == "RSA"
+    tokens = TokenService(KeyRing(path, None, timedelta(minutes=5)), "iss", "aud", 5)
     claims = tokens.verify(tokens.issue("65f0c0ffee0000000000beef", "admin"))
     assert (claims.subject, claims.role) == ("65f0c0ffee0000000000beef", "admin")
 

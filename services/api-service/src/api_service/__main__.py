@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from api_service.bootstrap import read_password_file
 from api_service.config import ConfigurationError, describe_settings_error, get_settings
 from api_service.server import NoDelayH11Protocol
-from api_service.services.tokens import load_signing_key
+from api_service.services.signingkeys import load_previous_keys, load_signing_key
 
 
 def main() -> int:
@@ -18,6 +18,10 @@ def main() -> int:
     try:
         settings = get_settings()
         load_signing_key(settings.jwt_private_key_file)
+        if settings.jwt_previous_keys_file is not None:
+            load_previous_keys(settings.jwt_previous_keys_file)
+        if settings.mongodb_password_file is not None:
+            read_password_file(settings.mongodb_password_file, "MONGODB_PASSWORD_FILE")
         if settings.admin_password_file is not None:
             read_password_file(settings.admin_password_file, "ADMIN_PASSWORD_FILE")
     except (ValidationError, ConfigurationError) as exc:

@@ -9,19 +9,17 @@ from pathlib import Path
 
 from beanie import init_beanie
 from pydantic import TypeAdapter, ValidationError
-from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
 from api_service.bootstrap import bootstrap_admin
 from api_service.config import ConfigurationError, Settings, describe_settings_error, get_settings
+from api_service.database import new_client, password
 from api_service.models import DOCUMENT_MODELS
 from api_service.schemas.auth import Email
 
 
 async def _create_admin(settings: Settings, email: str, password_file: Path) -> str:
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
-        settings.mongodb_uri.get_secret_value(), serverSelectionTimeoutMS=5_000
-    )
+    client = new_client(settings, password(settings))
     try:
         await init_beanie(
             database=client[settings.mongodb_database], document_models=DOCUMENT_MODELS

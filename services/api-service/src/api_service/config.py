@@ -7,6 +7,7 @@ from functools import lru_cache
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import EmailStr, Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -22,11 +23,20 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
     mongodb_uri: SecretStr
+    # The database password, kept out of the URI (which then names the user only): re-read when
+    # the database refuses it, so a rotation needs no restart (database.py).
+    mongodb_password_file: Path | None = None
     mongodb_database: str = Field(default="microshop", pattern=r"^[A-Za-z0-9_-]{1,63}$")
     jwt_private_key_file: Path
     jwt_issuer: str = Field(default="microshop-api", min_length=1)
     jwt_audience: str = Field(default="microshop", min_length=1)
     jwt_ttl_minutes: int = Field(default=15, ge=1, le=120)
+    # Keys that signed before the current one (rendered beside it by the secret store's agent):
+    # their tokens stay valid, and the keys published, until retired_at + TTL + the grace (how
+    # late a replica may still sign with a retired key: the agent's render interval plus the
+    # one-second file check). See services/keyring.py and docs/secrets.md.
+    jwt_previous_keys_file: Path | None = None
+    jwt_rotation_grace_seconds: int = Field(default=120, ge=0, le=3_600)
     cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     admin_email: EmailStr | None = None
     admin_password_file: Path | None = None
@@ -79,7 +89,12 @@ class Settings(BaseSettings):
             raise ValueError("must be a mongodb:// or mongodb+srv:// URI, not a placeholder")
         return value
 
-    @field_validator("jwt_private_key_file", "admin_password_file")
+    @field_validator(
+        "jwt_private_key_file",
+        "jwt_previous_keys_file",
+        "admin_password_file",
+        "mongodb_password_file",
+    )
     @classmethod
     def _file_is_readable(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
@@ -118,6 +133,18 @@ class Settings(BaseSettings):
             raise ValueError(
                 "LOGIN_FAILURE_WINDOW_SECONDS must be at least LOGIN_BACKOFF_MAX_SECONDS and"
                 " LOGIN_ACCOUNT_BACKOFF_MAX_SECONDS (failures would be forgotten mid-wait)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _password_file_has_a_user(self) -> Settings:
+        if self.mongodb_password_file is None:
+            return self
+        parts = urlsplit(self.mongodb_uri.get_secret_value())
+        if not parts.username or parts.password is not None:
+            raise ValueError(
+                "MONGODB_PASSWORD_FILE needs a MONGODB_URI that names the user and holds no"
+                " password (mongodb://USER@HOST/?authSource=...)"
             )
         return self
 

@@ -222,6 +222,14 @@ def allowed_methods(request: Request) -> str:
 FERRETDB_DEADLINE = ("context canceled", "context deadline exceeded")
 
 
+AUTHENTICATION_FAILED = 18  # MongoDB's and FerretDB's code for refused credentials
+
+
+def authentication_failed(exc: BaseException) -> bool:
+    """The database refused the credentials (a rotated password, typically)."""
+    return isinstance(exc, OperationFailure) and exc.code == AUTHENTICATION_FAILED
+
+
 def database_unavailable(exc: BaseException) -> bool:
     """The database did not answer (down, restarting, unreachable, or past the deadline)."""
     if isinstance(exc, OperationFailure) and exc.code == 1:
@@ -230,7 +238,17 @@ def database_unavailable(exc: BaseException) -> bool:
 
 
 async def handle_database_error(request: Request, exc: Exception) -> JSONResponse:
-    """503 (retry shortly) when the database is away; any other database error is a 500."""
+    """503 (retry shortly) when the database is away or refused a rotated password (the client
+    is renewed from the password file); any other database error is a 500."""
+    if authentication_failed(exc):
+        renewed = await request.app.state.database.renew()
+        logger.warning("database refused the credentials (renewed: %s)", renewed)
+        return error_response(
+            503,
+            "service_unavailable",
+            "the database refused the service's credentials; try again",
+            {"Retry-After": "1"},
+        )
     if database_unavailable(exc):
         logger.warning("database unavailable: %s", type(exc).__name__)
         return error_response(

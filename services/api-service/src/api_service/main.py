@@ -8,9 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from beanie import init_beanie
 from fastapi import FastAPI
-from pymongo import AsyncMongoClient
 from pymongo.monitoring import CommandListener
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -24,37 +22,32 @@ from api_service.api.middleware import (
 from api_service.api.routes import auth, health, jwks, orders, products
 from api_service.bootstrap import bootstrap_admin
 from api_service.config import Settings, get_settings
+from api_service.database import Database
 from api_service.errors import install_error_handlers
 from api_service.logs import configure_logging
-from api_service.models import DOCUMENT_MODELS, ensure_order_indexes
+from api_service.models import ensure_order_indexes
 from api_service.services import stocklock
 from api_service.services.auth import Gate
+from api_service.services.keyring import KeyRing
 from api_service.services.passwords import PasswordHashing
 from api_service.services.ratelimit import AuthLimits, Backoff, LoginLimiter, WindowLimiter
 from api_service.services.servertime import server_clock
 from api_service.services.settle import Timing
 from api_service.services.stockmode import detect_stock_writes
 from api_service.services.sweeper import run_sweeper
-from api_service.services.tokens import TokenService, load_signing_key
+from api_service.services.tokens import TokenService
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Connect to MongoDB, create indexes, run the one-shot admin bootstrap; close on exit."""
     settings: Settings = app.state.settings
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
-        settings.mongodb_uri.get_secret_value(),
-        serverSelectionTimeoutMS=5_000,
-        tz_aware=True,
-        event_listeners=list(app.state.command_listeners),
-    )
-    app.state.mongo = client
+    database = Database(settings, app.state.command_listeners)
+    app.state.database = database
     try:
-        await init_beanie(
-            database=client[settings.mongodb_database], document_models=DOCUMENT_MODELS
-        )
+        await database.bind()
         await ensure_order_indexes()
-        app.state.stock_writes = await detect_stock_writes(client, settings.stock_writes)
+        app.state.stock_writes = await detect_stock_writes(database.client, settings.stock_writes)
         server_clock.forget()
         await server_clock.offset()  # lease expiries and order deadlines use database time
         if settings.admin_email and settings.admin_password_file:
@@ -76,7 +69,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
     finally:
-        await client.close()
+        await database.close()
         app.state.auth.passwords.close()
 
 
@@ -100,7 +93,13 @@ def create_app(
     app.state.settings = settings
     app.state.command_listeners = tuple(command_listeners)
     app.state.tokens = TokenService(
-        load_signing_key(settings.jwt_private_key_file),
+        KeyRing(
+            settings.jwt_private_key_file,
+            settings.jwt_previous_keys_file,
+            timedelta(
+                minutes=settings.jwt_ttl_minutes, seconds=settings.jwt_rotation_grace_seconds
+            ),
+        ),
         settings.jwt_issuer,
         settings.jwt_audience,
         settings.jwt_ttl_minutes,
@@ -134,6 +133,14 @@ def create_app(
     trusted = [str(network) for network in settings.forwarded_allow_ips]
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     return app
+
+
+def key_ring(settings: Settings) -> KeyRing:
+    """The signing key files; a retired key stays trusted for the token lifetime plus the grace."""
+    ttl = settings.jwt_ttl_minutes
+    grace = settings.jwt_rotation_grace_seconds
+    retention = timedelta(minutes=ttl, seconds=grace)
+    return KeyRing(settings.jwt_private_key_file, settings.jwt_previous_keys_file, retention)
 
 
 def auth_limits(settings: Settings) -> AuthLimits:

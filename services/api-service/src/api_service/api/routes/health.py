@@ -23,7 +23,7 @@ async def health() -> dict[str, str]:
 @router.get("/ready", responses=errors(503))
 async def ready(request: Request) -> dict[str, str]:
     """The database answers a ping; 503 otherwise."""
-    client: AsyncMongoClient[dict[str, object]] = request.app.state.mongo
+    client: AsyncMongoClient[dict[str, object]] = request.app.state.database.client
     try:
         with pymongo.timeout(2):  # answer probes quickly even when the database hangs
             await client.admin.command("ping")
