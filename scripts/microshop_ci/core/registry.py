@@ -12,16 +12,17 @@ in the git-ignored .local/registry/ (MICROSHOP_REGISTRY_DATA), the address is MI
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
-
-import httpx
 
 from microshop_ci.core.paths import LOCAL_DIR
 from microshop_ci.core.tools import ToolError, pinned_tool
@@ -47,11 +48,16 @@ def data_dir() -> Path:
 
 def answers(addr: str) -> bool:
     """True when something answers GET /v2/ at addr (host:port) over HTTP, 401 included."""
+    # direct, never through a proxy; the standard library only, so that the release jobs that hold
+    # a push token run this with the system Python and install nothing
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        httpx.get(f"http://{addr}/v2/", timeout=2)
-    except httpx.HTTPError:
+        with opener.open(f"http://{addr}/v2/", timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True  # 401 and the like: a registry answered
+    except (OSError, ValueError, http.client.HTTPException):
         return False
-    return True
 
 
 def config(addr: str, data: Path) -> str:
