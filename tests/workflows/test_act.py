@@ -73,6 +73,8 @@ class ActRun:
     log: str
     seconds: float
     artifacts: Path
+    # the loopback registries a job started and left running when act ended (stopped then)
+    left_running: tuple[int, ...] = ()
 
     def artifact(self, name: str) -> list[str]:
         """The file names in one uploaded artifact (act's server keeps run 1's zips)."""
@@ -153,7 +155,8 @@ def free_port() -> int:
 
 def stop_started_registries(act_cache: Path) -> list[int]:
     """Stop the loopback registries that `scripts/registry up` started inside act's workspaces
-    (release.yml's build starts one and, as on a throw-away runner, never stops it).
+    and a job left running (each job that starts one stops it: none is expected; the run records
+    any, so that one left behind cannot answer the next job or test on its address).
 
     Found by their command line (`registry serve ACT_CACHE/.../config.yml`), not by their pid
     files: act removes a job's workspace, pid file included, when the job ends."""
@@ -217,11 +220,12 @@ def run_act(
             cwd=repo, capture_output=True, text=True, check=False, timeout=ACT_TIMEOUT,
         )  # fmt: skip
     finally:
-        stop_started_registries(root / "act-cache")
+        left_running = stop_started_registries(root / "act-cache")
     log = result.stdout + result.stderr
     found = re.findall(r"\[[^/\]]+/([^\]]+)\] 🏁  Job (succeeded|failed)", log)
     results = {name.strip(): outcome for name, outcome in found}  # act pads the job names
-    return ActRun(result.returncode, results, log, time.monotonic() - started, root / "artifacts")
+    seconds = time.monotonic() - started
+    return ActRun(result.returncode, results, log, seconds, root / "artifacts", tuple(left_running))
 
 
 @pytest.fixture(scope="module")
@@ -454,6 +458,10 @@ def test_release_build_stops_at_the_trivy_gate_before_anything_leaves_the_runner
     assert "| gates: trivy-vuln error" in log  # the DB cannot be had: fail closed
     assert re.search(r"❌  Failure - Main Trivy image scan with failing thresholds", log)
     assert re.search(r"✅  Success - Main Write the image scan summary to the job summary", log)
+    # the registry stopped by the job itself (if: always()), after the failed gate
+    assert re.search(r"✅  Success - Main Stop the loopback registry \(its storage", log)
+    assert re.search(r"\| \[[0-9:]+\] registry stopped \(pid [0-9]+\)", log)
+    assert release_build_run.left_running == ()
     # nothing after the gate ran: no tool archive, no artifact (so no push job could copy)
     for step in ("The tools the later jobs need", "actions/upload-artifact"):
         assert f"⭐ Run Main {step}" not in log
@@ -538,6 +546,13 @@ def test_release_build_hands_its_outputs_and_artifact_to_the_sign_matrix(
         )
         assert len(release_sign_run.tags[service]) == 1
         assert re.fullmatch(r"git-[0-9a-f]{12}", release_sign_run.tags[service][0])
+    # build and push each stopped the loopback registry it started, before the next job began
+    for job in ("build, Trivy gate", "copy the gated images"):
+        assert re.search(
+            rf"\[release/{job}[^\]]*\] +✅  Success - Main Stop the loopback registry", log
+        )
+    assert len(re.findall(r"\| \[[0-9:]+\] registry stopped \(pid [0-9]+\)", log)) == 2
+    assert run.left_running == ()
     # the job output the matrix reads
     assert '⚙  ::set-output:: services=["api-service", "client-service"]' in log
     # the build job's artifacts: its tools, the gated images file and its registry's storage
@@ -605,6 +620,7 @@ IMAGES_STEPS = (
     "Trivy image scan with failing thresholds",
     "SBOM, signature with a key generated for this run, verification",
     "The pushed images through the Kyverno policies",
+    "Stop the loopback registry",
     "Write the image scan summary to the job summary",
 )
 
@@ -643,6 +659,7 @@ def test_the_images_job_builds_scans_signs_and_admits_through_act(images_run: Ac
         )
     assert "| gates: trivy-vuln passed" in run.log  # the real scan, on the empty database
     assert "| upload-sarif stand-in: category image-gates" in run.log
+    assert run.left_running == ()  # the job stopped its registry
     files = run.artifact("sboms-and-image-reports")
     assert "images.json" in files
     assert "admission.json" in files

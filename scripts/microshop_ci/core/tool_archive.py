@@ -21,6 +21,7 @@ import hashlib
 import os
 import sys
 import tarfile
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -91,6 +92,27 @@ def _checked(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
     return members
 
 
+def _place(data: bytes, target: Path) -> str:
+    """Write data to target unless an identical file is there; returns its sha256.
+
+    The partial file is this process's own (mkstemp beside target): jobs of one run that share a
+    machine's tool cache (matrix legs on one self-hosted runner) unpack the same tools at once,
+    and a shared partial name let one job truncate or remove the file another was checking."""
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    partial = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        digest = _sha256(partial)
+        if target.is_file() and _sha256(target) == digest:
+            return digest
+        partial.chmod(0o755)
+        os.replace(partial, target)
+        return digest
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def unpack(archive: Path) -> list[Carried]:
     """Put every binary of archive into the tool cache (all checked before any is written)."""
     tools_dir = cache_root() / "tools"
@@ -103,15 +125,8 @@ def unpack(archive: Path) -> list[Carried]:
                     raise ToolError(f"{member.name}: no data in the archive")
                 target = tools_dir / member.name
                 target.parent.mkdir(parents=True, exist_ok=True)
-                partial = target.with_name(f"{target.name}.partial")
-                with source, partial.open("wb") as out:
-                    out.write(source.read())
-                digest = _sha256(partial)
-                if target.is_file() and _sha256(target) == digest:
-                    partial.unlink()
-                else:
-                    partial.chmod(0o755)
-                    os.replace(partial, target)
+                with source:
+                    digest = _place(source.read(), target)
                 carried.append(Carried(member.name.split("/")[0], target.parent.name, digest))
     except (OSError, tarfile.TarError) as exc:
         raise ToolError(f"{archive}: cannot read the tool archive ({exc})") from None

@@ -75,6 +75,8 @@ def test_up_starts_a_registry_that_outlives_the_command_and_down_stops_it(
     pid = stopped.stderr.rsplit("pid ", 1)[-1].rstrip(")\n")
     assert stopped.stderr.endswith(f"registry stopped (pid {pid})\n")
     assert not (tmp_path / "registry.pid").exists()
+    # down returns once the process has exited: the address is free for the next job
+    assert not registry.answers(addr)
 
 
 class _Unauthorized(BaseHTTPRequestHandler):

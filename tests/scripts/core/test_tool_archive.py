@@ -74,6 +74,35 @@ def test_an_identical_binary_stays_and_a_different_one_is_replaced(
     assert sorted(p.name for p in other.parent.iterdir()) == ["syft"]  # no partial file left
 
 
+def test_two_jobs_unpacking_into_one_tool_cache_at_once_both_succeed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # two matrix legs on one machine: the second unpack runs whole while the first one checks
+    # the file it just wrote (each writes its own partial file, neither removes the other's)
+    use_cache(monkeypatch, tmp_path / "build-job")
+    fake_build(tmp_path / "build-job", "cosign", b"cosign binary")
+    archive = tmp_path / "t.tar"
+    tool_archive.pack(archive, ["cosign"])
+    use_cache(monkeypatch, tmp_path / "shared")
+    binary = fake_build(tmp_path / "shared", "cosign", b"cosign binary")
+    original = tool_archive._sha256
+    started: list[bool] = []
+    second: list[list[tool_archive.Carried]] = []
+
+    def interleaved(path: Path) -> str:
+        if not started:
+            started.append(True)
+            second.append(tool_archive.unpack(archive))
+        return original(path)
+
+    monkeypatch.setattr(tool_archive, "_sha256", interleaved)
+    first = tool_archive.unpack(archive)
+    assert first == second[0]
+    assert len(first) == 1
+    assert binary.read_bytes() == b"cosign binary"
+    assert sorted(p.name for p in binary.parent.iterdir()) == ["cosign"]  # no partial file left
+
+
 def archive_with(tmp_path: Path, name: str, kind: bytes = tarfile.REGTYPE) -> Path:
     archive = tmp_path / "bad.tar"
     with tarfile.open(archive, "w") as tar:
