@@ -250,7 +250,7 @@ def test_the_cheap_pr_jobs_and_required_pass_through_act(cheap_run: ActRun) -> N
 
 def test_each_job_ran_its_real_steps(cheap_run: ActRun) -> None:
     log = cheap_run.log
-    assert "| workflow-policy: 4 files, 0 findings" in log
+    assert "| workflow-policy: 5 files, 0 findings" in log
     assert "| kyverno-test: 23 policies proven, 0 not (795 results)" in log
     # one tool cache per job's tool set (the stand-in prints the key the workflow computed)
     for tools in ("actionlint", "kyverno", "kustomize kubeconform kube-linter istioctl"):

@@ -50,9 +50,9 @@ def checker(pins: dict[str, Pin]) -> Checker:
     return Checker(repo=REPO_ROOT, pins=PinRule(pins))
 
 
-def test_the_repository_has_the_three_workflows_and_the_setup_action() -> None:
+def test_the_repository_has_the_four_workflows_and_the_setup_action() -> None:
     names = {p.name for p in workflow_files()}
-    assert {"pr.yml", "release.yml", "kind-e2e.yml"} <= names
+    assert {"pr.yml", "release.yml", "kind-e2e.yml", "rescan.yml"} <= names
     assert [p.parent.name for p in action_files()] == ["setup-tools"]
 
 
@@ -171,7 +171,7 @@ def test_the_policy_check_needs_nothing_beside_the_checkout(tmp_path: Path) -> N
         env={**os.environ, "PYTHONPATH": str(clone / "scripts")},
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.splitlines()[-1] == "workflow-policy: 4 files, 0 findings"
+    assert result.stdout.splitlines()[-1] == "workflow-policy: 5 files, 0 findings"
 
 
 HEAD = "permissions: {}\n"
