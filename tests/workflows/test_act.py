@@ -28,7 +28,7 @@ import time
 import urllib.parse
 import urllib.request
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,6 +151,19 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+@contextlib.contextmanager
+def loopback_registry(data: Path) -> Iterator[str]:
+    """A registry of the test's own on a free loopback port, storage in data; yields HOST:PORT."""
+    address = f"127.0.0.1:{free_port()}"
+    env = {**os.environ, "MICROSHOP_REGISTRY": address, "MICROSHOP_REGISTRY_DATA": str(data)}
+    registry = [str(REPO_ROOT / "scripts" / "registry")]
+    subprocess.run([*registry, "up"], env=env, check=True, timeout=120)
+    try:
+        yield address
+    finally:
+        subprocess.run([*registry, "down"], env=env, check=True, timeout=120)
 
 
 def stop_started_registries(act_cache: Path) -> list[int]:
@@ -495,12 +508,7 @@ def release_sign_run(tmp_path_factory: pytest.TempPathFactory) -> ReleaseRun:
     event = root / "push-tag.json"
     event.write_text(json.dumps({"ref": "refs/tags/v1.2.3", "repository": {
         "full_name": "microshop/microshop", "owner": {"login": "microshop"}}}))  # fmt: skip
-    address = f"127.0.0.1:{free_port()}"
-    registry_env = {**os.environ, "MICROSHOP_REGISTRY": address,
-                    "MICROSHOP_REGISTRY_DATA": str(root / "release-registry")}  # fmt: skip
-    registry = [str(REPO_ROOT / "scripts" / "registry")]
-    subprocess.run([*registry, "up"], env=registry_env, check=True, timeout=120)
-    try:
+    with loopback_registry(root / "release-registry") as address:
         run = run_act(
             tool_path("act"), repo, release_workflow(repo, root), "sign",
             event="push", event_file=event, secrets=("GITHUB_TOKEN=act-stand-in-token",),
@@ -513,8 +521,6 @@ def release_sign_run(tmp_path_factory: pytest.TempPathFactory) -> ReleaseRun:
             url = f"http://{address}/v2/microshop/{service}/tags/list"
             with urllib.request.urlopen(url, timeout=30) as reply:  # noqa: S310 (loopback)
                 tags[service] = sorted(json.loads(reply.read())["tags"])
-    finally:
-        subprocess.run([*registry, "down"], env=registry_env, check=True, timeout=120)
     return ReleaseRun(run, address, tags)
 
 
@@ -632,19 +638,12 @@ def images_run(tmp_path_factory: pytest.TempPathFactory) -> ActRun:
     database."""
     root = tmp_path_factory.mktemp("act-images")
     repo = copy_checkout(root)
-    address = f"127.0.0.1:{free_port()}"
-    registry_env = {**os.environ, "MICROSHOP_REGISTRY": address,
-                    "MICROSHOP_REGISTRY_DATA": str(root / "trivy-db-registry")}  # fmt: skip
-    registry = [str(REPO_ROOT / "scripts" / "registry")]
-    subprocess.run([*registry, "up"], env=registry_env, check=True, timeout=120)
-    try:
+    with loopback_registry(root / "trivy-db-registry") as address:
         return run_act(
             tool_path("act"), repo, repo / ".github" / "workflows" / "pr.yml", "images",
             extra_env={"TRIVY_DB_REPOSITORY": push_empty_db(address),
                        "TRIVY_CACHE_DIR": str(root / "trivy-cache")},
         )  # fmt: skip
-    finally:
-        subprocess.run([*registry, "down"], env=registry_env, check=True, timeout=120)
 
 
 def test_the_images_job_builds_scans_signs_and_admits_through_act(images_run: ActRun) -> None:

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import subprocess
 import tarfile
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -23,9 +21,9 @@ import pytest
 
 from microshop_ci.osv.db import OsvDatabase
 from microshop_ci.osv.server import serve_in_thread
-from tests.conftest import REPO_ROOT, loopback_http_server, tool_path
+from tests.conftest import loopback_http_server, tool_path
 from tests.scripts.rescan.test_rescan import EXCEPTED_ID, NEW_ID, RECORD, advisory, advisory_zip
-from tests.workflows.test_act import ActRun, copy_checkout, free_port, run_act
+from tests.workflows.test_act import ActRun, copy_checkout, loopback_registry, run_act
 from tests.workflows.trivy_db import push_empty_db
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
@@ -103,17 +101,12 @@ class RescanRun:
 
 
 @pytest.fixture(scope="module")
-def rescan_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RescanRun]:
+def rescan_run(tmp_path_factory: pytest.TempPathFactory) -> RescanRun:
     root = tmp_path_factory.mktemp("act-rescan")
     repo = copy_checkout(root)
     remote = f"https://github.com/{REPO}.git"  # github.repository (never fetched)
     subprocess.run(["git", "-C", str(repo), "remote", "add", "origin", remote], check=True)
-    address = f"127.0.0.1:{free_port()}"
-    registry_env = {**os.environ, "MICROSHOP_REGISTRY": address,
-                    "MICROSHOP_REGISTRY_DATA": str(root / "release-registry")}  # fmt: skip
-    registry = [str(REPO_ROOT / "scripts" / "registry")]
-    subprocess.run([*registry, "up"], env=registry_env, check=True, timeout=120)
-    try:
+    with loopback_registry(root / "release-registry") as address:
         ref = released_image(address, root)
         _GitHub.assets = {
             "images.json": json.dumps({"api-service": {"ref": ref}}).encode(),
@@ -131,9 +124,7 @@ def rescan_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RescanRun]:
                            "TRIVY_DB_REPOSITORY": push_empty_db(address),
                            "TRIVY_CACHE_DIR": str(root / "trivy-cache")},
             )  # fmt: skip
-        yield RescanRun(run, list(_GitHub.calls))
-    finally:
-        subprocess.run([*registry, "down"], env=registry_env, check=True, timeout=120)
+    return RescanRun(run, list(_GitHub.calls))
 
 
 def test_the_rescan_fails_on_the_new_advisory_and_opens_the_image_versions_issue(

@@ -192,7 +192,7 @@ def test_every_job_that_uploads_sarif_may_write_security_events_and_read_actions
                 uploading.append(f"{path.name}:{name}")
                 assert job["permissions"]["security-events"] == "write", name
                 assert job["permissions"]["actions"] == "read", name
-    assert uploading == ["pr.yml:gates", "pr.yml:images"]
+    assert uploading == ["pr.yml:gates", "pr.yml:images", "rescan.yml:rescan"]
 
 
 # concurrency: GitHub replaces a pending run of a group, so pushes get a group per commit
