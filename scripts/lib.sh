@@ -14,14 +14,20 @@ uv_bin() {
   PYTHONPATH="$REPO_ROOT/scripts" python3 -m microshop_ci.core.uv
 }
 
-# kubectl: the one built with the local kind node image (scripts/kind-node-image) when it exists,
-# so client and server versions match; else the one on PATH (GitHub installs a pinned one).
+# kubectl: the one built from the pinned Kubernetes source, so client and server versions match:
+# with the local kind node image (scripts/kind-node-image), else alone (scripts/build-kubectl, as
+# GitHub's kind run does); else whatever is on PATH.
 _k8s_version="$(sed -n 's/^KUBERNETES_VERSION=//p' "$REPO_ROOT/scripts/tool-versions.env")"
-_k8s_bin="$MICROSHOP_CACHE/cluster/kubernetes/$_k8s_version/bin"
-if [[ -x "$_k8s_bin/kubectl" && ":$PATH:" != *":$_k8s_bin:"* ]]; then
-  PATH="$_k8s_bin:$PATH"
-  export PATH
-fi
+for _k8s_bin in "$MICROSHOP_CACHE/cluster/kubernetes/$_k8s_version/bin" \
+                "$MICROSHOP_CACHE/cluster/kubectl/$_k8s_version/bin"; do
+  if [[ -x "$_k8s_bin/kubectl" ]]; then
+    if [[ ":$PATH:" != *":$_k8s_bin:"* ]]; then
+      PATH="$_k8s_bin:$PATH"
+      export PATH
+    fi
+    break
+  fi
+done
 unset _k8s_version _k8s_bin
 
 # Run `python3 -m MODULE ARGS...` with the system Python and scripts/ on PYTHONPATH: the one way

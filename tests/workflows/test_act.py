@@ -25,8 +25,10 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 import zipfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,9 +36,8 @@ from typing import Any
 import pytest
 import yaml
 
-from microshop_ci.gha.pins import load_pin_list
+from microshop_ci.gha.pins import uses_lines
 from tests.conftest import REPO_ROOT, tool_path
-from tests.workflows.conftest import PINS_FILE
 from tests.workflows.trivy_db import push_empty_db
 
 STAND_INS = REPO_ROOT / "tests" / "workflows" / "act-actions"
@@ -45,7 +46,8 @@ STAND_INS = REPO_ROOT / "tests" / "workflows" / "act-actions"
 MAPPED = {
     "actions/setup-python": "setup-python",
     "actions/setup-go": "setup-go",
-    "actions/cache": "cache",
+    "actions/cache/restore": "cache",
+    "actions/cache/save": "cache",
     "actions/upload-artifact": "upload-artifact",
     "actions/download-artifact": "download-artifact",
     "actions/attest-build-provenance": "attest-build-provenance",
@@ -71,6 +73,8 @@ class ActRun:
     log: str
     seconds: float
     artifacts: Path
+    # the loopback registries a job started and left running when act ended (stopped then)
+    left_running: tuple[int, ...] = ()
 
     def artifact(self, name: str) -> list[str]:
         """The file names in one uploaded artifact (act's server keeps run 1's zips)."""
@@ -98,22 +102,35 @@ def copy_checkout(dest: Path) -> Path:
     return repo
 
 
-def local_repositories() -> list[str]:
-    """`--local-repository OWNER/REPO@SHA=DIR` for each mapped action, SHAs from the pin list."""
-    pins = load_pin_list(PINS_FILE)
+def local_repositories(repo: Path) -> list[str]:
+    """`--local-repository OWNER/REPO@SHA=DIR` for each hosted action repo's workflows and actions
+    use that has a stand-in, at the SHA written there: whether that SHA may be used is the pin
+    rule's verdict (microshop_ci.gha.pins.PinRule, in the workflows job), not this mapping's."""
     used = {
-        uses
-        for path in [*REPO_ROOT.glob(".github/workflows/*.yml"),
-                     *REPO_ROOT.glob(".github/actions/*/action.yml")]
-        for uses in re.findall(r"uses:\s*([^\s#]+)", path.read_text())
+        line.uses
+        for path in [*repo.glob(".github/workflows/*.yml"),
+                     *repo.glob(".github/actions/*/action.yml")]
+        for line in uses_lines(path.read_text())
+        if line.hosted
     }  # fmt: skip
-    args: list[str] = []
-    for key, pin in sorted(pins.items()):
-        if pin.uses in MAPPED and key in used:
-            repository = "/".join(pin.uses.split("/")[:2])
-            args += ["--local-repository", f"{repository}@{pin.sha}={STAND_INS / MAPPED[pin.uses]}"]
-    assert len(args) == 2 * len(MAPPED), f"every mapped action is pinned and used: {args}"
-    return args
+    mapped = set()
+    for uses in used:
+        action, _, sha = uses.partition("@")
+        if action in MAPPED:
+            repository = "/".join(action.split("/")[:2])
+            mapped.add(f"{repository}@{sha}={STAND_INS / MAPPED[action]}")
+    return [arg for entry in sorted(mapped) for arg in ("--local-repository", entry)]
+
+
+def github_access(environ: Mapping[str, str]) -> tuple[dict[str, str], tuple[str, ...]]:
+    """On GitHub with a token (the slow-tests job passes its read-only one): the act run's
+    workflows job gets it as `github.token` and may reach the API through the cut network, so
+    the pin rule there asks about an unlisted SHA as lint-workflows does on GitHub. Elsewhere:
+    nothing (offline, the pin list only)."""
+    if environ.get("GITHUB_ACTIONS") != "true" or not environ.get("GITHUB_TOKEN"):
+        return {}, ()
+    api_host = urllib.parse.urlsplit(environ.get("GITHUB_API_URL", "https://api.github.com"))
+    return {"NO_PROXY": f"127.0.0.1,localhost,{api_host.hostname}"}, ("GITHUB_TOKEN",)
 
 
 def cheap_pr_workflow(repo: Path, dest: Path, jobs: tuple[str, ...] = CHEAP_JOBS) -> Path:
@@ -136,9 +153,23 @@ def free_port() -> int:
         return port
 
 
+@contextlib.contextmanager
+def loopback_registry(data: Path) -> Iterator[str]:
+    """A registry of the test's own on a free loopback port, storage in data; yields HOST:PORT."""
+    address = f"127.0.0.1:{free_port()}"
+    env = {**os.environ, "MICROSHOP_REGISTRY": address, "MICROSHOP_REGISTRY_DATA": str(data)}
+    registry = [str(REPO_ROOT / "scripts" / "registry")]
+    subprocess.run([*registry, "up"], env=env, check=True, timeout=120)
+    try:
+        yield address
+    finally:
+        subprocess.run([*registry, "down"], env=env, check=True, timeout=120)
+
+
 def stop_started_registries(act_cache: Path) -> list[int]:
     """Stop the loopback registries that `scripts/registry up` started inside act's workspaces
-    (release.yml's build starts one and, as on a throw-away runner, never stops it).
+    and a job left running (each job that starts one stops it: none is expected; the run records
+    any, so that one left behind cannot answer the next job or test on its address).
 
     Found by their command line (`registry serve ACT_CACHE/.../config.yml`), not by their pid
     files: act removes a job's workspace, pid file included, when the job ends."""
@@ -176,20 +207,24 @@ def run_act(
     root = repo.parent
     (root / "artifacts" / "1").mkdir(parents=True, exist_ok=True)  # act lists run 1's folder
     dead_proxy = f"http://127.0.0.1:{free_port()}"
+    api_env, api_secrets = github_access(os.environ)
+    no_proxy = api_env.get("NO_PROXY", "127.0.0.1,localhost")
     env = {
         "MICROSHOP_ACT_STANDINS": str(STAND_INS),
         "UV_OFFLINE": "1",
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
+        "NO_PROXY": no_proxy,
+        "no_proxy": no_proxy,
         "HTTPS_PROXY": dead_proxy,
         "https_proxy": dead_proxy,
         **(extra_env or {}),
     }
+    if not any(s.split("=", 1)[0] == "GITHUB_TOKEN" for s in secrets):
+        secrets = (*secrets, *api_secrets)
     event_args = ["-e", str(event_file)] if event_file else []
     try:
         result = subprocess.run(
             [act, event, *event_args, "-W", str(workflow), "-j", job,
-             "-P", "ubuntu-24.04=-self-hosted", "--action-offline-mode", *local_repositories(),
+             "-P", "ubuntu-24.04=-self-hosted", "--action-offline-mode", *local_repositories(repo),
              "--action-cache-path", str(root / "act-cache"),
              "--artifact-server-path", str(root / "artifacts"),
              "--artifact-server-addr", "127.0.0.1", "--artifact-server-port", str(free_port()),
@@ -198,11 +233,12 @@ def run_act(
             cwd=repo, capture_output=True, text=True, check=False, timeout=ACT_TIMEOUT,
         )  # fmt: skip
     finally:
-        stop_started_registries(root / "act-cache")
+        left_running = stop_started_registries(root / "act-cache")
     log = result.stdout + result.stderr
     found = re.findall(r"\[[^/\]]+/([^\]]+)\] 🏁  Job (succeeded|failed)", log)
     results = {name.strip(): outcome for name, outcome in found}  # act pads the job names
-    return ActRun(result.returncode, results, log, time.monotonic() - started, root / "artifacts")
+    seconds = time.monotonic() - started
+    return ActRun(result.returncode, results, log, seconds, root / "artifacts", tuple(left_running))
 
 
 @pytest.fixture(scope="module")
@@ -227,36 +263,35 @@ def test_the_cheap_pr_jobs_and_required_pass_through_act(cheap_run: ActRun) -> N
 
 def test_each_job_ran_its_real_steps(cheap_run: ActRun) -> None:
     log = cheap_run.log
-    assert "| workflow-policy: 4 files, 0 findings" in log
+    assert "| workflow-policy: 5 files, 0 findings" in log
     assert "| kyverno-test: 23 policies proven, 0 not (795 results)" in log
     # one tool cache per job's tool set (the stand-in prints the key the workflow computed)
     for tools in ("actionlint", "kyverno", "kustomize kubeconform kube-linter istioctl"):
         assert f"| cache stand-in: miss for key microshop-tools-Linux-[{tools}]-" in log
+        # and saved right after the tools are built, under the same key
+        assert f"| cache stand-in: nothing saved for key microshop-tools-Linux-[{tools}]-" in log
     # required read toJSON(needs) and found every job it needs successful
     assert re.search(r"\[pr/required *\] +✅  Success - Main Fail unless every job succeeded", log)
+
+
+CHECKOUT_SHA = "3d3c42e5aac5ba805825da76410c181273ba90b1"  # v7.0.1, in the pin list
+PLANTED = "actions/checkout@0123456789abcdef0123456789abcdef01234567"
 
 
 def test_required_fails_and_names_the_job_when_a_needed_job_fails(
     tmp_path: Path,
 ) -> None:
-    # plant an invented action SHA (tag comment kept) in the copy: the workflows job must fail
+    # plant an invented action SHA (tag comment kept) in the copy: the workflows job must fail,
+    # offline (not in the pin list) and on GitHub alike (the API says the tag is another commit)
     repo = copy_checkout(tmp_path)
     kind = repo / ".github" / "workflows" / "kind-e2e.yml"
-    kind.write_text(
-        kind.read_text().replace(
-            "Azure/setup-kubectl@829323503d1be3d00ca8346e5391ca0b07a9ab0d",
-            "Azure/setup-kubectl@0123456789abcdef0123456789abcdef01234567",
-        )
-    )
+    kind.write_text(kind.read_text().replace(f"actions/checkout@{CHECKOUT_SHA}", PLANTED))
     run = run_act(
         tool_path("act"), repo, cheap_pr_workflow(repo, tmp_path, ("workflows",)), "required"
     )
     assert run.returncode == 1
     assert run.results == {"actionlint and zizmor": "failed", "required": "failed"}
-    assert (
-        "Azure/setup-kubectl@0123456789abcdef0123456789abcdef01234567: not in"
-        " .github/actions-pins.yaml" in run.log
-    )
+    assert f"[known-pin] {PLANTED}: " in run.log
     # required still ran (if: always()) and read the failure from toJSON(needs)
     assert "require-jobs: workflows: failure" in run.log, run.log[-4000:]
     assert "require-jobs: 0/1 jobs succeeded" in run.log
@@ -431,16 +466,20 @@ def test_release_build_stops_at_the_trivy_gate_before_anything_leaves_the_runner
     release_build_run: ActRun,
 ) -> None:
     assert release_build_run.returncode == 1
-    assert release_build_run.results == {"build, Trivy gate, push by digest": "failed"}
+    assert release_build_run.results == {"build, Trivy gate (nothing leaves the runner)": "failed"}
     log = release_build_run.log
     assert "| gates: trivy-vuln error" in log  # the DB cannot be had: fail closed
     assert re.search(r"❌  Failure - Main Trivy image scan with failing thresholds", log)
     assert re.search(r"✅  Success - Main Write the image scan summary to the job summary", log)
-    # nothing after the gate ran: no login, no copy to GHCR, no outputs, no artifact
-    for step in ("docker/login-action", "Copy the gated images by digest to GHCR",
-                 "Hand the image digests to the next jobs", "actions/upload-artifact"):  # fmt: skip
+    # the registry stopped by the job itself (if: always()), after the failed gate
+    assert re.search(r"✅  Success - Main Stop the loopback registry \(its storage", log)
+    assert re.search(r"\| \[[0-9:]+\] registry stopped \(pid [0-9]+\)", log)
+    assert release_build_run.left_running == ()
+    # nothing after the gate ran: no tool archive, no artifact (so no push job could copy)
+    for step in ("The tools the later jobs need", "actions/upload-artifact"):
         assert f"⭐ Run Main {step}" not in log
-    assert not (release_build_run.artifacts / "1" / "images").exists()
+    for artifact in ("gated-images", "build-tools", "images"):
+        assert not (release_build_run.artifacts / "1" / artifact).exists()
 
 
 # --- release.yml past the gate: outputs, the sign matrix, an artifact between jobs ---------------
@@ -469,12 +508,7 @@ def release_sign_run(tmp_path_factory: pytest.TempPathFactory) -> ReleaseRun:
     event = root / "push-tag.json"
     event.write_text(json.dumps({"ref": "refs/tags/v1.2.3", "repository": {
         "full_name": "microshop/microshop", "owner": {"login": "microshop"}}}))  # fmt: skip
-    address = f"127.0.0.1:{free_port()}"
-    registry_env = {**os.environ, "MICROSHOP_REGISTRY": address,
-                    "MICROSHOP_REGISTRY_DATA": str(root / "release-registry")}  # fmt: skip
-    registry = [str(REPO_ROOT / "scripts" / "registry")]
-    subprocess.run([*registry, "up"], env=registry_env, check=True, timeout=120)
-    try:
+    with loopback_registry(root / "release-registry") as address:
         run = run_act(
             tool_path("act"), repo, release_workflow(repo, root), "sign",
             event="push", event_file=event, secrets=("GITHUB_TOKEN=act-stand-in-token",),
@@ -487,8 +521,6 @@ def release_sign_run(tmp_path_factory: pytest.TempPathFactory) -> ReleaseRun:
             url = f"http://{address}/v2/microshop/{service}/tags/list"
             with urllib.request.urlopen(url, timeout=30) as reply:  # noqa: S310 (loopback)
                 tags[service] = sorted(json.loads(reply.read())["tags"])
-    finally:
-        subprocess.run([*registry, "down"], env=registry_env, check=True, timeout=120)
     return ReleaseRun(run, address, tags)
 
 
@@ -498,26 +530,43 @@ def test_release_build_hands_its_outputs_and_artifact_to_the_sign_matrix(
     run, address = release_sign_run.act, release_sign_run.registry
     assert run.returncode == 1
     assert run.results == {
-        "build, Trivy gate, push by digest": "succeeded",
+        "build, Trivy gate (nothing leaves the runner)": "succeeded",
+        "copy the gated images to GHCR by digest (git-<sha>)": "succeeded",
         "sign and attest api-service-1": "failed",  # one matrix leg per service build output
         "sign and attest client-service-2": "failed",
     }
     log = run.log
     assert "| gates: trivy-vuln passed" in log  # the real scan, on the empty database
     assert "| login-action stand-in: nektos/act at ghcr.io (no login" in log
-    # promote-images copied by digest under git-<sha12> and the release tag from github.ref_name
+    # the push job: the build job's tools unpacked (nothing built), its registry's storage served
+    # again, promote-images copied by digest under git-<sha12> only: no version tag before the
+    # approval, the signatures and their verification (the tag job, after verify)
+    assert re.search(
+        r"\[release/copy the gated images[^\]]*\] +\| crane \S+ sha256:[0-9a-f]{64}", log
+    )
     for service in ("api-service", "client-service"):
         assert re.search(
             rf"\| {service}: {re.escape(address)}/microshop/{service}@sha256:[0-9a-f]{{64}}"
-            r" \(git-[0-9a-f]{12}, v1\.2\.3\)",
+            r" \(git-[0-9a-f]{12}\)",
             log,
         )
-        assert len(release_sign_run.tags[service]) == 2
-        assert release_sign_run.tags[service][1] == "v1.2.3"
+        assert len(release_sign_run.tags[service]) == 1
         assert re.fullmatch(r"git-[0-9a-f]{12}", release_sign_run.tags[service][0])
+    # build and push each stopped the loopback registry it started, before the next job began
+    for job in ("build, Trivy gate", "copy the gated images"):
+        assert re.search(
+            rf"\[release/{job}[^\]]*\] +✅  Success - Main Stop the loopback registry", log
+        )
+    assert len(re.findall(r"\| \[[0-9:]+\] registry stopped \(pid [0-9]+\)", log)) == 2
+    assert run.left_running == ()
     # the job output the matrix reads
     assert '⚙  ::set-output:: services=["api-service", "client-service"]' in log
-    # the images artifact: uploaded once by build, downloaded by each matrix leg
+    # the build job's artifacts: its tools, the gated images file and its registry's storage
+    assert run.artifact("build-tools") == ["build-tools.tar"]
+    gated = run.artifact("gated-images")
+    assert gated[0] == "gated-images.json"
+    assert all(name.startswith("gated-registry/storage/docker/registry/v2/") for name in gated[1:])
+    # the images artifact: uploaded once by push, downloaded by each matrix leg
     assert run.artifact("images") == ["images.json"]
     with zipfile.ZipFile(run.artifacts / "1" / "images" / "images.zip") as archive:
         images = json.loads(archive.read("images.json"))
@@ -526,11 +575,15 @@ def test_release_build_hands_its_outputs_and_artifact_to_the_sign_matrix(
         "client-service": f"{address}/microshop/client-service",
     }
     for leg in ("api-service-1", "client-service-2"):
-        assert re.search(
-            rf"\[release/sign and attest {leg} *\]   \| download-artifact stand-in: images -> "
-            r"\S+/reports \(1 files\)",
-            log,
-        )
+        for artifact in ("build-tools", "images"):
+            assert re.search(
+                rf"\[release/sign and attest {leg} *\]   \| download-artifact stand-in: {artifact}"
+                r" -> \S+/reports \(1 files\)",
+                log,
+            )
+        # the tools come from the build job's archive, not from a build in the signing job
+        assert re.search(rf"\[release/sign and attest {leg} *\]   \| cosign \S+ sha256:", log)
+        assert not re.search(rf"\[release/sign and attest {leg} *\].*scripts/tool: building", log)
         # and the leg stops where GitHub's OIDC token is needed, nothing signed
         assert re.search(
             rf"\[release/sign and attest {leg} *\]   \| error: --mode keyless needs a GitHub"
@@ -573,6 +626,7 @@ IMAGES_STEPS = (
     "Trivy image scan with failing thresholds",
     "SBOM, signature with a key generated for this run, verification",
     "The pushed images through the Kyverno policies",
+    "Stop the loopback registry",
     "Write the image scan summary to the job summary",
 )
 
@@ -584,19 +638,12 @@ def images_run(tmp_path_factory: pytest.TempPathFactory) -> ActRun:
     database."""
     root = tmp_path_factory.mktemp("act-images")
     repo = copy_checkout(root)
-    address = f"127.0.0.1:{free_port()}"
-    registry_env = {**os.environ, "MICROSHOP_REGISTRY": address,
-                    "MICROSHOP_REGISTRY_DATA": str(root / "trivy-db-registry")}  # fmt: skip
-    registry = [str(REPO_ROOT / "scripts" / "registry")]
-    subprocess.run([*registry, "up"], env=registry_env, check=True, timeout=120)
-    try:
+    with loopback_registry(root / "trivy-db-registry") as address:
         return run_act(
             tool_path("act"), repo, repo / ".github" / "workflows" / "pr.yml", "images",
             extra_env={"TRIVY_DB_REPOSITORY": push_empty_db(address),
                        "TRIVY_CACHE_DIR": str(root / "trivy-cache")},
         )  # fmt: skip
-    finally:
-        subprocess.run([*registry, "down"], env=registry_env, check=True, timeout=120)
 
 
 def test_the_images_job_builds_scans_signs_and_admits_through_act(images_run: ActRun) -> None:
@@ -611,6 +658,7 @@ def test_the_images_job_builds_scans_signs_and_admits_through_act(images_run: Ac
         )
     assert "| gates: trivy-vuln passed" in run.log  # the real scan, on the empty database
     assert "| upload-sarif stand-in: category image-gates" in run.log
+    assert run.left_running == ()  # the job stopped its registry
     files = run.artifact("sboms-and-image-reports")
     assert "images.json" in files
     assert "admission.json" in files

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from microshop_ci.gha.budget import Mark, render
 from microshop_ci.gha.images import ImagesFileError, load_images
 from microshop_ci.gha.images import main as images_main
 from microshop_ci.gha.needs import failed_jobs
@@ -312,3 +313,57 @@ def test_a_plain_pytest_run_skips_the_cluster_folder_even_with_a_kubeconfig(tmp_
         "SKIPPED [1] tests/e2e/cluster/conftest.py:LINE: the cluster tests run through scripts/e2e"
         " (E2E_CLUSTER=1); this run did not ask"
     ], result.stdout[-2000:]
+
+
+# --- scripts/job-budget: the kind job's own time and disk, for its job summary
+
+
+def test_the_budget_table_lists_every_mark_with_its_time_and_disk() -> None:
+    def mark(label: str, at: float, used: float, cache: float) -> Mark:
+        gb = 10**9
+        sizes = {"microshop cache": int(cache * gb), "Go module cache": int(0.5 * gb)}
+        return Mark(label, at, 72 * gb, int(used * gb), int((72 - used) * gb), sizes)
+
+    marks = [mark("start", 1000, 50.0, 0), mark("tools", 1450, 53.2, 1.4),
+             mark("cluster", 2281.4, 61.06, 2.75), mark("end", 2330, 58, 2.75)]  # fmt: skip
+    assert render("kind-e2e on this runner", marks).splitlines() == [
+        "## kind-e2e on this runner",
+        "",
+        "Measured by the job on its runner at each mark (scripts/job-budget); `/ used` includes "
+        "Docker's images. A peak between two marks is not seen.",
+        "",
+        "| mark | since first mark | since previous | / used | / free | microshop cache "
+        "| Go module cache |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        "| start | 0 s | - | 50.0 GB | 22.0 GB | 0.0 GB | 0.5 GB |",
+        "| tools | 7 min 30 s | 7 min 30 s | 53.2 GB | 18.8 GB | 1.4 GB | 0.5 GB |",
+        "| cluster | 21 min 21 s | 13 min 51 s | 61.1 GB | 10.9 GB | 2.8 GB | 0.5 GB |",
+        "| end | 22 min 10 s | 49 s | 58.0 GB | 14.0 GB | 2.8 GB | 0.5 GB |",
+        "",
+        "Time from the first to the last mark: 22 min 10 s. Disk of /: 72.0 GB; most used 61.1 GB"
+        " (at `cluster`), least free 10.9 GB (at `cluster`).",
+    ]
+
+
+def test_job_budget_marks_and_reports_what_this_machine_says(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    (cache / "tools").mkdir(parents=True)
+    (cache / "tools" / "kind").write_bytes(os.urandom(2_000_000))
+    env = {"MICROSHOP_CACHE": str(cache), "GOMODCACHE": str(tmp_path / "none"),
+           "GOCACHE": str(tmp_path / "none")}  # fmt: skip
+    log, out = tmp_path / "budget.jsonl", tmp_path / "budget.md"
+    first = _run("job-budget", "--log", str(log), "mark", "start", env=env)
+    assert (first.returncode, first.stdout) == (0, f"job-budget: start ({log})\n")
+    report = _run("job-budget", "--log", str(log), "report", "--out", str(out), env=env)
+    assert report.returncode == 0, report.stderr
+    marks = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [m["label"] for m in marks] == ["start", "end"]
+    # as du counts it: the blocks the one file of the cache holds
+    blocks = os.lstat(cache / "tools" / "kind").st_blocks * 512
+    assert marks[0]["sizes"]["microshop cache"] == blocks
+    assert marks[0]["sizes"]["Go module cache"] == 0
+    assert marks[0]["disk_used"] + marks[0]["disk_free"] <= marks[0]["disk_total"]
+    rows = [line.split(" | ") for line in out.read_text().splitlines() if line.startswith("| ")]
+    assert [row[0] for row in rows[1:]] == ["| start", "| end"]
+    assert rows[1][1:3] == ["0 s", "-"]
+    assert rows[1][5] == "0.0 GB"  # the 2 MB file, in GB

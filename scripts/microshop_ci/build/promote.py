@@ -1,8 +1,9 @@
 """Copy gated images by digest from the run's own registry to the release registry, with tags.
 
 The release builds and pushes to a loopback registry, gates on Trivy there, and only then copies
-the exact manifests (crane copy: same bytes, same digest) to GHCR under `git-<sha>` and the
-release tag `vX.Y.Z`. A failed gate leaves nothing in GHCR.
+the exact manifests (crane copy: same bytes, same digest) to GHCR under `git-<sha>`. A failed gate
+leaves nothing in GHCR. The version tag `vX.Y.Z` is never written here: it is added after the
+release's approval, signing and verification by microshop_ci.build.release_tag.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ class PromoteError(RuntimeError):
     """A copy failed, or the copy's digest is not the gated one."""
 
 
-def _crane(crane: str, *args: str) -> str:
+def crane_output(crane: str, *args: str) -> str:
+    """crane's stdout (stripped); PromoteError with its stderr when it fails."""
     result = run_tool([crane, *args], ok_codes=None)
     if result.returncode != 0:
         raise PromoteError(f"crane {' '.join(args[:1])} failed: {result.stderr.strip()[-800:]}")
@@ -48,15 +50,24 @@ def promote(
     for tag in tags:
         if not TAG_RE.match(tag):
             raise PromoteError(f"{tag!r} is not a valid image tag")
+        if RELEASE_TAG_RE.match(tag):
+            raise PromoteError(
+                f"{tag!r} is a version tag: scripts/tag-release adds it once the release is "
+                "approved, signed and verified"
+            )
     images = read_images(images_file)
     registry = registry.lower().rstrip("/")
     promoted: dict[str, ImageRecord] = {}
     for service, record in sorted(images.items()):
         target = f"{registry}/{service}"
-        _crane(crane, "copy", "--insecure", record.ref, f"{target}:{tags[0]}")
+        # No --insecure: crane's flag turns TLS verification off for every registry of the
+        # command, GHCR included, while it carries the push token. The gated images are on the
+        # loopback registry, which crane reaches over plain HTTP by itself (go-containerregistry
+        # treats localhost and 127.0.0.0/8 as HTTP registries); every other one needs TLS.
+        crane_output(crane, "copy", record.ref, f"{target}:{tags[0]}")
         for tag in tags[1:]:
-            _crane(crane, "tag", f"{target}:{tags[0]}", tag)
-        copied = _crane(crane, "digest", f"{target}:{tags[0]}")
+            crane_output(crane, "tag", f"{target}:{tags[0]}", tag)
+        copied = crane_output(crane, "digest", f"{target}:{tags[0]}")
         if copied != record.image.digest:
             raise PromoteError(
                 f"{service}: {target} has digest {copied}, the gated one is {record.image.digest}"
@@ -73,7 +84,7 @@ def head_tag() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """scripts/promote-images --images FILE --out FILE [--release-tag vX.Y.Z] [--tag T]...
+    """scripts/promote-images --images FILE --out FILE [--tag T]...
 
     --registry defaults to MICROSHOP_REGISTRY (the release registry), --tag to git-<HEAD sha12>,
     --crane to the pinned crane.
@@ -82,21 +93,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--images", type=Path, required=True)
     parser.add_argument("--registry", default=os.environ.get("MICROSHOP_REGISTRY", ""))
     parser.add_argument("--tag", action="append", default=[], dest="tags")
-    parser.add_argument("--release-tag", default="", help="vX.Y.Z (refused otherwise)")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--crane", help="crane binary (default: scripts/tool crane)")
     args = parser.parse_args(argv)
     if not args.registry:
         print("promote-images: set MICROSHOP_REGISTRY (the release registry)", file=sys.stderr)
         return 1
-    tags = list(args.tags)
-    if args.release_tag and not RELEASE_TAG_RE.match(args.release_tag):
-        print(f"promote-images: {args.release_tag!r} is not vX.Y.Z", file=sys.stderr)
-        return 2
     try:
-        tags = tags or [head_tag()]
-        if args.release_tag:
-            tags.append(args.release_tag)
+        tags = list(args.tags) or [head_tag()]
         crane = args.crane or pinned_tool("crane")
         done = promote(args.images, args.registry, tags, args.out, crane)
     except (ImagesFileError, PromoteError, ToolError) as exc:

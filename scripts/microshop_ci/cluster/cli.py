@@ -1,6 +1,7 @@
 """Command line of the local cluster: components, node image, kind up and down, add-ons.
 
     python -m microshop_ci.cluster build [NAME...]     build pinned components (all by default)
+    python -m microshop_ci.cluster kubectl             build kubectl alone (the cluster's version)
     python -m microshop_ci.cluster node-image          build the kind node image, print its name
     python -m microshop_ci.cluster up [--node-image upstream|local]
     python -m microshop_ci.cluster down
@@ -41,7 +42,13 @@ from microshop_ci.core.gobuild import BuildError, build, build_seconds
 def _build(names: Sequence[str]) -> int:
     known = {
         c.name: c
-        for c in (*components.ALL, *kyverno.COMPONENTS, *mesh.COMPONENTS, *components.ENGINE)
+        for c in (
+            *components.ALL,
+            *kyverno.COMPONENTS,
+            *mesh.COMPONENTS,
+            *components.ENGINE,
+            *components.CLIENT,
+        )
     }
     unknown = [n for n in names if n not in known]
     if unknown:
@@ -79,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     build_parser = sub.add_parser("build", help="build components (all when none is named)")
     build_parser.add_argument("names", nargs="*")
+    sub.add_parser("kubectl", help="build kubectl alone from the pinned Kubernetes source")
     sub.add_parser("node-image", help="build the kind node image from source")
     up_parser = sub.add_parser("up", help="create the kind cluster and its registry")
     up_parser.add_argument(
@@ -116,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     handlers: dict[str, Callable[[], int]] = {
         "build": lambda: _build(args.names),
+        "kubectl": lambda: _print(kind.build_kubectl()),
         "node-image": lambda: _print(nodeimage.build_node_image()),
         "up": lambda: _up(args.node_image),
         "down": lambda: _down(),

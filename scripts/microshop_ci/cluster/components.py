@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 from microshop_ci.cluster.pins import pin
@@ -73,6 +74,9 @@ KUBERNETES = GoComponent(
     ldflags=kubernetes_ldflags,
     prepare=prepare_kubernetes,
 )
+# kubectl alone, from the same module, version and flags: the client where no node is built here
+# (GitHub's kind run pulls kind's node image), so that no kubectl binary is downloaded.
+KUBECTL = replace(KUBERNETES, name="kubectl", packages=("./cmd/kubectl",))
 ETCD = GoComponent(
     name="etcd",
     module="go.etcd.io/etcd/server/v3",
@@ -184,6 +188,7 @@ NODE = (KUBERNETES, ETCD, CONTAINERD, RUNC, CRICTL, CNI_PLUGINS, COREDNS)
 ADDONS = (KUBE_ROUTER, LOCAL_PATH_PROVISIONER)
 ALL = (*NODE, *ADDONS)
 ENGINE = (MOBY, DOCKER_CLI)  # built on demand only: not in the node image's key
+CLIENT = (KUBECTL,)  # built on demand only (scripts/build-kubectl)
 
 
 def by_name(name: str) -> GoComponent:
@@ -194,4 +199,4 @@ def by_name(name: str) -> GoComponent:
     raise KeyError(f"unknown component {name!r} (known: {', '.join(c.name for c in ALL)})")
 
 
-__all__ = ["ADDONS", "ALL", "ENGINE", "NODE", "by_name", "pin"]
+__all__ = ["ADDONS", "ALL", "CLIENT", "ENGINE", "NODE", "by_name", "pin"]

@@ -11,6 +11,7 @@ The node image is kind's pinned upstream image on GitHub and the one built here 
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import shutil
 import subprocess
@@ -22,7 +23,7 @@ from pathlib import Path
 from microshop_ci.cluster import components, nodeimage
 from microshop_ci.cluster.pins import pin
 from microshop_ci.cluster.run import as_root, run
-from microshop_ci.core.gobuild import REPO_ROOT, BuildError, cache_root
+from microshop_ci.core.gobuild import REPO_ROOT, BuildError, build, cache_root
 from microshop_ci.core.tools import ToolError, pinned_tool
 
 KIND_CONFIG = REPO_ROOT / "scripts" / "cluster-src" / "kind-config.yaml"
@@ -71,15 +72,35 @@ def tool(name: str) -> str:
 
 
 def kubectl() -> str:
-    """The kubectl built with the local node image (same version as the cluster) when it exists,
-    else the one on PATH (GitHub installs a pinned one)."""
-    built = components.KUBERNETES.binary("kubectl")
-    if built.exists():
-        return str(built)
+    """The kubectl built from the pinned Kubernetes source (with the local node image, or alone by
+    scripts/build-kubectl: the cluster's own version) when one exists, else the one on PATH."""
+    for built in (components.KUBERNETES.binary("kubectl"), components.KUBECTL.binary("kubectl")):
+        if built.exists():
+            return str(built)
     found = shutil.which("kubectl")
     if found:
         return found
-    raise BuildError("kubectl not found on PATH and not built yet (scripts/kind-node-image)")
+    raise BuildError(
+        "kubectl not found on PATH and not built yet"
+        " (scripts/build-kubectl, scripts/kind-node-image)"
+    )
+
+
+def build_kubectl() -> str:
+    """Build kubectl alone from k8s.io/kubernetes at KUBERNETES_VERSION (Go's module proxy and
+    checksum database authenticate the source: no binary is downloaded), check that it reports
+    that version, and return its path."""
+    binary = build(components.KUBECTL) / "kubectl"
+    reported = run([str(binary), "version", "--client", "-o", "json"], step="kubectl", log=None)
+    try:
+        version = json.loads(reported)["clientVersion"]["gitVersion"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        version = None
+    if version != components.KUBECTL.version:
+        raise BuildError(
+            f"{binary} reports {version!r}, not the pinned {components.KUBECTL.version}"
+        )
+    return str(binary)
 
 
 def default_node_source() -> str:

@@ -4,7 +4,8 @@ Usage: scripts/tool NAME        build if missing, print the binary's path
        scripts/tool --all       build every tool
        scripts/tool --list      print NAME VERSION for every tool
        scripts/tool --ensure NAME...  build those if missing, print NAME PATH each
-                                (scripts/ensure-tools; .github/actions/setup-tools)
+                                (scripts/ensure-tools; .github/actions/setup-tools);
+                                `--ensure all`: every tool
 
 Binaries are cached outside the clone, keyed by tool and version:
   ${MICROSHOP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/microshop}/tools/NAME/VERSION/NAME
@@ -243,7 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for tool in TOOLS:
                 print(f"{tool.name} {version_of(tool)}")
         elif first == "--ensure":
-            for name in args[1:]:
+            names = [tool.name for tool in TOOLS] if args[1:] == ["all"] else args[1:]
+            for name in names:
                 print(f"{name} {ensure(name)}")
         elif first == "--all":
             for tool in TOOLS:

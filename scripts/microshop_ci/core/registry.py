@@ -12,16 +12,18 @@ in the git-ignored .local/registry/ (MICROSHOP_REGISTRY_DATA), the address is MI
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
-
-import httpx
 
 from microshop_ci.core.paths import LOCAL_DIR
 from microshop_ci.core.tools import ToolError, pinned_tool
@@ -29,6 +31,7 @@ from microshop_ci.core.tools import ToolError, pinned_tool
 DEFAULT_ADDRESS = "127.0.0.1:5000"
 LOOPBACK = re.compile(r"^(127\.0\.0\.1|localhost):[0-9]+$")
 START_POLLS, POLL_SECONDS = 300, 0.2  # 60 s: a loaded 2-core machine starts it slowly
+STOP_POLLS = 100  # 20 s for a graceful stop, then SIGKILL
 
 
 class RegistryError(Exception):
@@ -47,11 +50,16 @@ def data_dir() -> Path:
 
 def answers(addr: str) -> bool:
     """True when something answers GET /v2/ at addr (host:port) over HTTP, 401 included."""
+    # direct, never through a proxy; the standard library only, so that the release jobs that hold
+    # a push token run this with the system Python and install nothing
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        httpx.get(f"http://{addr}/v2/", timeout=2)
-    except httpx.HTTPError:
+        with opener.open(f"http://{addr}/v2/", timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True  # 401 and the like: a registry answered
+    except (OSError, ValueError, http.client.HTTPException):
         return False
-    return True
 
 
 def config(addr: str, data: Path) -> str:
@@ -97,18 +105,36 @@ def up(addr: str, data: Path) -> str:
     raise RegistryError(f"registry did not answer on {addr} (log: {log})\n{tail}".rstrip())
 
 
+def _serving(pid: int) -> bool:
+    """True while pid is a live (not zombie) `registry serve` process."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return len(cmdline) > 1 and cmdline[1] == b"serve" and state != "Z"
+
+
 def down(data: Path) -> str:
-    """Stop the registry `up` started (by its pid file); the data stays."""
+    """Stop the registry `up` started (by its pid file) and wait until it has exited, so that
+    the next job or test can bind its address; the data stays."""
     pidfile = data / "registry.pid"
     if not pidfile.is_file():
         return "no registry started by scripts/registry"
     pid = int(pidfile.read_text().strip() or 0)
     pidfile.unlink()
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except (ProcessLookupError, PermissionError):
+    if not _serving(pid):  # ended, or the pid now belongs to another program
         return f"registry (pid {pid}) was not running"
-    return f"registry stopped (pid {pid})"
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    for _ in range(STOP_POLLS):
+        if not _serving(pid):
+            return f"registry stopped (pid {pid})"
+        time.sleep(POLL_SECONDS)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    waited = STOP_POLLS * POLL_SECONDS
+    return f"registry killed (pid {pid}): still running {waited:.0f} s after SIGTERM"
 
 
 def _log(message: str) -> None:

@@ -17,7 +17,7 @@ from microshop_ci.core.tools import ToolError, run_tool, uv_binary, venv_tool
 from microshop_ci.gates.context import Context
 from microshop_ci.gates.model import Finding, GateRun, RunStatus, Severity
 
-ONLINE_VULNS = "https://api.osv.dev/v1/vulns/"
+ONLINE_OSV = "https://api.osv.dev"
 
 
 def advisory_severity(advisory: Mapping[str, Any] | None) -> Severity:
@@ -43,11 +43,12 @@ def advisory_severity(advisory: Mapping[str, Any] | None) -> Severity:
 
 
 def _lookup(ctx: Context, vuln_id: str) -> Mapping[str, Any] | None:
-    """The full advisory: from the local database offline, from OSV online (None if unreachable)."""
+    """The full advisory: from the local database offline, else from the OSV service pip-audit
+    asked (OSV's API unless another was given); None if unreachable."""
     if ctx.osv_db is not None:
         return ctx.osv_db.get(vuln_id)
     try:
-        response = httpx.get(ONLINE_VULNS + vuln_id, timeout=15)
+        response = httpx.get(f"{ctx.osv_url or ONLINE_OSV}/v1/vulns/{vuln_id}", timeout=15)
         response.raise_for_status()
         data: Mapping[str, Any] = response.json()
     except (httpx.HTTPError, ValueError):
@@ -110,39 +111,42 @@ class PipAuditGate:
             pip_audit = venv_tool("pip-audit")
             out.tool_version = run_tool([pip_audit, "--version"], ok_codes=(0,)).stdout.split()[1]
             for service, requirements, anchor in sets:
-                self._audit(ctx, out, pip_audit, service, requirements, anchor)
+                audit(ctx, out, pip_audit, service, requirements, anchor, hashed=True)
         except (ToolError, json.JSONDecodeError, KeyError, IndexError) as err:
             return GateRun(RunStatus.ERROR, self.tool, str(err))
         return out
 
-    def _audit(
-        self, ctx: Context, out: GateRun, pip_audit: str, service: str, requirements: Path,
-        anchor: Path,
-    ) -> None:  # fmt: skip
-        argv = [pip_audit, "-r", str(requirements), "--require-hashes", "--disable-pip",
-                "--no-deps", "-f", "json", "--progress-spinner", "off", "-s", "osv",
-                "--cache-dir", str(ctx.work_dir / "pip-audit-cache")]  # fmt: skip
-        if ctx.osv_url:
-            argv += ["--osv-url", f"{ctx.osv_url}/v1/query"]
-        report = json.loads(run_tool(argv, ok_codes=(0, 1)).stdout)
-        for dependency in report["dependencies"]:
-            for vuln in dependency.get("vulns", []):
-                advisory = _lookup(ctx, vuln["id"])
-                fixes = vuln.get("fix_versions") or []
-                fix_text = f"fixed in {', '.join(fixes)}" if fixes else "no fixed release"
-                out.add(
-                    Finding(
-                        gate=self.name,
-                        rule_id=vuln["id"],
-                        severity=advisory_severity(advisory),
-                        target=dependency["name"],
-                        message=f"{dependency['name']}=={dependency['version']} ({service}): "
-                        f"{vuln['description'][:240]} [{fix_text}]",
-                        path=ctx.rel(anchor),
-                        line=_lock_line(anchor, dependency["name"]),
-                        aliases=tuple(sorted(vuln.get("aliases") or [])),
-                        fixed_version=fixes[0] if fixes else None,
-                        help_uri=f"https://osv.dev/vulnerability/{vuln['id']}",
-                    ),
-                    description=vuln["description"][:240],
-                )
+
+def audit(
+    ctx: Context, out: GateRun, pip_audit: str, label: str, requirements: Path, anchor: Path, *,
+    hashed: bool,
+) -> None:  # fmt: skip
+    """pip-audit over one pinned requirements file into out: `--require-hashes` for a locked
+    export, `--no-deps` for pins without hashes (an image's SBOM); label names the set."""
+    argv = [pip_audit, "-r", str(requirements), "--require-hashes" if hashed else "--no-deps",
+            "--disable-pip", "-f", "json", "--progress-spinner", "off", "-s", "osv",
+            "--cache-dir", str(ctx.work_dir / "pip-audit-cache")]  # fmt: skip
+    if ctx.osv_url:
+        argv += ["--osv-url", f"{ctx.osv_url}/v1/query"]
+    report = json.loads(run_tool(argv, ok_codes=(0, 1)).stdout)
+    for dependency in report["dependencies"]:
+        for vuln in dependency.get("vulns", []):
+            advisory = _lookup(ctx, vuln["id"])
+            fixes = vuln.get("fix_versions") or []
+            fix_text = f"fixed in {', '.join(fixes)}" if fixes else "no fixed release"
+            out.add(
+                Finding(
+                    gate=PipAuditGate.name,
+                    rule_id=vuln["id"],
+                    severity=advisory_severity(advisory),
+                    target=dependency["name"],
+                    message=f"{dependency['name']}=={dependency['version']} ({label}): "
+                    f"{vuln['description'][:240]} [{fix_text}]",
+                    path=ctx.rel(anchor),
+                    line=_lock_line(anchor, dependency["name"]),
+                    aliases=tuple(sorted(vuln.get("aliases") or [])),
+                    fixed_version=fixes[0] if fixes else None,
+                    help_uri=f"https://osv.dev/vulnerability/{vuln['id']}",
+                ),
+                description=vuln["description"][:240],
+            )

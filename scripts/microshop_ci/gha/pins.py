@@ -1,4 +1,5 @@
-"""The project's own list of pinned actions, and the GitHub API check for SHAs it does not list."""
+"""The pin rule for `uses:`: the project's own list of pinned actions, and on GitHub the API check
+for SHAs it does not list. One rule: scripts/lint-workflows and the tests both apply it."""
 
 from __future__ import annotations
 
@@ -18,6 +19,35 @@ import yaml
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 TAG_RE = re.compile(r"^v?\d[\w.+-]*$")
 PINS_PATH = Path(".github") / "actions-pins.yaml"
+USES_LINE_RE = re.compile(r"^\s*(?:-\s+)?uses:\s*(\S+)\s*(#.*)?$")
+COMMENT_TAG_RE = re.compile(r"#\s*(v?\d[\w.+-]*)")
+
+
+@dataclass(frozen=True)
+class UsesLine:
+    """One `uses:` line of a workflow or action: its number, value and the tag in its comment."""
+
+    number: int
+    uses: str
+    comment: str
+    tag: str
+
+    @property
+    def hosted(self) -> bool:
+        """An action from another repository (not ./local, not docker://)."""
+        return not self.uses.startswith(("./", "docker://"))
+
+
+def uses_lines(text: str) -> list[UsesLine]:
+    """Every `uses:` line of a workflow or action file, in order (the one parser of them)."""
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = USES_LINE_RE.match(line)
+        if match:
+            comment = match.group(2) or ""
+            tag = COMMENT_TAG_RE.search(comment)
+            found.append(UsesLine(number, match.group(1), comment, tag.group(1) if tag else ""))
+    return found
 
 
 class PinListError(ValueError):
@@ -111,3 +141,40 @@ class GitHubTags:
         if actual != sha:
             return f"{uses}@{tag} is commit {actual}, not {sha}"
         return None
+
+
+@dataclass(frozen=True)
+class PinRule:
+    """Whether `owner/repo[/path]@sha # tag` may be used: the SHA is in the pin list (with that
+    tag), or, on GitHub with a token, the GitHub API says the tag is that commit (a Dependabot
+    bump the list does not carry yet). Offline, only the list counts."""
+
+    pins: Mapping[str, Pin]
+    github: GitHubTags | None = None
+
+    @classmethod
+    def for_repo(cls, pins_file: Path, env: Mapping[str, str] | None = None) -> PinRule:
+        """The rule scripts/lint-workflows applies: this pin list, the API only on GitHub with a
+        token (GitHubTags.from_env). Raises PinListError."""
+        return cls(load_pin_list(pins_file), GitHubTags.from_env(env))
+
+    def problem(self, uses: str, tag: str) -> tuple[str, str] | None:
+        """None when allowed, else (rule id, what to do)."""
+        name, _, ref = uses.partition("@")
+        if not SHA_RE.match(ref):
+            return "pinned-sha", f"{uses}: pin by a full 40-hex commit SHA"
+        if uses in self.pins:
+            pin = self.pins[uses]
+            if tag and tag != pin.tag:
+                return "tag-comment", f"{uses}: the comment says {tag}, the commit is {pin.tag}"
+            return None
+        if self.github is None:
+            return (
+                "known-pin",
+                f"{uses}: not in {PINS_PATH}; never invent a SHA (on GitHub an unlisted SHA is"
+                " checked against its tag comment)",
+            )
+        if not tag:
+            return "known-pin", f"{uses}: not in {PINS_PATH} and no `# vX.Y.Z` tag to check"
+        found = self.github.verify(name, ref, tag)
+        return ("known-pin", f"{uses}: {found}") if found else None

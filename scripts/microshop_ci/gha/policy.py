@@ -13,11 +13,8 @@ from typing import Any
 import yaml
 
 from microshop_ci.core.findings import Finding, Severity
-from microshop_ci.gha.pins import PINS_PATH, GitHubTags, Pin, PinListError, load_pin_list
+from microshop_ci.gha.pins import PINS_PATH, PinListError, PinRule, uses_lines
 
-SHA_RE = re.compile(r"^[0-9a-f]{40}$")
-USES_LINE_RE = re.compile(r"^\s*(?:-\s+)?uses:\s*(\S+)\s*(#.*)?$")
-COMMENT_TAG_RE = re.compile(r"#\s*(v?\d[\w.+-]*)")
 SCRIPT_RE = re.compile(r'^(?:"\$\()?(scripts/[A-Za-z0-9_.-]+)')
 FORBIDDEN_VERSIONS = ("0.69.4",)  # trivy v0.69.4 was a malicious release
 
@@ -51,19 +48,36 @@ def _triggers(doc: Mapping[Any, Any]) -> dict[str, Any]:
     return {}
 
 
+def _pushes_to_branches(push: Any) -> bool:
+    """The workflow runs on pushes to branches (not only on tags, whose runs are one per tag)."""
+    if push is False:
+        return False
+    if not isinstance(push, dict):
+        return True  # `on: push` or `push:` with no filter: every branch
+    return "branches" in push or "branches-ignore" in push or "tags" not in push
+
+
 @dataclass
 class Checker:
     """Checks files against the rules; `repo` is where scripts/ and local actions live.
 
-    `pins` is the project's pin list; `github`, when set (on GitHub Actions with a token), checks
-    an SHA that the list lacks against the tag in its `# vX.Y.Z` comment, so Dependabot's bumps
-    pass without a hand edit of the list while an invented SHA still fails.
+    `pins` is the pin rule (microshop_ci.gha.pins.PinRule): the project's pin list and, on GitHub
+    Actions with a token, the API check of an SHA the list lacks against the tag in its
+    `# vX.Y.Z` comment, so Dependabot's bumps pass without a hand edit of the list while an
+    invented SHA still fails.
     """
 
     repo: Path
-    pins: Mapping[str, Pin]
-    github: GitHubTags | None = None
+    pins: PinRule
     _comment_tags: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def for_repo(
+        cls, repo: Path, pins_file: Path | None = None, env: Mapping[str, str] | None = None
+    ) -> Checker:
+        """The checker scripts/lint-workflows runs on a repository (and the tests on this one):
+        its pin list, the GitHub API only on GitHub with a token. Raises PinListError."""
+        return cls(repo, PinRule.for_repo(pins_file or repo / PINS_PATH, env))
 
     def check_file(self, path: Path) -> list[Finding]:
         """Every finding for one workflow (.github/workflows/*.yml) or action.yml."""
@@ -74,7 +88,7 @@ class Checker:
             return [finding(rel, "file", "yaml", f"not valid YAML: {exc}")]
         if not isinstance(doc, dict):
             return [finding(rel, "file", "yaml", "expected a mapping at the top level")]
-        self._comment_tags = self._tags_from_comments(path.read_text())
+        self._comment_tags = {u.uses: u.tag for u in uses_lines(path.read_text()) if u.tag}
         findings = list(self._check_uses_comments(rel, path.read_text()))
         findings += self._check_versions(rel, path.read_text())
         if path.name in ("action.yml", "action.yaml"):
@@ -114,6 +128,17 @@ class Checker:
                     "concurrency",
                     "cancel-superseded",
                     "pull request runs need `concurrency` with `cancel-in-progress`",
+                )
+        if _pushes_to_branches(triggers.get("push", False)):
+            conc = doc.get("concurrency")
+            group = str(conc.get("group", "")) if isinstance(conc, dict) else str(conc or "")
+            if group and not re.search(r"github\.(sha|run_id)\b", group):
+                yield finding(
+                    rel,
+                    "concurrency",
+                    "push-concurrency",
+                    "give each pushed commit its own concurrency group (`github.sha`): GitHub "
+                    "replaces a pending run of a group, so some pushes would never run",
                 )
         jobs = doc.get("jobs") or {}
         if not isinstance(jobs, dict) or not jobs:
@@ -228,56 +253,20 @@ class Checker:
         if uses.startswith("docker://"):
             yield from self._check_image(rel, at, uses.removeprefix("docker://"))
             return
-        name, _, ref = uses.partition("@")
-        tag = self._comment_tags.get(uses, "")
-        if not SHA_RE.match(ref):
-            yield finding(rel, at, "pinned-sha", f"{uses}: pin by a full 40-hex commit SHA")
-        elif uses in self.pins:
-            pin = self.pins[uses]
-            if tag and tag != pin.tag:
-                yield finding(
-                    rel,
-                    at,
-                    "tag-comment",
-                    f"{uses}: the comment says {tag}, the commit is {pin.tag}",
-                )
-        elif self.github is None:
-            yield finding(
-                rel,
-                at,
-                "known-pin",
-                f"{uses}: not in {PINS_PATH}; never invent a SHA (on GitHub an unlisted SHA is"
-                " checked against its tag comment)",
-            )
-        elif tag:
-            problem = self.github.verify(name, ref, tag)
-            if problem:
-                yield finding(rel, at, "known-pin", f"{uses}: {problem}")
-
-    @staticmethod
-    def _tags_from_comments(text: str) -> dict[str, str]:
-        tags: dict[str, str] = {}
-        for line in text.splitlines():
-            match = USES_LINE_RE.match(line)
-            if match and match.group(2):
-                comment = COMMENT_TAG_RE.search(match.group(2))
-                if comment:
-                    tags[match.group(1)] = comment.group(1)
-        return tags
+        problem = self.pins.problem(uses, self._comment_tags.get(uses, ""))
+        if problem:
+            yield finding(rel, at, *problem)
 
     def _check_image(self, rel: str, at: str, image: str) -> Iterator[Finding]:
         if not re.search(r"@sha256:[0-9a-f]{64}$", image):
             yield finding(rel, at, "image-digest", f"{image}: pin the image by @sha256 digest")
 
     def _check_uses_comments(self, rel: str, text: str) -> Iterator[Finding]:
-        for number, line in enumerate(text.splitlines(), start=1):
-            match = USES_LINE_RE.match(line)
-            if not match or match.group(1).startswith(("./", "docker://")):
-                continue
-            if not match.group(2) or not re.search(r"#\s*v?\d", match.group(2)):
+        for line in uses_lines(text):
+            if line.hosted and not re.search(r"#\s*v?\d", line.comment):
                 yield finding(
                     rel,
-                    f"line {number}",
+                    f"line {line.number}",
                     "tag-comment",
                     "keep the release tag as a trailing comment: `# vX.Y.Z`",
                 )
@@ -308,16 +297,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repo", type=Path, default=Path.cwd())
     parser.add_argument("--pins", type=Path, default=None, help=f"default: <repo>/{PINS_PATH}")
     args = parser.parse_args(argv)
-    pins_file = args.pins or args.repo / PINS_PATH
     try:
-        pins = load_pin_list(pins_file)
+        checker = Checker.for_repo(args.repo, args.pins)
     except PinListError as exc:
         print(f"workflow-policy: {exc}", file=sys.stderr)
         return 2
-    github = GitHubTags.from_env()
-    if github is not None:
+    if checker.pins.github is not None:
         print("workflow-policy: unlisted SHAs are checked against their tags on GitHub")
-    checker = Checker(repo=args.repo, pins=pins, github=github)
     files = args.files or default_files(args.repo)
     findings = [f for path in files for f in checker.check_file(path)]
     for found in findings:

@@ -19,10 +19,10 @@ from microshop_ci.core.paths import REPO_ROOT
 from microshop_ci.core.result import ResultFileError
 from microshop_ci.core.tools import module_env
 from microshop_ci.pipeline import cleanup, figures, report
-from microshop_ci.pipeline.model import RunResult, StageResult, Verdict
+from microshop_ci.pipeline.model import RunResult, Stage, StageResult, Verdict
 from microshop_ci.pipeline.progress import STYLE, Progress, fmt_seconds
 from microshop_ci.pipeline.runner import Runner
-from microshop_ci.pipeline.stages import STAGE_NAMES, Options, build_stages
+from microshop_ci.pipeline.stages import STAGE_NAMES, Options, build_stages, rescan_stage
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -59,6 +59,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="where the report goes (default: reports/pipeline)",
     )
+    parser.add_argument(
+        "--rescan",
+        metavar="REF",
+        default=None,
+        help="instead of the stages: re-scan one release (a tag of .local/releases or a record "
+        "folder vX.Y.Z) with today's advisories (scripts/rescan)",
+    )
     parser.add_argument("--plain", action="store_true", help="plain progress lines, no live table")
     parser.add_argument("--repo", type=Path, default=REPO_ROOT)
     args = parser.parse_args(argv)
@@ -86,6 +93,13 @@ def summary_table(run: RunResult) -> Table:
     return table
 
 
+def chosen_stages(opts: Options, args: argparse.Namespace) -> list[Stage]:
+    """The stages asked for: every stage, the --stage ones, or the one release --rescan names."""
+    if args.rescan is not None:
+        return [rescan_stage(opts, args.rescan)]
+    return [s for s in build_stages(opts) if not args.stage or s.name in args.stage]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the asked stages, write the report, print the summary; 0 only when all passed."""
     args = parse_args(argv)
@@ -93,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     report_dir: Path = (args.report_dir or repo / "reports" / "pipeline").resolve()
     (report_dir / "logs").mkdir(parents=True, exist_ok=True)
     opts = Options(repo=repo, report_dir=report_dir, advisory_source=args.source)
-    stages = [s for s in build_stages(opts) if not args.stage or s.name in args.stage]
+    stages = chosen_stages(opts, args)
     plain = args.plain or not sys.stderr.isatty()
 
     run_id = uuid.uuid4().hex[:12]

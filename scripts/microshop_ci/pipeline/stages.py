@@ -174,3 +174,28 @@ def build_stages(opts: Options) -> list[Stage]:
 
 
 STAGE_NAMES = ("checks", "gates", "build", "sign", "admission", "smoke")
+
+
+def rescan_stage(opts: Options, ref: str) -> Stage:
+    """`--rescan REF`: one release (a tag of .local/releases, or a record folder named after its
+    tag) through the re-scan (microshop_ci.rescan) with this run's advisory source."""
+    folder = Path(ref)
+    where = ["--records", str(folder.resolve().parent), "--tag", folder.name]
+    argv = where if folder.is_dir() else ["--tag", ref]
+    return Stage(
+        "rescan",
+        f"release {folder.name}: image scan and SBOM audit with today's advisories",
+        (
+            Step(
+                "rescan",
+                python_module(
+                    "microshop_ci.rescan",
+                    f"--{opts.advisory_source}",
+                    *argv,
+                    "--report-dir",
+                    str(opts.report_dir / "rescan"),
+                ),
+                explain=opts.report_dir / "rescan" / "summary.md",
+            ),
+        ),
+    )

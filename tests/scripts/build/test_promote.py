@@ -1,4 +1,4 @@
-"""Gated images are copied to the release registry by digest, under git-<sha> and vX.Y.Z."""
+"""Gated images are copied to the release registry by digest under git-<sha>, TLS verified."""
 
 from __future__ import annotations
 
@@ -34,7 +34,9 @@ def images_file(tmp_path: Path) -> Path:
     return path
 
 
-def test_images_are_copied_by_digest_with_both_tags(tmp_path: Path) -> None:
+def test_images_are_copied_by_digest_with_tls_verified_towards_the_release_registry(
+    tmp_path: Path,
+) -> None:
     crane, calls = fake_crane(tmp_path)
     out = tmp_path / "images.json"
     code = main(
@@ -45,8 +47,8 @@ def test_images_are_copied_by_digest_with_both_tags(tmp_path: Path) -> None:
             "ghcr.io/Owner",
             "--tag",
             "git-0123456789ab",
-            "--release-tag",
-            "v1.2.3",
+            "--tag",
+            "candidate",
             "--out",
             str(out),
             "--crane",
@@ -54,9 +56,10 @@ def test_images_are_copied_by_digest_with_both_tags(tmp_path: Path) -> None:
         ]
     )
     assert code == 0
+    # no --insecure: crane would turn TLS verification off towards GHCR too, token and all
     assert calls.read_text().splitlines() == [
-        f"copy --insecure {GATED} ghcr.io/owner/api-service:git-0123456789ab",
-        "tag ghcr.io/owner/api-service:git-0123456789ab v1.2.3",
+        f"copy {GATED} ghcr.io/owner/api-service:git-0123456789ab",
+        "tag ghcr.io/owner/api-service:git-0123456789ab candidate",
         "digest ghcr.io/owner/api-service:git-0123456789ab",
     ]
     assert json.loads(out.read_text()) == {
@@ -64,7 +67,7 @@ def test_images_are_copied_by_digest_with_both_tags(tmp_path: Path) -> None:
             "ref": f"ghcr.io/owner/api-service@{DIGEST}",
             "name": "ghcr.io/owner/api-service",
             "digest": DIGEST,
-            "tags": ["git-0123456789ab", "v1.2.3"],
+            "tags": ["git-0123456789ab", "candidate"],
             "gated_ref": GATED,
             "size": 123,
         }
@@ -108,17 +111,32 @@ def test_a_copy_with_another_digest_is_refused(
     assert not (tmp_path / "out.json").exists()
 
 
-@pytest.mark.parametrize("tag", ["v1.2.3-rc.1", "v1.2", "1.2.3", "latest"])
-def test_only_a_semver_release_tag_is_accepted(
+@pytest.mark.parametrize("tag", ["v1.2.3", "v10.0.0"])
+def test_the_copy_never_writes_a_version_tag(
     tmp_path: Path,
     promote_git_1: Callable[..., int],
     tag: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """The version tag comes after approval and verification (scripts/tag-release), not here."""
     crane, calls = fake_crane(tmp_path)
-    code = promote_git_1(crane, "--release-tag", tag)
-    assert code == 2
-    assert capsys.readouterr().err == f"promote-images: {tag!r} is not vX.Y.Z\n"
+    code = promote_git_1(crane, "--tag", tag)
+    assert code == 1
+    assert capsys.readouterr().err == (
+        f"promote-images: {tag!r} is a version tag: scripts/tag-release adds it once the release"
+        " is approved, signed and verified\n"
+    )
+    assert not calls.exists()
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_the_copy_has_no_release_tag_option(
+    tmp_path: Path, promote_git_1: Callable[..., int]
+) -> None:
+    crane, calls = fake_crane(tmp_path)
+    with pytest.raises(SystemExit) as exited:
+        promote_git_1(crane, "--release-tag", "v1.2.3")
+    assert exited.value.code == 2
     assert not calls.exists()
 
 

@@ -11,6 +11,12 @@ from microshop_ci.checks import cli
 from microshop_ci.core.result import ChecksResult, PytestCounts, read_result
 
 
+@pytest.fixture(autouse=True)
+def off_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test describes a run off CI unless it passes its own env (GitHub sets CI=true)."""
+    monkeypatch.delenv("CI", raising=False)
+
+
 def test_the_command_line_splits_cluster_result_and_pytest_arguments(tmp_path: Path) -> None:
     assert cli.parse([]) == (True, None, [])
     assert cli.parse(["--no-cluster"]) == (False, None, [])
@@ -56,6 +62,28 @@ def test_the_whole_suite_builds_every_pinned_tool_before_pytest() -> None:
         "--all",
     )
     assert "pinned tools (scripts/tool --all)" not in dict(cli.commands(["-q"]))
+
+
+@pytest.mark.parametrize(
+    ("env", "prebuilt"),
+    [
+        ({"CI": "true"}, True),  # GitHub Actions, on every runner
+        ({"CI": "1"}, True),
+        ({"CI": "false"}, False),
+        ({"CI": ""}, False),
+        ({}, False),
+    ],
+)
+def test_a_selection_on_ci_builds_every_pinned_tool_before_pytest(
+    env: dict[str, str], prebuilt: bool
+) -> None:
+    """GitHub's checks job runs a selection (`-m "not slow and not docker"`): its tests must not
+    build their tools inside their timeouts either."""
+    labels = [label for label, _ in cli.commands(["-m", "not slow and not docker"], env=env)]
+    if prebuilt:
+        assert labels[2:5] == ["mypy (strict)", "pinned tools (scripts/tool --all)", "pytest"]
+    else:
+        assert labels[2:4] == ["mypy (strict)", "pytest"]
 
 
 def test_the_whole_suite_holds_the_pipeline_code_to_90_percent() -> None:

@@ -245,7 +245,8 @@ def test_kubectl_prefers_the_one_built_for_the_node_image(
 ) -> None:
     built = tmp_path / "kubectl"
     kubernetes = SimpleNamespace(binary=lambda command: built)
-    monkeypatch.setattr(kind, "components", SimpleNamespace(KUBERNETES=kubernetes))
+    alone = SimpleNamespace(binary=lambda command: tmp_path / "alone" / "kubectl")
+    monkeypatch.setattr(kind, "components", SimpleNamespace(KUBERNETES=kubernetes, KUBECTL=alone))
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(BuildError, match=r"^kubectl not found on PATH and not built yet"):
         kind.kubectl()

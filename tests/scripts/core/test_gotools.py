@@ -351,3 +351,13 @@ def test_ensure_prints_name_and_path_per_tool_and_stops_at_an_unknown_one(
     captured = capsys.readouterr()
     assert captured.out == "kind /cache/kind\n"
     assert captured.err == "scripts/tool: unknown tool 'nope'\n"
+
+
+def test_ensure_all_builds_every_pinned_tool_in_order(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(gotools, "ensure", lambda name: Path("/cache") / name)
+    assert gotools.main(["--ensure", "all"]) == 0
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert names == [tool.name for tool in gotools.TOOLS]
+    assert len(names) == 15

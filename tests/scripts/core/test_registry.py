@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tarfile
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from microshop_ci.core import registry
 from microshop_ci.core.paths import LOCAL_DIR
+from tests.conftest import REPO_ROOT, loopback_http_server, tool_path
 
 
 def test_the_address_and_data_folder_default_to_loopback_and_local(
@@ -70,3 +75,61 @@ def test_up_starts_a_registry_that_outlives_the_command_and_down_stops_it(
     pid = stopped.stderr.rsplit("pid ", 1)[-1].rstrip(")\n")
     assert stopped.stderr.endswith(f"registry stopped (pid {pid})\n")
     assert not (tmp_path / "registry.pid").exists()
+    # down returns once the process has exited: the address is free for the next job
+    assert not registry.answers(addr)
+
+
+class _Unauthorized(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(401)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        del args
+
+
+def test_a_registry_that_asks_for_credentials_answers_and_a_closed_port_does_not() -> None:
+    with loopback_http_server(_Unauthorized) as url:
+        assert registry.answers(url.removeprefix("http://"))
+    assert not registry.answers(f"127.0.0.1:{_free_port()}")
+
+
+def _registry(data: Path, addr: str, command: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MICROSHOP_REGISTRY": addr, "MICROSHOP_REGISTRY_DATA": str(data)}
+    return subprocess.run(
+        [str(REPO_ROOT / "scripts" / "registry"), command],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_a_registry_started_on_another_jobs_storage_serves_the_same_digest(tmp_path: Path) -> None:
+    """The release's push job starts its loopback registry on the storage the build job uploaded
+    (an artifact: the storage folder alone), and copies the gated digests from it."""
+    crane = tool_path("crane")
+    layer = tmp_path / "layer.tar"
+    with tarfile.open(layer, "w") as tar:
+        info = tarfile.TarInfo("hello.txt")
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b"hello"))
+    build_addr, push_addr = f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"
+    assert _registry(tmp_path / "build", build_addr, "up").returncode == 0
+    try:
+        pushed = subprocess.run(
+            [crane, "append", "-f", str(layer), "-t", f"{build_addr}/api-service:gated"],
+            capture_output=True, text=True, timeout=120, check=True,
+        ).stdout.strip()  # fmt: skip
+    finally:
+        assert _registry(tmp_path / "build", build_addr, "down").returncode == 0
+    digest = pushed.split("@", 1)[1]
+    shutil.copytree(tmp_path / "build" / "storage", tmp_path / "push" / "storage")
+    started = _registry(tmp_path / "push", push_addr, "up")
+    try:
+        assert started.returncode == 0, started.stderr
+        served = subprocess.run(
+            [crane, "digest", f"{push_addr}/api-service:gated"],
+            capture_output=True, text=True, timeout=120, check=True,
+        ).stdout.strip()  # fmt: skip
+    finally:
+        _registry(tmp_path / "push", push_addr, "down")
+    assert served == digest

@@ -30,21 +30,26 @@ class _Osv(BaseHTTPRequestHandler):
         del format, args
 
 
-def _ctx(osv_db: Any = None) -> Context:
-    return cast(Context, SimpleNamespace(osv_db=osv_db))
+def _ctx(osv_db: Any = None, osv_url: str | None = None) -> Context:
+    return cast(Context, SimpleNamespace(osv_db=osv_db, osv_url=osv_url))
 
 
 def test_online_an_advisory_is_fetched_and_an_unknown_one_is_none(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with loopback_http_server(_Osv) as url:
-        monkeypatch.setattr(pip_audit_gate, "ONLINE_VULNS", f"{url}/v1/vulns/")
+        monkeypatch.setattr(pip_audit_gate, "ONLINE_OSV", url)
         assert pip_audit_gate._lookup(_ctx(), "PYSEC-2018-28") == ADVISORY
         assert pip_audit_gate._lookup(_ctx(), "PYSEC-0000-0") is None
 
 
+def test_online_the_osv_service_pip_audit_asked_answers_the_lookup_too() -> None:
+    with loopback_http_server(_Osv) as url:
+        assert pip_audit_gate._lookup(_ctx(osv_url=url), "PYSEC-2018-28") == ADVISORY
+
+
 def test_online_an_unreachable_osv_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pip_audit_gate, "ONLINE_VULNS", f"http://127.0.0.1:{free_port()}/v1/vulns/")
+    monkeypatch.setattr(pip_audit_gate, "ONLINE_OSV", f"http://127.0.0.1:{free_port()}")
     assert pip_audit_gate._lookup(_ctx(), "PYSEC-2018-28") is None
 
 
