@@ -96,7 +96,7 @@ def rekor(s: Settings, db: MariaDB, tree_id: str) -> Server:
     """Rekor v1 on the tree, signing with the cached key, its search index in MariaDB."""
     host, port = s.trillian_rpc.rsplit(":", 1)
     config = {
-        "trillian_log_server": {"address": host, "port": int(port), "tlog_id": int(tree_id)},
+        "trillian_log_server": {"address": host, "port": int(port)},
         "rekor_server": {
             "address": s.host,
             "hostname": "microshop-rekor",
@@ -108,7 +108,9 @@ def rekor(s: Settings, db: MariaDB, tree_id: str) -> Server:
         "log_type": "prod",
     }
     path = write_private(s.folder("rekor") / "config.json", json.dumps(config, indent=2) + "\n")
+    # the tree id on the command line: a JSON number would reach viper as a float64 and lose digits
     argv = (str(REKOR.binary("rekor-server")), "serve", f"--config={path}")
+    argv = (*argv, f"--trillian_log_server.tlog_id={tree_id}")
     return Server("rekor", argv, lambda: answers(f"{s.rekor_url}/api/v1/log"))
 
 
@@ -135,6 +137,7 @@ def fulcio(s: Settings) -> Server:
         "ca": "fileca",
         "fileca-cert": str(s.keys.fulcio_root),
         "fileca-key": str(s.keys.fulcio_key),
+        "fileca-key-passwd": s.keys.fulcio_password.read_text().strip(),
         "fileca-watch": False,
         "ct-log-url": "",
         "config-path": str(issuers_path),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from microshop_ci.core.gobuild import BuildError, module_dir
 from microshop_ci.core.log import log
-from microshop_ci.core.tools import ToolError, pinned_tool, run_tool, spawn
+from microshop_ci.core.tools import ToolError, pinned_tool, run_tool, spawn, stop_group
 from microshop_ci.sigstore import servers
 from microshop_ci.sigstore.build import TRILLIAN, build_all
 from microshop_ci.sigstore.keys import ensure_keys
@@ -71,6 +71,8 @@ def start(s: Settings, server: Server) -> str:
         if proc.poll() is not None:
             raise StackError(f"{server.name} exited {proc.returncode} (log: {log_path})")
         time.sleep(POLL_SECONDS)
+    stop_group(proc, STOP_SECONDS)
+    pid_file(s, server.name).unlink()
     raise StackError(f"{server.name} not ready within {START_SECONDS:.0f}s (log: {log_path})")
 
 

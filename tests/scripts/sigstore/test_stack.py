@@ -132,18 +132,19 @@ def _job(env: dict[str, str], ttl: int = 600) -> dict[str, str]:
 
 
 def _sign(env: dict[str, str], blob: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """cosign's legacy keyless signing (the Fulcio and Rekor URLs given, no signing config)."""
     argv = [tool_path("cosign"), "sign-blob", "--yes", str(blob)]
     argv += ["--fulcio-url", env["FULCIO_URL"], "--rekor-url", env["REKOR_URL"]]
-    argv += ["--use-signing-config=false", "--new-bundle-format=false"]
-    argv += ["--bundle", str(blob) + ".bundle", *extra]
+    argv += ["--use-signing-config=false", *extra]
     return _run(argv, env, timeout=300)
 
 
-def _verify(env: dict[str, str], blob: Path, identity: str) -> subprocess.CompletedProcess[str]:
-    argv = [tool_path("cosign"), "verify-blob", str(blob), "--bundle", str(blob) + ".bundle"]
+def _verify(
+    env: dict[str, str], blob: Path, bundle: Path, identity: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    argv = [tool_path("cosign"), "verify-blob", str(blob), "--bundle", str(bundle)]
     argv += ["--certificate-identity-regexp", identity]
-    argv += ["--certificate-oidc-issuer", env["SIGSTORE_OIDC_ISSUER"]]
-    argv += ["--trusted-root", env["SIGSTORE_TRUSTED_ROOT"], "--insecure-ignore-sct"]
+    argv += ["--certificate-oidc-issuer", env["SIGSTORE_OIDC_ISSUER"], *extra]
     return _run(argv, env, timeout=300)
 
 
@@ -152,21 +153,27 @@ ARTIFACT = "microshop release artifact\n"
 
 
 @slow
-def test_a_blob_signed_keyless_verifies_and_is_in_rekor(
+def test_a_blob_signed_keyless_verifies_against_the_local_roots_and_is_in_rekor(
     running: dict[str, str], tmp_path: Path
 ) -> None:
-    blob = tmp_path / "artifact.txt"
+    blob, bundle = tmp_path / "artifact.txt", tmp_path / "artifact.bundle"
     blob.write_text(ARTIFACT)
-    signed = _sign({**running, **_job(running)}, blob)
+    signed = _sign(
+        {**running, **_job(running)}, blob, "--new-bundle-format=false", "--bundle", str(bundle)
+    )
     assert signed.returncode == 0, signed.stderr
-    assert "tlog entry created with index:" in signed.stderr
-
-    accepted = _verify(running, blob, f"^https://github.com/{REPO}/")
+    # the legacy bundle is verified with the roots cosign reads from SIGSTORE_ROOT_FILE and
+    # SIGSTORE_REKOR_PUBLIC_KEY (as Kyverno's `roots` and `rekor.pubkey`); no CT log: no SCT
+    accepted = _verify(
+        running, blob, bundle, f"^https://github.com/{REPO}/", "--insecure-ignore-sct"
+    )
     assert accepted.returncode == 0, accepted.stderr
     assert accepted.stderr.strip().splitlines()[-1] == "Verified OK"
-    refused = _verify(running, blob, "^https://github.com/octo-org/other/")
-    assert refused.returncode == 1
-    assert "none of the expected identities matched" in refused.stderr
+    other = _verify(
+        running, blob, bundle, "^https://github.com/octo-org/other/", "--insecure-ignore-sct"
+    )
+    assert other.returncode == 1
+    assert "none of the expected identities matched" in other.stderr
 
     digest = hashlib.sha256(blob.read_bytes()).hexdigest()
     found = _entries(running, digest)
@@ -175,8 +182,27 @@ def test_a_blob_signed_keyless_verifies_and_is_in_rekor(
     (body,) = [json.loads(base64.b64decode(e["body"])) for e in entry.values()]
     assert body["kind"] == "hashedrekord"
     assert body["spec"]["data"]["hash"] == {"algorithm": "sha256", "value": digest}
-    bundle = json.loads((tmp_path / "artifact.txt.bundle").read_text())
-    assert bundle["rekorBundle"]["Payload"]["logIndex"] == next(iter(entry.values()))["logIndex"]
+    legacy = json.loads(bundle.read_text())
+    assert legacy["rekorBundle"]["Payload"]["logIndex"] == next(iter(entry.values()))["logIndex"]
+
+
+@slow
+def test_a_sigstore_bundle_verifies_with_the_trusted_root_that_up_wrote(
+    running: dict[str, str], tmp_path: Path
+) -> None:
+    blob, bundle = tmp_path / "artifact.txt", tmp_path / "artifact.sigstore.json"
+    blob.write_text("microshop release artifact, bundle format\n")
+    trusted = ["--trusted-root", running["SIGSTORE_TRUSTED_ROOT"]]
+    job = {**running, **_job(running)}
+    signed = _sign(job, blob, "--new-bundle-format=true", *trusted, "--bundle", str(bundle))
+    assert signed.returncode == 0, signed.stderr
+    identity = f"^https://github.com/{REPO}/"
+    accepted = _verify(running, blob, bundle, identity, *trusted, "--insecure-ignore-sct")
+    assert accepted.returncode == 0, accepted.stderr
+    assert accepted.stderr.strip().splitlines()[-1] == "Verified OK"
+    no_sct = _verify(running, blob, bundle, identity, *trusted)
+    assert no_sct.returncode == 1
+    assert "only able to verify 0 SCT entries; unable to meet threshold of 1" in no_sct.stderr
 
 
 def _entries(env: dict[str, str], digest: str) -> list[str]:
@@ -206,15 +232,17 @@ def test_an_expired_token_a_bad_request_token_or_rekor_down_refuse_to_sign(
 ) -> None:
     blob = tmp_path / "artifact.txt"
     blob.write_text("never signed\n")
-    expired = _sign(running, blob, "--identity-token", _expired_token(running))
+    legacy = ["--new-bundle-format=false", "--bundle", str(tmp_path / "artifact.bundle")]
+    expired = _sign(running, blob, *legacy, "--identity-token", _expired_token(running))
     assert expired.returncode == 1
     assert "token is expired" in expired.stderr
     bad_job = {**running, **_job(running), "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "not-a-job"}
-    unknown = _sign(bad_job, blob)
+    unknown = _sign(bad_job, blob, *legacy)
     assert unknown.returncode == 1
     assert "401" in unknown.stderr
     port = int(running["MICROSHOP_SIGSTORE_PORT"]) + 9  # nothing listens there
-    rekor_down = _sign({**running, **_job(running), "REKOR_URL": f"http://127.0.0.1:{port}"}, blob)
+    no_rekor = {**running, **_job(running), "REKOR_URL": f"http://127.0.0.1:{port}"}
+    rekor_down = _sign(no_rekor, blob, *legacy)
     assert rekor_down.returncode == 1
     assert "connection refused" in rekor_down.stderr
     assert not (tmp_path / "artifact.txt.bundle").exists()
