@@ -85,7 +85,11 @@ class MariaDB:
             "--batch",
             "--skip-column-names",
         ]
-        return run_tool(argv, env=self.env, stdin=sql, timeout=timeout).stdout
+        try:
+            return run_tool(argv, env=self.env, stdin=sql, timeout=timeout).stdout
+        except ToolError as exc:
+            errors = [line for line in str(exc).splitlines() if line.startswith("ERROR")]
+            raise ToolError(f"mariadb client: {(errors or [str(exc)])[-1]}") from None
 
     def answers(self) -> bool:
         """True when the server runs SQL."""
@@ -116,7 +120,7 @@ class MariaDB:
         return True
 
     def provision(self, trillian_schema: Path) -> None:
-        """The databases, the `sigstore` account and Trillian's tables (each step idempotent)."""
+        """The databases, the `sigstore` account, and Trillian's tables while it has none."""
         if not self.password_file.is_file():
             fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as out:
@@ -126,8 +130,10 @@ class MariaDB:
         for name in DATABASES:
             statements.append(f"CREATE DATABASE IF NOT EXISTS {name};")
             statements.append(f"GRANT ALL PRIVILEGES ON {name}.* TO '{USER}'@'localhost';")
-        schema = trillian_schema.read_text()
-        self.client("\n".join([*statements, "USE trillian;", schema]))
+        self.client("\n".join(statements))
+        tables = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'trillian';"
+        if self.client(tables).strip() == "0":
+            self.client("USE trillian;\n" + trillian_schema.read_text())
 
 
 def install_dir(version: str) -> Path:

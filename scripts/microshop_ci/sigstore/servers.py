@@ -29,6 +29,7 @@ class Server:
     argv: tuple[str, ...]
     ready: Callable[[], bool]
     env: Mapping[str, str] = field(default_factory=dict)
+    before_start: Callable[[], None] = lambda: None  # e.g. clear what a killed run left
 
 
 def answers(url: str) -> bool:
@@ -109,8 +110,8 @@ def rekor(s: Settings, db: MariaDB, tree_id: str) -> Server:
     }
     path = write_private(s.folder("rekor") / "config.json", json.dumps(config, indent=2) + "\n")
     # the tree id on the command line: a JSON number would reach viper as a float64 and lose digits
-    argv = (str(REKOR.binary("rekor-server")), "serve", f"--config={path}")
-    argv = (*argv, f"--trillian_log_server.tlog_id={tree_id}")
+    binary = str(REKOR.binary("rekor-server"))
+    argv = (binary, "serve", f"--config={path}", f"--trillian_log_server.tlog_id={tree_id}")
     return Server("rekor", argv, lambda: answers(f"{s.rekor_url}/api/v1/log"))
 
 
@@ -146,9 +147,13 @@ def fulcio(s: Settings) -> Server:
         "grpc-host": s.host,
         "grpc-port": str(s.fulcio_grpc_port),
         "metrics-port": str(s.fulcio_metrics_port),
-        "legacy-unix-domain-socket": str(folder / "legacy-grpc.sock"),
+        "legacy-unix-domain-socket": str(folder / "legacy-grpc.sock"),  # not a machine-wide one
         "log_type": "prod",
     }
     path = write_private(folder / "serve.json", json.dumps(serve, indent=2) + "\n")
     argv = (str(FULCIO.binary("fulcio")), "serve", f"--config={path}")
-    return Server("fulcio", argv, lambda: answers(f"{s.fulcio_url}/api/v1/rootCert"))
+    ready = f"{s.fulcio_url}/api/v1/rootCert"
+    # Fulcio leaves its unix socket behind when it stops, and then cannot bind it again
+    socket = folder / "legacy-grpc.sock"
+    clear = lambda: socket.unlink(missing_ok=True)  # noqa: E731
+    return Server("fulcio", argv, lambda: answers(ready), before_start=clear)

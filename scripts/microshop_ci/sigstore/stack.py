@@ -59,6 +59,7 @@ def start(s: Settings, server: Server) -> str:
         return f"{server.name} already running"
     log_path = s.folder("logs") / f"{server.name}.log"
     began = time.monotonic()
+    server.before_start()
     with log_path.open("ab") as out:
         try:
             proc = spawn(server.argv, out=out, env={**os.environ, **server.env})
