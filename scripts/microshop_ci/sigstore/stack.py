@@ -10,6 +10,7 @@ env     the shell variables a signer or verifier needs (`eval "$(scripts/sigstor
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -30,6 +31,12 @@ from microshop_ci.sigstore.settings import Settings, SettingsError, settings
 
 START_SECONDS, POLL_SECONDS, STOP_SECONDS = 120.0, 0.25, 20.0  # a loaded 2-core machine
 ORDER = ("mariadb", "trillian-log-server", "trillian-log-signer", "rekor", "oidc", "fulcio")
+# what `down` stops together: the servers clients call, then Trillian's pair, then the database
+STOP_TIERS = (
+    ("fulcio", "oidc", "rekor"),
+    ("trillian-log-signer", "trillian-log-server"),
+    ("mariadb",),
+)
 USAGE = "usage: scripts/sigstore up|down|status|env"
 
 
@@ -124,25 +131,30 @@ def up(s: Settings) -> None:
     log(f"sigstore up in {took:.1f}s: Fulcio {s.fulcio_url}, Rekor {s.rekor_url}")
 
 
-def down(s: Settings) -> list[str]:
-    """Stop every process `up` started (SIGTERM to its group, then SIGKILL); data stays."""
-    said = []
-    for name in reversed(ORDER):
-        pid = recorded(s, name)
-        pid_file(s, name).unlink(missing_ok=True)
-        if pid is None:
-            continue
-        for sig, grace in ((signal.SIGTERM, STOP_SECONDS), (signal.SIGKILL, 5.0)):
-            try:
+def _stop(pids: list[int]) -> None:
+    """SIGTERM to each process group, then SIGKILL to those still there after the grace."""
+    for sig, grace in ((signal.SIGTERM, STOP_SECONDS), (signal.SIGKILL, 5.0)):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, sig)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + grace
-            while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
-                time.sleep(POLL_SECONDS)
-            if not Path(f"/proc/{pid}").exists():
-                break
-        said.append(f"{name} stopped (pid {pid})")
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in pids):
+            time.sleep(POLL_SECONDS)
+        pids = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+        if not pids:
+            return
+
+
+def down(s: Settings) -> list[str]:
+    """Stop every process `up` started, a tier at a time (Trillian's servers each pause 5 s
+    before they exit, so both are stopped together); the data stays."""
+    said = []
+    for tier in STOP_TIERS:
+        pids = {name: pid for name in tier if (pid := recorded(s, name))}
+        for name in tier:
+            pid_file(s, name).unlink(missing_ok=True)
+        _stop(list(pids.values()))
+        said += [f"{name} stopped (pid {pid})" for name, pid in pids.items()]
     return said or ["nothing started by scripts/sigstore is running"]
 
 
