@@ -69,10 +69,12 @@ def default_keys() -> Keys:
     return Keys(cache_root() / "sigstore" / "keys")
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> Path:
+    """Write a file only its owner can read or write (keys, passwords, configs with them)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
+    return path
 
 
 def root_certificate(key: ec.EllipticCurvePrivateKey, now: datetime) -> x509.Certificate:
@@ -119,16 +121,16 @@ def ensure_keys(keys: Keys) -> str:
         if not all(path.is_file() for path in ca_files):
             ca_key = ec.generate_private_key(ec.SECP384R1())
             password = secrets.token_urlsafe(24)
-            _write_private(keys.fulcio_password, f"{password}\n".encode())
+            write_private(keys.fulcio_password, f"{password}\n".encode())
             encrypted = serialization.BestAvailableEncryption(password.encode())
-            _write_private(keys.fulcio_key, ca_key.private_bytes(PEM, PRIVATE, encrypted))
+            write_private(keys.fulcio_key, ca_key.private_bytes(PEM, PRIVATE, encrypted))
             cert = root_certificate(ca_key, datetime.now(UTC))
             keys.fulcio_root.write_bytes(cert.public_bytes(PEM))
             made.append("Fulcio root CA")
         if not (keys.rekor_key.is_file() and keys.rekor_public.is_file()):
             rekor_key = ec.generate_private_key(ec.SECP256R1())
             plain = serialization.NoEncryption()
-            _write_private(keys.rekor_key, rekor_key.private_bytes(PEM, PRIVATE, plain))
+            write_private(keys.rekor_key, rekor_key.private_bytes(PEM, PRIVATE, plain))
             keys.rekor_public.write_bytes(rekor_key.public_key().public_bytes(PEM, PUBLIC))
             made.append("Rekor signing key")
     return f"created {' and '.join(made)} in {keys.folder}" if made else ""

@@ -16,7 +16,6 @@ import shlex
 import signal
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from microshop_ci.core.gobuild import BuildError, module_dir
@@ -25,7 +24,7 @@ from microshop_ci.core.tools import ToolError, pinned_tool, run_tool, spawn, sto
 from microshop_ci.sigstore import servers
 from microshop_ci.sigstore.build import TRILLIAN, build_all
 from microshop_ci.sigstore.keys import ensure_keys
-from microshop_ci.sigstore.mariadb import MariaDB, ensure_mariadb
+from microshop_ci.sigstore.mariadb import MariaDB, ensure_mariadb, pinned_usr
 from microshop_ci.sigstore.servers import Server
 from microshop_ci.sigstore.settings import Settings, SettingsError, settings
 
@@ -160,16 +159,11 @@ def down(s: Settings) -> list[str]:
 
 def status(s: Settings) -> list[tuple[str, bool]]:
     """Whether each component answers (by its own readiness check)."""
-    db = MariaDB(ensure_mariadb(), s.data / "mariadb")
-    checks: dict[str, Callable[[], bool]] = {
-        "mariadb": db.answers,
-        "trillian-log-server": lambda: servers.answers(f"http://{s.trillian_http}/healthz"),
-        "trillian-log-signer": lambda: servers.answers(f"http://{s.signer_http}/healthz"),
-        "rekor": lambda: servers.answers(f"{s.rekor_url}/api/v1/log"),
-        "oidc": lambda: servers.answers(f"{s.issuer_url}/.well-known/openid-configuration"),
-        "fulcio": lambda: servers.answers(f"{s.fulcio_url}/api/v1/rootCert"),
-    }
-    return [(name, checks[name]()) for name in ORDER]
+    db = MariaDB(pinned_usr(), s.data / "mariadb")  # never downloads
+    urls = servers.health_urls(s)
+    return [
+        (name, db.answers() if name == "mariadb" else servers.answers(urls[name])) for name in ORDER
+    ]
 
 
 def env_lines(s: Settings) -> list[str]:
