@@ -19,7 +19,7 @@ from microshop_ci.sigstore import oidc
 from microshop_ci.sigstore.build import FULCIO, REKOR, TRILLIAN
 from microshop_ci.sigstore.keys import write_private
 from microshop_ci.sigstore.mariadb import MariaDB
-from microshop_ci.sigstore.settings import Settings
+from microshop_ci.sigstore.settings import LOOPBACK, Settings
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,8 @@ def fulcio(s: Settings) -> Server:
         "config-path": str(issuers_path),
         "host": s.host,
         "port": str(s.port),
-        "grpc-host": s.host,
+        # Fulcio's HTTP API reaches its own gRPC server at localhost:GRPC-PORT (cmd/app/http.go)
+        "grpc-host": LOOPBACK,
         "grpc-port": str(s.fulcio_grpc_port),
         "metrics-port": str(s.fulcio_metrics_port),
         "legacy-unix-domain-socket": str(folder / "legacy-grpc.sock"),  # not a machine-wide one

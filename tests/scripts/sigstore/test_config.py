@@ -58,12 +58,14 @@ def test_fulcio_serves_the_file_ca_without_ct_log_and_no_secret_on_its_command_l
     assert _mode(config) == 0o600
     serve = json.loads(config.read_text())
     password = s.keys.fulcio_password.read_text().strip()
-    assert {k: serve[k] for k in ("ca", "fileca-key-passwd", "ct-log-url", "host", "port")} == {
+    keys = ("ca", "fileca-key-passwd", "ct-log-url", "host", "port", "grpc-host")
+    assert {k: serve[k] for k in keys} == {
         "ca": "fileca",
         "fileca-key-passwd": password,
         "ct-log-url": "",
         "host": "172.18.0.1",
         "port": "6000",
+        "grpc-host": "127.0.0.1",
     }
     issuers = json.loads((s.data / "fulcio" / "issuers.json").read_text())
     assert list(issuers["OIDCIssuers"]) == ["http://172.18.0.1:6004"]

@@ -25,6 +25,9 @@ from tests.conftest import tool_path
 SHA = "0123456789abcdef0123456789abcdef01234567"
 REPO = "octo-org/shop"
 IDENTITY = f"https://github.com/{REPO}/.github/workflows/release.yml@refs/tags/v0.0.0-test"
+# an address other than 127.0.0.1, like the kind network gateway: Fulcio's HTTP API must still
+# reach its own gRPC server, which listens on 127.0.0.1
+HOST = "127.0.0.2"
 STACK = [sys.executable, "-m", "microshop_ci.sigstore.stack"]
 
 
@@ -79,17 +82,21 @@ def test_down_without_a_started_stack_stops_nothing(
 
 
 def _free_block(count: int = 10) -> int:
-    """A first port such that it and the next count-1 ports are free on loopback now."""
+    """A first port such that it and the next count-1 ports are free on both addresses now."""
     for _ in range(50):
         base = random.randrange(20000, 30000)
         try:
-            socks = [socket.create_server(("127.0.0.1", base + i)) for i in range(count)]
+            socks = [
+                socket.create_server((host, base + i))
+                for i in range(count)
+                for host in ("127.0.0.1", HOST)
+            ]
         except OSError:
             continue
         for sock in socks:
             sock.close()
         return base
-    pytest.fail("no block of 10 free ports on 127.0.0.1")
+    pytest.fail(f"no block of {count} free ports on 127.0.0.1 and {HOST}")
 
 
 def _run(
@@ -102,10 +109,11 @@ def _run(
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A stack on a free port block and a private data folder; yields its `env` variables."""
+    """A stack on 127.0.0.2, a free port block and a private data folder; yields its `env`."""
     data = tmp_path_factory.mktemp("sigstore")
     env = {
         **os.environ,
+        "MICROSHOP_SIGSTORE_HOST": HOST,
         "MICROSHOP_SIGSTORE_PORT": str(_free_block()),
         "MICROSHOP_SIGSTORE_DATA": str(data),
     }
