@@ -1,14 +1,15 @@
 """The local Sigstore's keys: Fulcio's file CA and Rekor's signing key, made once in the user cache.
 
 Made with `cryptography` (already locked) at the first `scripts/sigstore up` and kept in
-CACHE/sigstore/ (folder 0700, private keys 0600), so every clone on this machine trusts the same
-roots and a wiped .local/ keeps them. The keys are stored unencrypted: a password kept beside
-them in the same private folder would protect nothing more.
+CACHE/sigstore/keys (folder 0700, private keys and the CA key's password 0600), so every clone on
+this machine trusts the same roots and a wiped .local/ keeps them. Fulcio's file CA insists on an
+encrypted key (PKCS#8, a random password in its own file); Rekor's file signer takes a plain one.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,6 +44,11 @@ class Keys:
         return self.folder / "fulcio-root.key"
 
     @property
+    def fulcio_password(self) -> Path:
+        """The password of Fulcio's key (0600), for Fulcio's own 0600 config only."""
+        return self.folder / "fulcio-root.password"
+
+    @property
     def rekor_key(self) -> Path:
         """Rekor's checkpoint and entry signing key (0600)."""
         return self.folder / "rekor.key"
@@ -63,11 +69,12 @@ def default_keys() -> Keys:
     return Keys(cache_root() / "sigstore" / "keys")
 
 
-def _write_private(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
-    data = key.private_bytes(PEM, PRIVATE, serialization.NoEncryption())
+def write_private(path: Path, data: bytes) -> Path:
+    """Write a file only its owner can read or write (keys, passwords, configs with them)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
+    return path
 
 
 def root_certificate(key: ec.EllipticCurvePrivateKey, now: datetime) -> x509.Certificate:
@@ -110,15 +117,20 @@ def ensure_keys(keys: Keys) -> str:
     keys.folder.chmod(0o700)
     made = []
     with locked(keys.folder / ".lock"):
-        if not (keys.fulcio_root.is_file() and keys.fulcio_key.is_file()):
+        ca_files = (keys.fulcio_root, keys.fulcio_key, keys.fulcio_password)
+        if not all(path.is_file() for path in ca_files):
             ca_key = ec.generate_private_key(ec.SECP384R1())
-            _write_private(keys.fulcio_key, ca_key)
+            password = secrets.token_urlsafe(24)
+            write_private(keys.fulcio_password, f"{password}\n".encode())
+            encrypted = serialization.BestAvailableEncryption(password.encode())
+            write_private(keys.fulcio_key, ca_key.private_bytes(PEM, PRIVATE, encrypted))
             cert = root_certificate(ca_key, datetime.now(UTC))
             keys.fulcio_root.write_bytes(cert.public_bytes(PEM))
             made.append("Fulcio root CA")
         if not (keys.rekor_key.is_file() and keys.rekor_public.is_file()):
             rekor_key = ec.generate_private_key(ec.SECP256R1())
-            _write_private(keys.rekor_key, rekor_key)
+            plain = serialization.NoEncryption()
+            write_private(keys.rekor_key, rekor_key.private_bytes(PEM, PRIVATE, plain))
             keys.rekor_public.write_bytes(rekor_key.public_key().public_bytes(PEM, PUBLIC))
             made.append("Rekor signing key")
     return f"created {' and '.join(made)} in {keys.folder}" if made else ""

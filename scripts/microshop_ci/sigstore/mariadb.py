@@ -23,6 +23,7 @@ from pathlib import Path
 from microshop_ci.core.cache import cache_root, locked
 from microshop_ci.core.pins import pin
 from microshop_ci.core.tools import ToolError, run_tool
+from microshop_ci.sigstore.keys import write_private
 
 PACKAGES = ("mariadb-server-core", "mariadb-client-core")
 LIBRARIES = ("libaio1", "libnuma1", "liburing2")
@@ -57,13 +58,20 @@ class MariaDB:
         password = self.password_file.read_text().strip()
         return f"{USER}:{password}@unix({self.socket})/{database}?parseTime=true"
 
-    def server_argv(self, log: Path) -> list[str]:
-        """mariadbd on the private folder, small buffers, no binary log, no TCP."""
-        argv = [
-            str(self.usr / "sbin" / "mariadbd"),
+    def _argv(self, program: str) -> list[str]:
+        """A server program on this installation and data folder, no option files read."""
+        path = self.usr / program
+        return [
+            str(path),
             "--no-defaults",
             f"--basedir={self.usr}",
             f"--datadir={self.data / 'db'}",
+        ]
+
+    def server_argv(self, log: Path) -> list[str]:
+        """mariadbd on the private folder, small buffers, no binary log, no TCP."""
+        argv = [
+            *self._argv("sbin/mariadbd"),
             f"--socket={self.socket}",
             f"--pid-file={self.data / 'mariadbd.pid'}",
             f"--log-error={log}",
@@ -85,7 +93,11 @@ class MariaDB:
             "--batch",
             "--skip-column-names",
         ]
-        return run_tool(argv, env=self.env, stdin=sql, timeout=timeout).stdout
+        try:
+            return run_tool(argv, env=self.env, stdin=sql, timeout=timeout).stdout
+        except ToolError as exc:
+            errors = [line for line in str(exc).splitlines() if line.startswith("ERROR")]
+            raise ToolError(f"mariadb client: {(errors or [str(exc)])[-1]}") from None
 
     def answers(self) -> bool:
         """True when the server runs SQL."""
@@ -104,10 +116,7 @@ class MariaDB:
         self.data.chmod(0o700)
         shutil.rmtree(self.data / "db", ignore_errors=True)
         argv = [
-            str(self.usr / "bin" / "mariadb-install-db"),
-            "--no-defaults",
-            f"--basedir={self.usr}",
-            f"--datadir={self.data / 'db'}",
+            *self._argv("bin/mariadb-install-db"),
             f"--user={getpass.getuser()}",
             f"--auth-root-socket-user={getpass.getuser()}",
             "--skip-test-db",
@@ -116,18 +125,18 @@ class MariaDB:
         return True
 
     def provision(self, trillian_schema: Path) -> None:
-        """The databases, the `sigstore` account and Trillian's tables (each step idempotent)."""
+        """The databases, the `sigstore` account, and Trillian's tables while it has none."""
         if not self.password_file.is_file():
-            fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_urlsafe(24) + "\n")
+            write_private(self.password_file, secrets.token_urlsafe(24).encode() + b"\n")
         password = self.password_file.read_text().strip()
         statements = [f"CREATE USER IF NOT EXISTS '{USER}'@'localhost' IDENTIFIED BY '{password}';"]
         for name in DATABASES:
             statements.append(f"CREATE DATABASE IF NOT EXISTS {name};")
             statements.append(f"GRANT ALL PRIVILEGES ON {name}.* TO '{USER}'@'localhost';")
-        schema = trillian_schema.read_text()
-        self.client("\n".join([*statements, "USE trillian;", schema]))
+        self.client("\n".join(statements))
+        tables = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'trillian';"
+        if self.client(tables).strip() == "0":
+            self.client("USE trillian;\n" + trillian_schema.read_text())
 
 
 def install_dir(version: str) -> Path:
@@ -135,10 +144,15 @@ def install_dir(version: str) -> Path:
     return cache_root() / "sigstore" / "mariadb" / version.replace(":", "_")
 
 
+def pinned_usr() -> Path:
+    """The pinned MariaDB's usr/ folder, whether or not it is unpacked yet."""
+    return install_dir(pin("MARIADB_DEB_VERSION")) / "usr"
+
+
 def ensure_mariadb() -> Path:
     """The unpacked usr/ folder of the pinned MariaDB, downloaded and unpacked if missing."""
     version = pin("MARIADB_DEB_VERSION")
-    folder = install_dir(version)
+    folder = pinned_usr().parent
     done = folder / "packages.json"
     if done.is_file():
         return folder / "usr"

@@ -17,8 +17,9 @@ import httpx
 from microshop_ci.core.tools import python_module
 from microshop_ci.sigstore import oidc
 from microshop_ci.sigstore.build import FULCIO, REKOR, TRILLIAN
+from microshop_ci.sigstore.keys import write_private
 from microshop_ci.sigstore.mariadb import MariaDB
-from microshop_ci.sigstore.settings import Settings
+from microshop_ci.sigstore.settings import LOOPBACK, Settings
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Server:
     argv: tuple[str, ...]
     ready: Callable[[], bool]
     env: Mapping[str, str] = field(default_factory=dict)
+    before_start: Callable[[], None] = lambda: None  # e.g. clear what a killed run left
 
 
 def answers(url: str) -> bool:
@@ -39,12 +41,20 @@ def answers(url: str) -> bool:
         return False
 
 
-def write_private(path: Path, text: str) -> Path:
-    """Write a config file only its owner can read."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-    return path
+def health_urls(s: Settings) -> dict[str, str]:
+    """The URL that answers 200 when each HTTP server is ready (MariaDB: MariaDB.answers)."""
+    return {
+        "trillian-log-server": f"http://{s.trillian_http}/healthz",
+        "trillian-log-signer": f"http://{s.signer_http}/healthz",
+        "rekor": f"{s.rekor_url}/api/v1/log",  # answers only once Rekor reads its tree
+        "oidc": f"{s.issuer_url}/.well-known/openid-configuration",
+        "fulcio": f"{s.fulcio_url}/api/v1/rootCert",
+    }
+
+
+def _ready(s: Settings, name: str) -> Callable[[], bool]:
+    url = health_urls(s)[name]
+    return lambda: answers(url)
 
 
 def mariadb(s: Settings, db: MariaDB) -> Server:
@@ -60,30 +70,26 @@ def trillian_flags(s: Settings, db: MariaDB) -> Path:
         "--quota_system=noop",
         f"--mysql_uri={db.dsn('trillian')}",
     ]
-    return write_private(s.folder("trillian") / "flags", "\n".join(flags) + "\n")
+    return write_private(s.folder("trillian") / "flags", "\n".join(flags).encode() + b"\n")
+
+
+def _trillian(s: Settings, name: str, flags: Path, rpc: str, http: str, *extra: str) -> Server:
+    """One of Trillian's two servers on its loopback endpoints, ready when /healthz answers."""
+    command = name.replace("-", "_")
+    binary = str(TRILLIAN.binary(command))
+    argv: tuple[str, ...] = (binary, f"--config={flags}", f"--rpc_endpoint={rpc}")
+    argv = (*argv, f"--http_endpoint={http}", *extra)
+    return Server(name, argv, _ready(s, name))
 
 
 def trillian_log_server(s: Settings, flags: Path) -> Server:
     """Trillian's log server: the gRPC API Rekor writes to and reads from."""
-    argv = (
-        str(TRILLIAN.binary("trillian_log_server")),
-        f"--config={flags}",
-        f"--rpc_endpoint={s.trillian_rpc}",
-        f"--http_endpoint={s.trillian_http}",
-    )
-    return Server("trillian-log-server", argv, lambda: answers(f"http://{s.trillian_http}/healthz"))
+    return _trillian(s, "trillian-log-server", flags, s.trillian_rpc, s.trillian_http)
 
 
 def trillian_log_signer(s: Settings, flags: Path) -> Server:
     """Trillian's log signer: sequences new leaves into the tree (the only signer: no election)."""
-    argv = (
-        str(TRILLIAN.binary("trillian_log_signer")),
-        f"--config={flags}",
-        f"--rpc_endpoint={s.signer_rpc}",
-        f"--http_endpoint={s.signer_http}",
-        "--force_master",
-    )
-    return Server("trillian-log-signer", argv, lambda: answers(f"http://{s.signer_http}/healthz"))
+    return _trillian(s, "trillian-log-signer", flags, s.signer_rpc, s.signer_http, "--force_master")
 
 
 def createtree_argv(s: Settings) -> list[str]:
@@ -96,7 +102,7 @@ def rekor(s: Settings, db: MariaDB, tree_id: str) -> Server:
     """Rekor v1 on the tree, signing with the cached key, its search index in MariaDB."""
     host, port = s.trillian_rpc.rsplit(":", 1)
     config = {
-        "trillian_log_server": {"address": host, "port": int(port), "tlog_id": int(tree_id)},
+        "trillian_log_server": {"address": host, "port": int(port)},
         "rekor_server": {
             "address": s.host,
             "hostname": "microshop-rekor",
@@ -107,9 +113,11 @@ def rekor(s: Settings, db: MariaDB, tree_id: str) -> Server:
         "search_index": {"storage_provider": "mysql", "mysql": {"dsn": db.dsn("rekor")}},
         "log_type": "prod",
     }
-    path = write_private(s.folder("rekor") / "config.json", json.dumps(config, indent=2) + "\n")
-    argv = (str(REKOR.binary("rekor-server")), "serve", f"--config={path}")
-    return Server("rekor", argv, lambda: answers(f"{s.rekor_url}/api/v1/log"))
+    path = write_private(s.folder("rekor") / "config.json", json.dumps(config).encode())
+    # the tree id on the command line: a JSON number would reach viper as a float64 and lose digits
+    binary = str(REKOR.binary("rekor-server"))
+    argv = (binary, "serve", f"--config={path}", f"--trillian_log_server.tlog_id={tree_id}")
+    return Server("rekor", argv, _ready(s, "rekor"))
 
 
 def oidc_issuer(s: Settings) -> Server:
@@ -117,8 +125,7 @@ def oidc_issuer(s: Settings) -> Server:
     host, port = s.issuer_url.removeprefix("http://").rsplit(":", 1)
     argv = python_module(oidc.__name__, "serve", "--host", host, "--port", port)
     argv = (*argv, "--data", str(s.folder("oidc")))
-    ready = f"{s.issuer_url}/.well-known/openid-configuration"
-    return Server("oidc", argv, lambda: answers(ready), {"PYTHONPATH": _scripts_path()})
+    return Server("oidc", argv, _ready(s, "oidc"), {"PYTHONPATH": _scripts_path()})
 
 
 def _scripts_path() -> str:
@@ -135,17 +142,22 @@ def fulcio(s: Settings) -> Server:
         "ca": "fileca",
         "fileca-cert": str(s.keys.fulcio_root),
         "fileca-key": str(s.keys.fulcio_key),
+        "fileca-key-passwd": s.keys.fulcio_password.read_text().strip(),
         "fileca-watch": False,
         "ct-log-url": "",
         "config-path": str(issuers_path),
         "host": s.host,
         "port": str(s.port),
-        "grpc-host": s.host,
+        # Fulcio's HTTP API reaches its own gRPC server at localhost:GRPC-PORT (cmd/app/http.go)
+        "grpc-host": LOOPBACK,
         "grpc-port": str(s.fulcio_grpc_port),
         "metrics-port": str(s.fulcio_metrics_port),
-        "legacy-unix-domain-socket": str(folder / "legacy-grpc.sock"),
+        "legacy-unix-domain-socket": str(folder / "legacy-grpc.sock"),  # not a machine-wide one
         "log_type": "prod",
     }
-    path = write_private(folder / "serve.json", json.dumps(serve, indent=2) + "\n")
+    path = write_private(folder / "serve.json", json.dumps(serve).encode())
     argv = (str(FULCIO.binary("fulcio")), "serve", f"--config={path}")
-    return Server("fulcio", argv, lambda: answers(f"{s.fulcio_url}/api/v1/rootCert"))
+    # Fulcio leaves its unix socket behind when it stops, and then cannot bind it again
+    socket = folder / "legacy-grpc.sock"
+    clear = lambda: socket.unlink(missing_ok=True)  # noqa: E731
+    return Server("fulcio", argv, _ready(s, "fulcio"), before_start=clear)

@@ -4,7 +4,8 @@ MICROSHOP_SIGSTORE_HOST  the address Fulcio, Rekor and the OIDC issuer bind to a
                          (default 127.0.0.1; the kind network's gateway lets pods reach them)
 MICROSHOP_SIGSTORE_PORT  the first of ten consecutive ports (default 5550)
 MICROSHOP_SIGSTORE_DATA  the data folder (default the git-ignored .local/sigstore)
-Trillian listens on loopback only and MariaDB on a unix socket only, whatever the host.
+Trillian and Fulcio's gRPC API listen on loopback only and MariaDB on a unix socket only, whatever
+the host (Fulcio's metrics port listens on every address: it has no flag for that).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class Settings:
 
     @property
     def fulcio_grpc_port(self) -> int:
-        """Fulcio's gRPC API."""
+        """Fulcio's gRPC API (loopback: its HTTP API calls it at localhost)."""
         return self.port + 1
 
     @property

@@ -10,26 +10,32 @@ env     the shell variables a signer or verifier needs (`eval "$(scripts/sigstor
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from microshop_ci.core.gobuild import BuildError, module_dir
 from microshop_ci.core.log import log
-from microshop_ci.core.tools import ToolError, pinned_tool, run_tool, spawn
+from microshop_ci.core.tools import ToolError, pinned_tool, run_tool, spawn, stop_group
 from microshop_ci.sigstore import servers
 from microshop_ci.sigstore.build import TRILLIAN, build_all
 from microshop_ci.sigstore.keys import ensure_keys
-from microshop_ci.sigstore.mariadb import MariaDB, ensure_mariadb
+from microshop_ci.sigstore.mariadb import MariaDB, ensure_mariadb, pinned_usr
 from microshop_ci.sigstore.servers import Server
 from microshop_ci.sigstore.settings import Settings, SettingsError, settings
 
 START_SECONDS, POLL_SECONDS, STOP_SECONDS = 120.0, 0.25, 20.0  # a loaded 2-core machine
 ORDER = ("mariadb", "trillian-log-server", "trillian-log-signer", "rekor", "oidc", "fulcio")
+# what `down` stops together: the servers clients call, then Trillian's pair, then the database
+STOP_TIERS = (
+    ("fulcio", "oidc", "rekor"),
+    ("trillian-log-signer", "trillian-log-server"),
+    ("mariadb",),
+)
 USAGE = "usage: scripts/sigstore up|down|status|env"
 
 
@@ -59,6 +65,7 @@ def start(s: Settings, server: Server) -> str:
         return f"{server.name} already running"
     log_path = s.folder("logs") / f"{server.name}.log"
     began = time.monotonic()
+    server.before_start()
     with log_path.open("ab") as out:
         try:
             proc = spawn(server.argv, out=out, env={**os.environ, **server.env})
@@ -71,6 +78,8 @@ def start(s: Settings, server: Server) -> str:
         if proc.poll() is not None:
             raise StackError(f"{server.name} exited {proc.returncode} (log: {log_path})")
         time.sleep(POLL_SECONDS)
+    stop_group(proc, STOP_SECONDS)
+    pid_file(s, server.name).unlink()
     raise StackError(f"{server.name} not ready within {START_SECONDS:.0f}s (log: {log_path})")
 
 
@@ -121,40 +130,40 @@ def up(s: Settings) -> None:
     log(f"sigstore up in {took:.1f}s: Fulcio {s.fulcio_url}, Rekor {s.rekor_url}")
 
 
-def down(s: Settings) -> list[str]:
-    """Stop every process `up` started (SIGTERM to its group, then SIGKILL); data stays."""
-    said = []
-    for name in reversed(ORDER):
-        pid = recorded(s, name)
-        pid_file(s, name).unlink(missing_ok=True)
-        if pid is None:
-            continue
-        for sig, grace in ((signal.SIGTERM, STOP_SECONDS), (signal.SIGKILL, 5.0)):
-            try:
+def _stop(pids: list[int]) -> None:
+    """SIGTERM to each process group, then SIGKILL to those still there after the grace."""
+    for sig, grace in ((signal.SIGTERM, STOP_SECONDS), (signal.SIGKILL, 5.0)):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, sig)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + grace
-            while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
-                time.sleep(POLL_SECONDS)
-            if not Path(f"/proc/{pid}").exists():
-                break
-        said.append(f"{name} stopped (pid {pid})")
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in pids):
+            time.sleep(POLL_SECONDS)
+        pids = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+        if not pids:
+            return
+
+
+def down(s: Settings) -> list[str]:
+    """Stop every process `up` started, a tier at a time (Trillian's servers each pause 5 s
+    before they exit, so both are stopped together); the data stays."""
+    said = []
+    for tier in STOP_TIERS:
+        pids = {name: pid for name in tier if (pid := recorded(s, name))}
+        for name in tier:
+            pid_file(s, name).unlink(missing_ok=True)
+        _stop(list(pids.values()))
+        said += [f"{name} stopped (pid {pid})" for name, pid in pids.items()]
     return said or ["nothing started by scripts/sigstore is running"]
 
 
 def status(s: Settings) -> list[tuple[str, bool]]:
     """Whether each component answers (by its own readiness check)."""
-    db = MariaDB(ensure_mariadb(), s.data / "mariadb")
-    checks: dict[str, Callable[[], bool]] = {
-        "mariadb": db.answers,
-        "trillian-log-server": lambda: servers.answers(f"http://{s.trillian_http}/healthz"),
-        "trillian-log-signer": lambda: servers.answers(f"http://{s.signer_http}/healthz"),
-        "rekor": lambda: servers.answers(f"{s.rekor_url}/api/v1/log"),
-        "oidc": lambda: servers.answers(f"{s.issuer_url}/.well-known/openid-configuration"),
-        "fulcio": lambda: servers.answers(f"{s.fulcio_url}/api/v1/rootCert"),
-    }
-    return [(name, checks[name]()) for name in ORDER]
+    db = MariaDB(pinned_usr(), s.data / "mariadb")  # never downloads
+    urls = servers.health_urls(s)
+    return [
+        (name, db.answers() if name == "mariadb" else servers.answers(urls[name])) for name in ORDER
+    ]
 
 
 def env_lines(s: Settings) -> list[str]:

@@ -16,15 +16,20 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
 from jose import jwt
 
-from microshop_ci.sigstore import stack
+from microshop_ci.sigstore import oidc, stack
+from microshop_ci.sigstore.servers import Server
 from microshop_ci.sigstore.settings import SettingsError, settings
 from tests.conftest import tool_path
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 REPO = "octo-org/shop"
 IDENTITY = f"https://github.com/{REPO}/.github/workflows/release.yml@refs/tags/v0.0.0-test"
+# an address other than 127.0.0.1, like the kind network gateway: Fulcio's HTTP API must still
+# reach its own gRPC server, which listens on 127.0.0.1
+HOST = "127.0.0.2"
 STACK = [sys.executable, "-m", "microshop_ci.sigstore.stack"]
 
 
@@ -78,18 +83,35 @@ def test_down_without_a_started_stack_stops_nothing(
     assert stack.down(settings()) == ["nothing started by scripts/sigstore is running"]
 
 
+def test_a_server_that_exits_is_named_with_its_log_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MICROSHOP_SIGSTORE_DATA", str(tmp_path))
+    argv = (sys.executable, "-c", "import sys; print('no config'); sys.exit(3)")
+    with pytest.raises(stack.StackError) as caught:
+        stack.start(settings(), Server("fulcio", argv, lambda: False))
+    log = tmp_path / "logs" / "fulcio.log"
+    assert str(caught.value) == f"fulcio exited 3 (log: {log})"
+    assert log.read_text() == "no config\n"
+    assert stack.recorded(settings(), "fulcio") is None
+
+
 def _free_block(count: int = 10) -> int:
-    """A first port such that it and the next count-1 ports are free on loopback now."""
+    """A first port such that it and the next count-1 ports are free on both addresses now."""
     for _ in range(50):
         base = random.randrange(20000, 30000)
         try:
-            socks = [socket.create_server(("127.0.0.1", base + i)) for i in range(count)]
+            socks = [
+                socket.create_server((host, base + i))
+                for i in range(count)
+                for host in ("127.0.0.1", HOST)
+            ]
         except OSError:
             continue
         for sock in socks:
             sock.close()
         return base
-    pytest.fail("no block of 10 free ports on 127.0.0.1")
+    pytest.fail(f"no block of {count} free ports on 127.0.0.1 and {HOST}")
 
 
 def _run(
@@ -102,10 +124,11 @@ def _run(
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A stack on a free port block and a private data folder; yields its `env` variables."""
+    """A stack on 127.0.0.2, a free port block and a private data folder; yields its `env`."""
     data = tmp_path_factory.mktemp("sigstore")
     env = {
         **os.environ,
+        "MICROSHOP_SIGSTORE_HOST": HOST,
         "MICROSHOP_SIGSTORE_PORT": str(_free_block()),
         "MICROSHOP_SIGSTORE_DATA": str(data),
     }
@@ -132,18 +155,19 @@ def _job(env: dict[str, str], ttl: int = 600) -> dict[str, str]:
 
 
 def _sign(env: dict[str, str], blob: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """cosign's legacy keyless signing (the Fulcio and Rekor URLs given, no signing config)."""
     argv = [tool_path("cosign"), "sign-blob", "--yes", str(blob)]
     argv += ["--fulcio-url", env["FULCIO_URL"], "--rekor-url", env["REKOR_URL"]]
-    argv += ["--use-signing-config=false", "--new-bundle-format=false"]
-    argv += ["--bundle", str(blob) + ".bundle", *extra]
+    argv += ["--use-signing-config=false", *extra]
     return _run(argv, env, timeout=300)
 
 
-def _verify(env: dict[str, str], blob: Path, identity: str) -> subprocess.CompletedProcess[str]:
-    argv = [tool_path("cosign"), "verify-blob", str(blob), "--bundle", str(blob) + ".bundle"]
+def _verify(
+    env: dict[str, str], blob: Path, bundle: Path, identity: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    argv = [tool_path("cosign"), "verify-blob", str(blob), "--bundle", str(bundle)]
     argv += ["--certificate-identity-regexp", identity]
-    argv += ["--certificate-oidc-issuer", env["SIGSTORE_OIDC_ISSUER"]]
-    argv += ["--trusted-root", env["SIGSTORE_TRUSTED_ROOT"], "--insecure-ignore-sct"]
+    argv += ["--certificate-oidc-issuer", env["SIGSTORE_OIDC_ISSUER"], *extra]
     return _run(argv, env, timeout=300)
 
 
@@ -152,21 +176,27 @@ ARTIFACT = "microshop release artifact\n"
 
 
 @slow
-def test_a_blob_signed_keyless_verifies_and_is_in_rekor(
+def test_a_blob_signed_keyless_verifies_against_the_local_roots_and_is_in_rekor(
     running: dict[str, str], tmp_path: Path
 ) -> None:
-    blob = tmp_path / "artifact.txt"
+    blob, bundle = tmp_path / "artifact.txt", tmp_path / "artifact.bundle"
     blob.write_text(ARTIFACT)
-    signed = _sign({**running, **_job(running)}, blob)
+    signed = _sign(
+        {**running, **_job(running)}, blob, "--new-bundle-format=false", "--bundle", str(bundle)
+    )
     assert signed.returncode == 0, signed.stderr
-    assert "tlog entry created with index:" in signed.stderr
-
-    accepted = _verify(running, blob, f"^https://github.com/{REPO}/")
+    # the legacy bundle is verified with the roots cosign reads from SIGSTORE_ROOT_FILE and
+    # SIGSTORE_REKOR_PUBLIC_KEY (as Kyverno's `roots` and `rekor.pubkey`); no CT log: no SCT
+    accepted = _verify(
+        running, blob, bundle, f"^https://github.com/{REPO}/", "--insecure-ignore-sct"
+    )
     assert accepted.returncode == 0, accepted.stderr
     assert accepted.stderr.strip().splitlines()[-1] == "Verified OK"
-    refused = _verify(running, blob, "^https://github.com/octo-org/other/")
-    assert refused.returncode == 1
-    assert "none of the expected identities matched" in refused.stderr
+    other = _verify(
+        running, blob, bundle, "^https://github.com/octo-org/other/", "--insecure-ignore-sct"
+    )
+    assert other.returncode == 1
+    assert "none of the expected identities matched" in other.stderr
 
     digest = hashlib.sha256(blob.read_bytes()).hexdigest()
     found = _entries(running, digest)
@@ -175,8 +205,32 @@ def test_a_blob_signed_keyless_verifies_and_is_in_rekor(
     (body,) = [json.loads(base64.b64decode(e["body"])) for e in entry.values()]
     assert body["kind"] == "hashedrekord"
     assert body["spec"]["data"]["hash"] == {"algorithm": "sha256", "value": digest}
-    bundle = json.loads((tmp_path / "artifact.txt.bundle").read_text())
-    assert bundle["rekorBundle"]["Payload"]["logIndex"] == next(iter(entry.values()))["logIndex"]
+    legacy = json.loads(bundle.read_text())
+    assert legacy["rekorBundle"]["Payload"]["logIndex"] == next(iter(entry.values()))["logIndex"]
+    cert = x509.load_pem_x509_certificate(base64.b64decode(legacy["cert"]))
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.UniformResourceIdentifier) == [IDENTITY]
+    root = x509.load_pem_x509_certificate(Path(running["SIGSTORE_ROOT_FILE"]).read_bytes())
+    assert cert.issuer == root.subject
+
+
+@slow
+def test_a_sigstore_bundle_verifies_with_the_trusted_root_that_up_wrote(
+    running: dict[str, str], tmp_path: Path
+) -> None:
+    blob, bundle = tmp_path / "artifact.txt", tmp_path / "artifact.sigstore.json"
+    blob.write_text("microshop release artifact, bundle format\n")
+    trusted = ["--trusted-root", running["SIGSTORE_TRUSTED_ROOT"]]
+    job = {**running, **_job(running)}
+    signed = _sign(job, blob, "--new-bundle-format=true", *trusted, "--bundle", str(bundle))
+    assert signed.returncode == 0, signed.stderr
+    identity = f"^https://github.com/{REPO}/"
+    accepted = _verify(running, blob, bundle, identity, *trusted, "--insecure-ignore-sct")
+    assert accepted.returncode == 0, accepted.stderr
+    assert accepted.stderr.strip().splitlines()[-1] == "Verified OK"
+    no_sct = _verify(running, blob, bundle, identity, *trusted)
+    assert no_sct.returncode == 1
+    assert "only able to verify 0 SCT entries; unable to meet threshold of 1" in no_sct.stderr
 
 
 def _entries(env: dict[str, str], digest: str) -> list[str]:
@@ -187,37 +241,44 @@ def _entries(env: dict[str, str], digest: str) -> list[str]:
     return list(found.json())
 
 
-def _expired_token(env: dict[str, str]) -> str:
-    """An ID token of the stand-in issuer's own key whose lifetime has passed."""
-    key = (Path(env["SIGSTORE_OIDC_DATA"]) / "signing-key.pem").read_text()
-    now = int(time.time())
-    claims: dict[str, object] = {
-        "iss": env["SIGSTORE_OIDC_ISSUER"],
-        "aud": "sigstore",
-        "sub": f"repo:{REPO}:ref:x",
-    }
-    claims |= {"iat": now - 3600, "nbf": now - 3600, "exp": now - 1800}
-    return str(jwt.encode(claims, key, "RS256"))
+def _id_token(env: dict[str, str], issued: int) -> str:
+    """The stand-in issuer's ID token for a release job, as issued at that time."""
+    key = (Path(env["SIGSTORE_OIDC_DATA"]) / "signing-key.pem").read_bytes()
+    job = {"repository": REPO, "ref": "refs/tags/v0.0.0-test", "event": "push"}
+    job |= {"workflow": "release.yml", "sha": SHA, "run_id": "1"}
+    claims = oidc.github_claims(job, env["SIGSTORE_OIDC_ISSUER"], "sigstore", issued)
+    headers = {"kid": oidc.public_jwk(key)["kid"]}
+    return str(jwt.encode(claims, key.decode(), "RS256", headers=headers))
 
 
 @slow
-def test_an_expired_token_a_bad_request_token_or_rekor_down_refuse_to_sign(
+def test_only_a_current_token_signs_an_expired_one_an_unknown_job_or_rekor_down_fail(
     running: dict[str, str], tmp_path: Path
 ) -> None:
     blob = tmp_path / "artifact.txt"
-    blob.write_text("never signed\n")
-    expired = _sign(running, blob, "--identity-token", _expired_token(running))
+    blob.write_text("signed once, with the current token\n")
+    legacy = ["--new-bundle-format=false", "--bundle", str(tmp_path / "artifact.bundle")]
+    fresh = _sign(running, blob, *legacy, "--identity-token", _id_token(running, int(time.time())))
+    assert fresh.returncode == 0, fresh.stderr
+    an_hour_ago = int(time.time()) - 3600
+    expired = _sign(running, blob, *legacy, "--identity-token", _id_token(running, an_hour_ago))
     assert expired.returncode == 1
-    assert "token is expired" in expired.stderr
+    assert (
+        'Fulcio returned 400: {"code":3, "message":"There was an error processing the identity'
+        in expired.stderr
+    )
+    fulcio_log = Path(running["MICROSHOP_SIGSTORE_DATA"]) / "logs" / "fulcio.log"
+    assert "oidc: token is expired" in fulcio_log.read_text()
     bad_job = {**running, **_job(running), "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "not-a-job"}
-    unknown = _sign(bad_job, blob)
-    assert unknown.returncode == 1
-    assert "401" in unknown.stderr
+    unknown = _sign(bad_job, blob, *legacy)
+    assert unknown.returncode == 1  # cosign then tries its interactive flow, unreachable here
+    assert "getting keypair and token: retrieving ID token" in unknown.stderr
     port = int(running["MICROSHOP_SIGSTORE_PORT"]) + 9  # nothing listens there
-    rekor_down = _sign({**running, **_job(running), "REKOR_URL": f"http://127.0.0.1:{port}"}, blob)
+    no_rekor = {**running, **_job(running), "REKOR_URL": f"http://127.0.0.1:{port}"}
+    rekor_down = _sign(no_rekor, blob, *legacy)
     assert rekor_down.returncode == 1
     assert "connection refused" in rekor_down.stderr
-    assert not (tmp_path / "artifact.txt.bundle").exists()
+    assert len(_entries(running, hashlib.sha256(blob.read_bytes()).hexdigest())) == 1
 
 
 @slow
