@@ -16,9 +16,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
 from jose import jwt
 
 from microshop_ci.sigstore import oidc, stack
+from microshop_ci.sigstore.servers import Server
 from microshop_ci.sigstore.settings import SettingsError, settings
 from tests.conftest import tool_path
 
@@ -79,6 +81,19 @@ def test_down_without_a_started_stack_stops_nothing(
 ) -> None:
     monkeypatch.setenv("MICROSHOP_SIGSTORE_DATA", str(tmp_path))
     assert stack.down(settings()) == ["nothing started by scripts/sigstore is running"]
+
+
+def test_a_server_that_exits_is_named_with_its_log_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MICROSHOP_SIGSTORE_DATA", str(tmp_path))
+    argv = (sys.executable, "-c", "import sys; print('no config'); sys.exit(3)")
+    with pytest.raises(stack.StackError) as caught:
+        stack.start(settings(), Server("fulcio", argv, lambda: False))
+    log = tmp_path / "logs" / "fulcio.log"
+    assert str(caught.value) == f"fulcio exited 3 (log: {log})"
+    assert log.read_text() == "no config\n"
+    assert stack.recorded(settings(), "fulcio") is None
 
 
 def _free_block(count: int = 10) -> int:
@@ -192,6 +207,11 @@ def test_a_blob_signed_keyless_verifies_against_the_local_roots_and_is_in_rekor(
     assert body["spec"]["data"]["hash"] == {"algorithm": "sha256", "value": digest}
     legacy = json.loads(bundle.read_text())
     assert legacy["rekorBundle"]["Payload"]["logIndex"] == next(iter(entry.values()))["logIndex"]
+    cert = x509.load_pem_x509_certificate(base64.b64decode(legacy["cert"]))
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.UniformResourceIdentifier) == [IDENTITY]
+    root = x509.load_pem_x509_certificate(Path(running["SIGSTORE_ROOT_FILE"]).read_bytes())
+    assert cert.issuer == root.subject
 
 
 @slow
