@@ -25,6 +25,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -36,10 +37,6 @@ from microshop_ci.core.paths import LOCAL_DIR, REPO_ROOT, REPORTS_DIR
 from microshop_ci.core.result import SignedImage, SignResult, write_result
 from microshop_ci.core.tools import ToolError, pinned_tool, run_tool
 from microshop_ci.sign import provenance, sbom
-from microshop_ci.sigstore.jobs import release_job
-from microshop_ci.sigstore.settings import SettingsError
-from microshop_ci.sigstore.settings import settings as sigstore_settings
-from microshop_ci.sigstore.stack import status as sigstore_status
 
 STEPS = ("sbom", "sign", "attest", "verify")
 PRIVATE_SIGSTORE = (
@@ -111,12 +108,12 @@ def signer(mode: str, key_dir: Path, env: Mapping[str, str]) -> Signer:
                 "--mode keyless needs a GitHub Actions OIDC token (id-token: write); "
                 "it cannot run here"
             )
-        private = private_sigstore(env)
-        sign_flags = (*fmt, *private, "--yes")
+        private_signing, private_verifying = private_sigstore(env)
+        sign_flags = (*fmt, *private_signing, "--yes")
         verify_flags = (
             "--certificate-identity", env["COSIGN_CERTIFICATE_IDENTITY"],
             "--certificate-oidc-issuer", env["COSIGN_CERTIFICATE_OIDC_ISSUER"],
-            *private,
+            *private_verifying,
         )  # fmt: skip
     # A registry that speaks plain HTTP on a non-loopback name (kind-registry:5000) must be
     # named as such; loopback registries are plain HTTP by default.
@@ -126,27 +123,36 @@ def signer(mode: str, key_dir: Path, env: Mapping[str, str]) -> Signer:
     return Signer(mode, key_dir, sign_flags, verify_flags)
 
 
-def private_sigstore(env: Mapping[str, str]) -> tuple[str, ...]:
-    """cosign's flags for a private Sigstore instance (all three variables or none).
+def private_sigstore(env: Mapping[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """cosign's (signing, verifying) flags for a private Sigstore (all three variables or none).
 
     Unset, keyless signing uses the public Sigstore (Fulcio, Rekor and cosign's own trust root).
     Set, the same steps sign with that Fulcio and Rekor and trust only its root: this is all that
-    differs when the release path runs against the local Sigstore of `scripts/sigstore`.
+    differs when the release path runs against the local Sigstore of `scripts/sigstore`. A trusted
+    root that names no CT log has no SCT to check: verification then skips the SCT check.
     """
     given = {name: env.get(name, "") for name in PRIVATE_SIGSTORE}
     if not any(given.values()):
-        return ()
+        return (), ()
     missing = [name for name, value in given.items() if not value]
     if missing:
         raise SignError(f"a private Sigstore needs {', '.join(missing)} as well")
-    trusted_root = given["MICROSHOP_SIGSTORE_TRUSTED_ROOT"]
-    if not Path(trusted_root).is_file():
-        raise SignError(f"MICROSHOP_SIGSTORE_TRUSTED_ROOT: {trusted_root} is not a file")
-    return (
-        "--fulcio-url", given["MICROSHOP_SIGSTORE_FULCIO_URL"],
-        "--rekor-url", given["MICROSHOP_SIGSTORE_REKOR_URL"],
-        "--trusted-root", trusted_root,
-    )  # fmt: skip
+    trusted_root = Path(given["MICROSHOP_SIGSTORE_TRUSTED_ROOT"])
+    try:
+        ct_logs = json.loads(trusted_root.read_text()).get("ctlogs")
+    except (OSError, ValueError, AttributeError):
+        raise SignError(
+            f"MICROSHOP_SIGSTORE_TRUSTED_ROOT: {trusted_root} is not a trusted root (JSON)"
+        ) from None
+    common = (
+        "--rekor-url",
+        given["MICROSHOP_SIGSTORE_REKOR_URL"],
+        "--trusted-root",
+        str(trusted_root),
+    )
+    signing = ("--fulcio-url", given["MICROSHOP_SIGSTORE_FULCIO_URL"], *common)
+    verifying = common if ct_logs else (*common, "--insecure-ignore-sct")
+    return signing, verifying
 
 
 def plain_http(env: Mapping[str, str]) -> bool:
@@ -340,23 +346,20 @@ def run(args: argparse.Namespace) -> None:
 
 def local_release_env() -> dict[str, str]:
     """What --mode keyless-local adds: the release job's signing environment on the local
-    Sigstore; SignError when the Sigstore is not up."""
-    try:
-        local = sigstore_settings()
-        down = [name for name, answers in sigstore_status(local) if not answers]
-    except (SettingsError, ToolError) as exc:
-        raise SignError(f"the local Sigstore: {exc}") from None
-    if down:
-        raise SignError(
-            f"the local Sigstore is not up ({', '.join(down)}): run scripts/sigstore up"
-        )
-    sha = run_tool(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"]).stdout.strip()
-    try:
-        job = release_job(os.environ, sha)
-    except ValueError as exc:
-        raise SignError(str(exc)) from None
-    log(f"keyless-local: signing as {job.identity} (token service stand-in, local Sigstore)")
-    return job.signing_env(local)
+    Sigstore, from `scripts/sigstore` (its own environment holds what minting a token needs; this
+    stage stays on the standard library); SignError when the Sigstore is not up."""
+    sigstore = str(REPO_ROOT / "scripts" / "sigstore")
+    status = run_tool([sigstore, "status"], ok_codes=None)
+    if status.returncode != 0:
+        down = [line.split()[0] for line in status.stdout.splitlines() if line.endswith(" down")]
+        why = ", ".join(down) or status.stderr.strip().removeprefix("error: ")
+        raise SignError(f"the local Sigstore is not up ({why}): run scripts/sigstore up")
+    job = run_tool([sigstore, "release-job"], ok_codes=None)
+    if job.returncode != 0:
+        raise SignError(job.stderr.strip() or "scripts/sigstore release-job failed")
+    found = dict(shlex.split(line)[0].split("=", 1) for line in job.stdout.splitlines() if line)
+    log(f"keyless-local: signing as {found['COSIGN_CERTIFICATE_IDENTITY']} (local Sigstore)")
+    return found
 
 
 def _json(path: Path) -> object:

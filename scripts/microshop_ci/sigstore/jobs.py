@@ -10,9 +10,12 @@ that job, the variables a runner sets for it, and the private-Sigstore settings 
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from microshop_ci.core.paths import REPO_ROOT
+from microshop_ci.core.tools import run_tool
 from microshop_ci.k8s.policies import DEFAULT_REPOSITORY
 from microshop_ci.sigstore import oidc
 from microshop_ci.sigstore.settings import Settings
@@ -84,6 +87,13 @@ def private_sigstore_env(sigstore: Settings) -> dict[str, str]:
         "MICROSHOP_SIGSTORE_REKOR_URL": sigstore.rekor_url,
         "MICROSHOP_SIGSTORE_TRUSTED_ROOT": str(sigstore.trusted_root),
     }
+
+
+def release_job_lines(sigstore: Settings, env: Mapping[str, str]) -> list[str]:
+    """`scripts/sigstore release-job`: KEY=value lines (shell-quoted) of the release job at HEAD."""
+    sha = run_tool(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"]).stdout.strip()
+    signing = release_job(env, sha).signing_env(sigstore)
+    return [f"{key}={shlex.quote(value)}" for key, value in signing.items()]
 
 
 def release_job(env: Mapping[str, str], sha: str) -> Job:

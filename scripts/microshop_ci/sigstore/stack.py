@@ -6,6 +6,9 @@ up      build what is missing, create the keys once, then start MariaDB, Trillia
 down    stop exactly the processes `up` started (their pid files); the data stays
 status  one line per component, exit 0 only when all answer
 env     the shell variables a signer or verifier needs (`eval "$(scripts/sigstore env)"`)
+release-job  the variables `scripts/supply-chain --mode keyless` needs to sign here as this
+        repository's release.yml on tag MICROSHOP_RELEASE_TAG (default v0.0.0) at HEAD: a token of
+        the token service stand-in, the runner's GITHUB_* variables, the private-Sigstore settings
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 from microshop_ci.core.gobuild import BuildError, module_dir
 from microshop_ci.core.log import log
 from microshop_ci.core.tools import ToolError, pinned_tool, run_tool, spawn, stop_group
-from microshop_ci.sigstore import servers
+from microshop_ci.sigstore import jobs, servers
 from microshop_ci.sigstore.build import TRILLIAN, build_all
 from microshop_ci.sigstore.keys import ensure_keys
 from microshop_ci.sigstore.mariadb import MariaDB, ensure_mariadb, pinned_usr
@@ -36,7 +39,7 @@ STOP_TIERS = (
     ("trillian-log-signer", "trillian-log-server"),
     ("mariadb",),
 )
-USAGE = "usage: scripts/sigstore up|down|status|env"
+USAGE = "usage: scripts/sigstore up|down|status|env|release-job"
 
 
 class StackError(Exception):
@@ -185,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     """up | down | status | env; a failure prints one `error: ...` line and exits 1."""
     args = sys.argv[1:] if argv is None else argv
     command = args[0] if len(args) == 1 else ""
-    if command not in ("up", "down", "status", "env"):
+    if command not in ("up", "down", "status", "env", "release-job"):
         print(f"error: {USAGE}", file=sys.stderr)
         return 1
     try:
@@ -200,9 +203,11 @@ def main(argv: list[str] | None = None) -> int:
             for name, ok in states:
                 print(f"{name} {'up' if ok else 'down'}")
             return 0 if all(ok for _, ok in states) else 1
+        elif command == "release-job":
+            print("\n".join(jobs.release_job_lines(s, os.environ)))
         else:
             print("\n".join(env_lines(s)))
-    except (StackError, SettingsError, ToolError) as exc:
+    except (StackError, SettingsError, ToolError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

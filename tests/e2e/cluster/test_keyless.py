@@ -75,16 +75,18 @@ def _copy(images: dict[str, Image], label: str) -> str:
 def released(
     images: dict[str, Image], sigstore: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[str, Path]:
-    """A copy released as release.yml does: scripts/supply-chain --mode keyless (SBOM, signature,
-    SBOM and provenance attestations, verification), against the local Sigstore."""
+    """A copy released as release.yml does, by `scripts/supply-chain --mode keyless-local` (SBOM,
+    signature, SBOM and provenance attestations, verification) as release.yml on tag v0.0.1."""
     ref = _copy(images, "keyless-release")
     folder = tmp_path_factory.mktemp("keyless-release")
     (folder / "images.json").write_text(json.dumps({"api-service": {"ref": ref}}))
-    env = {**RELEASE.signing_env(sigstore), "MICROSHOP_REGISTRY_PLAIN_HTTP": "true"}
+    env = {"MICROSHOP_RELEASE_TAG": "v0.0.1", "MICROSHOP_REGISTRY_PLAIN_HTTP": "true"}
     script = str(REPO_ROOT / "scripts" / "supply-chain")
     out = folder / "out"
     images_file = str(folder / "images.json")
-    run_tool(script, "--mode", "keyless", "--images", images_file, "--out-dir", str(out), env=env)
+    run_tool(
+        script, "--mode", "keyless-local", "--images", images_file, "--out-dir", str(out), env=env
+    )
     return ref, out / "api-service"
 
 

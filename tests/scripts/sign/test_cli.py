@@ -185,23 +185,31 @@ PRIVATE = {
 }
 
 
-def test_a_private_sigstore_changes_only_the_urls_and_the_trust_root(tmp_path: Path) -> None:
-    root = tmp_path / "trusted_root.json"
-    root.write_text("{}")
+@pytest.mark.parametrize(
+    ("root", "skip_sct"),
+    [({"tlogs": [], "certificateAuthorities": []}, ("--insecure-ignore-sct",)),
+     ({"tlogs": [], "ctlogs": [{"baseUrl": "http://ct"}]}, ())],
+)  # fmt: skip
+def test_a_private_sigstore_changes_only_the_urls_and_the_trust_root(
+    tmp_path: Path, root: dict[str, object], skip_sct: tuple[str, ...]
+) -> None:
+    trusted_root = tmp_path / "trusted_root.json"
+    trusted_root.write_text(json.dumps(root))
     env = {
         "COSIGN_CERTIFICATE_IDENTITY": "id",
         "COSIGN_CERTIFICATE_OIDC_ISSUER": "iss",
         "ACTIONS_ID_TOKEN_REQUEST_URL": "u",
         **PRIVATE,
-        "MICROSHOP_SIGSTORE_TRUSTED_ROOT": str(root),
+        "MICROSHOP_SIGSTORE_TRUSTED_ROOT": str(trusted_root),
     }
     how = cli.signer("keyless", Path("k"), env)
-    private = ("--fulcio-url", "http://127.0.0.1:5555", "--rekor-url", "http://127.0.0.1:3000",
-               "--trusted-root", str(root))  # fmt: skip
+    common = ("--rekor-url", "http://127.0.0.1:3000", "--trusted-root", str(trusted_root))
     assert how.sign_flags == (
-        "--new-bundle-format=false", "--use-signing-config=false", *private, "--yes")  # fmt: skip
+        "--new-bundle-format=false", "--use-signing-config=false",
+        "--fulcio-url", "http://127.0.0.1:5555", *common, "--yes")  # fmt: skip
     assert how.verify_flags == (
-        "--certificate-identity", "id", "--certificate-oidc-issuer", "iss", *private)  # fmt: skip
+        "--certificate-identity", "id", "--certificate-oidc-issuer", "iss", *common, *skip_sct
+    )  # fmt: skip
 
 
 def test_a_private_sigstore_needs_all_three_settings(tmp_path: Path) -> None:
@@ -210,9 +218,9 @@ def test_a_private_sigstore_needs_all_three_settings(tmp_path: Path) -> None:
     ):
         cli.private_sigstore(PRIVATE)
     missing = {**PRIVATE, "MICROSHOP_SIGSTORE_TRUSTED_ROOT": str(tmp_path / "none.json")}
-    with pytest.raises(cli.SignError, match=r"TRUSTED_ROOT: .*none\.json is not a file$"):
+    with pytest.raises(cli.SignError, match=r"TRUSTED_ROOT: .*none\.json is not a trusted root"):
         cli.private_sigstore(missing)
-    assert cli.private_sigstore({}) == ()
+    assert cli.private_sigstore({}) == ((), ())
 
 
 def test_the_new_bundle_format_keeps_the_signing_config() -> None:

@@ -93,3 +93,26 @@ def test_keyless_legacy_format_passes_cosign_flag_validation(tmp_path: Path, ste
     assert f"api-service: {failed}" in result.stderr
     assert FLAG_ERROR not in log
     assert NETWORK_ERRORS[step] in log, log
+
+
+def test_keyless_local_with_the_sigstore_down_names_the_parts_and_signs_nothing(
+    tmp_path: Path,
+) -> None:
+    images = tmp_path / "images.json"
+    images.write_text(json.dumps({"api-service": {"ref": REF}}))
+    env = {
+        **os.environ,
+        "MICROSHOP_SIGSTORE_PORT": "1024",  # 1024-1033: privileged, nothing of ours listens
+        "MICROSHOP_SIGSTORE_DATA": str(tmp_path / "sigstore"),
+    }
+    result = subprocess.run(
+        [str(REPO_ROOT / "scripts" / "supply-chain"), "--mode", "keyless-local",
+         "--images", str(images), "--out-dir", str(tmp_path / "out")],
+        capture_output=True, text=True, check=False, timeout=120, env=env,
+    )  # fmt: skip
+    assert (result.returncode, result.stderr) == (
+        1,
+        "error: the local Sigstore is not up (mariadb, trillian-log-server, trillian-log-signer, "
+        "rekor, oidc, fulcio): run scripts/sigstore up\n",
+    )
+    assert not (tmp_path / "out" / "api-service").exists()
