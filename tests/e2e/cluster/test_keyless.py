@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -67,8 +68,23 @@ def keyless_policy(kube: client.ApiClient, sigstore: Settings) -> Iterator[None]
         live_policy.change(custom, SIGNATURES, live_policy.set_spec(original))
 
 
+def _release_subject() -> str:
+    """The identity pattern the release rendering requires of a signature."""
+    [policy] = [
+        p for p in policies.render("release", REPOSITORY) if p["metadata"]["name"] == SIGNATURES
+    ]
+    subject: str = policy["spec"]["rules"][0]["verifyImages"][0]["attestors"][0]["entries"][0][
+        "keyless"
+    ]["subjectRegExp"]
+    return subject
+
+
 def _copy(images: dict[str, Image], label: str) -> str:
-    return derive_image(tool_path("crane"), images["api-service"], label)
+    """A copy of our api-service image with a digest of this run's own: no signature of an
+    earlier run (the local Rekor and registry keep them) is on it."""
+    return derive_image(
+        tool_path("crane"), images["api-service"], f"{label}-{uuid.uuid4().hex[:8]}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +163,9 @@ def test_a_signature_by_another_identity_is_refused(
 ) -> None:
     ref = _signed_as(images, sigstore, job, label)
     message = admitting.denial(kube, bare_namespace, admitting.pod(f"e2e-{label}", ref))
-    admitting.assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no matching signatures")
+    expected = _release_subject()
+    mismatch = f"keyless: subject mismatch: expected {expected}, received {job.identity}"
+    admitting.assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, mismatch)
 
 
 def test_a_signature_without_a_rekor_entry_is_refused(
