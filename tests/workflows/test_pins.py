@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from microshop_ci.core.jsonhttp import JsonHandler
 from microshop_ci.gha.pins import GitHubTags, Pin, PinListError, load_pin_list
 from microshop_ci.gha.policy import Checker
 from tests.conftest import REPO_ROOT, loopback_http_server
@@ -27,7 +27,7 @@ REFS = {
 TAGS = {TAG_OBJECT: {"type": "commit", "sha": "3" * 40}}
 
 
-class FakeGitHub(BaseHTTPRequestHandler):
+class FakeGitHub(JsonHandler, BaseHTTPRequestHandler):
     """The two REST endpoints the check reads; 401 without the bearer token."""
 
     def do_GET(self) -> None:
@@ -42,17 +42,6 @@ class FakeGitHub(BaseHTTPRequestHandler):
             self._send(200, {"object": TAGS[parts[5]]})
         else:
             self._send(404, {"message": "Not Found"})
-
-    def _send(self, status: int, body: object) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        del args
 
 
 @pytest.fixture(scope="module")

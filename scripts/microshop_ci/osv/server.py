@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from packaging.version import InvalidVersion
 
+from microshop_ci.core.jsonhttp import JsonHandler
 from microshop_ci.osv.db import ECOSYSTEM, OsvDatabase
 
 MAX_BODY = 1 << 20
@@ -44,22 +45,11 @@ def answer_query(db: OsvDatabase, query: Any) -> list[Any]:
         raise BadQueryError(f"query.version {version!r} is not a PEP 440 version") from None
 
 
-class OsvHandler(BaseHTTPRequestHandler):
-    """Routes the three OSV endpoints; every answer is JSON."""
+class OsvHandler(JsonHandler, BaseHTTPRequestHandler):
+    """Routes the three OSV endpoints; every answer is JSON (quiet: the gates' reports speak)."""
 
     db: ClassVar[OsvDatabase]
     server_version = "microshop-osv/1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet: the gates' reports say what matters."""
-
-    def _send(self, status: HTTPStatus, payload: Any) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def _error(self, status: HTTPStatus, message: str) -> None:
         code = 5 if status == HTTPStatus.NOT_FOUND else 3

@@ -1,14 +1,13 @@
-"""A stand-in of GitHub Actions' OIDC token service (a test double) for the local Fulcio and cosign.
+"""A stand-in (test double) of GitHub Actions' OIDC token service for the local Fulcio and cosign.
 
-Not a product: it reproduces what Fulcio and cosign read of GitHub's service (discovery, JWKS, the
-job's token endpoint and GitHub's claim set) so the local Fulcio certifies a local job exactly as
-it certifies a GitHub one. No library serves this shape, so the small HTTP part is the standard
-library's; keys and tokens are `cryptography` and python-jose, as in the api-service.
+What Fulcio and cosign read of GitHub's service: discovery, JWKS, a job's token endpoint, GitHub's
+claims. No library serves that shape: HTTP is the standard library's, tokens are python-jose's.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -30,17 +29,21 @@ from jose import jwk, jwt
 from jose.exceptions import JOSEError
 from jose.utils import base64url_encode
 
+from microshop_ci.core.jsonhttp import JsonHandler
+
 GITHUB = "https://github.com"
 ENDPOINT = "/_apis/distributedtask/idtoken"  # GitHub's request URL ends ?api-version=2.0
 TOKEN_LIFETIME = 300  # GitHub's documented token: exp = iat + 5 min, nbf = iat - 10 min
 NOT_BEFORE_SKEW = 600
 JOB_TTL = 6 * 3600  # a request token lasts as long as the longest job on a GitHub-hosted runner
-REPOSITORY = re.compile(r"[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}")
-REF = re.compile(r"refs/(heads|tags)/[A-Za-z0-9._/-]+|refs/pull/[1-9][0-9]*/merge")
-WORKFLOW = re.compile(r"[A-Za-z0-9._-]+\.ya?ml")
-EVENT = re.compile(r"[a-z_]+")
-SHA = re.compile(r"[0-9a-f]{40}")
-_NO_JOB = dict.fromkeys(("repository", "ref", "event", "workflow", "sha", "run_id"), "o/r")
+JOB_FLAGS = {  # flag: (what a value must match, what it is)
+    "repository": (r"[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}", "OWNER/REPO"),
+    "workflow": (r"[A-Za-z0-9._-]+\.ya?ml", "a workflow file name"),
+    "ref": (r"refs/(heads|tags)/[\w./-]+|refs/pull/[1-9]\d*/merge", "a branch, tag or PR ref"),
+    "event": (r"[a-z_]+", "an event name"),
+    "sha": (r"[0-9a-f]{40}", "a 40-hex commit SHA"),
+}
+_SAMPLE_JOB = dict.fromkeys(("repository", "ref", "event", "workflow", "sha", "run_id"), "o/r")
 
 
 def _create_once(path: Path, make: Callable[[], bytes]) -> bytes:
@@ -53,12 +56,9 @@ def _create_once(path: Path, make: Callable[[], bytes]) -> bytes:
             out.write(make())
             out.flush()
             os.fsync(out.fileno())
-        try:
-            os.link(tmp, path)  # fails if another process created it first: theirs is kept
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
+        with contextlib.suppress(FileExistsError):  # another process was first: keep theirs
+            os.link(tmp, path)
+        tmp.unlink()
     return path.read_bytes()
 
 
@@ -83,33 +83,27 @@ def github_claims(job: dict[str, Any], issuer: str, audience: str, now: int) -> 
     repository, ref, event = job["repository"], job["ref"], job["event"]
     owner = repository.split("/")[0]
     workflow_ref = f"{repository}/.github/workflows/{job['workflow']}@{ref}"
-    pull = event in {"pull_request", "pull_request_target"}
     return {
         "jti": str(uuid.uuid4()),
-        "sub": f"repo:{repository}:pull_request" if pull else f"repo:{repository}:ref:{ref}",
+        "sub": f"repo:{repository}:"
+        + ("pull_request" if event == "pull_request" else f"ref:{ref}"),
         "aud": audience,
         "ref": ref,
-        "sha": job["sha"],
+        "ref_type": "tag" if ref.startswith("refs/tags/") else "branch",
         "repository": repository,
-        "repository_owner": owner,
-        "repository_owner_id": _numeric_id(owner),
-        "repository_visibility": "public",
         "repository_id": _numeric_id(repository),
-        "actor_id": _numeric_id(owner),
+        "repository_owner": owner,
+        "repository_visibility": "public",
         "actor": owner,
+        **dict.fromkeys(("repository_owner_id", "actor_id"), _numeric_id(owner)),
+        **dict.fromkeys(("sha", "workflow_sha", "job_workflow_sha"), job["sha"]),
+        **dict.fromkeys(("workflow_ref", "job_workflow_ref"), workflow_ref),
+        **dict.fromkeys(("head_ref", "base_ref"), ""),  # a pull request's branches: not known
+        **dict.fromkeys(("run_number", "run_attempt"), "1"),
         "run_id": job["run_id"],
-        "run_number": "1",
-        "run_attempt": "1",
         "runner_environment": "self-hosted",
         "workflow": f".github/workflows/{job['workflow']}",
-        "head_ref": "",
-        "base_ref": "",
         "event_name": event,
-        "ref_type": "tag" if ref.startswith("refs/tags/") else "branch",
-        "workflow_ref": workflow_ref,
-        "workflow_sha": job["sha"],
-        "job_workflow_ref": workflow_ref,
-        "job_workflow_sha": job["sha"],
         "iss": issuer,
         "nbf": now - NOT_BEFORE_SKEW,
         "exp": now + TOKEN_LIFETIME,
@@ -125,41 +119,35 @@ def fulcio_issuer(url: str) -> dict[str, Any]:
     issuer extensions (.1.1, .1.8) carry this service's URL.
     """
     repo, signer = "{{ .url }}/{{ .repository }}", "{{ .url }}/{{ .job_workflow_ref }}"
-    templates = {
-        "GithubWorkflowTrigger": "event_name",
-        "GithubWorkflowSHA": "sha",
+    templates = {  # extension (OID 1.3.6.1.4.1.57264.1.2 to .23): a claim, or a template
+        **dict.fromkeys(("GithubWorkflowTrigger", "BuildTrigger"), "event_name"),
+        **dict.fromkeys(("GithubWorkflowSHA", "SourceRepositoryDigest"), "sha"),
+        **dict.fromkeys(("GithubWorkflowRef", "SourceRepositoryRef"), "ref"),
         "GithubWorkflowName": "workflow",
         "GithubWorkflowRepository": "repository",
-        "GithubWorkflowRef": "ref",
         "BuildSignerURI": signer,
         "BuildSignerDigest": "job_workflow_sha",
         "RunnerEnvironment": "runner_environment",
         "SourceRepositoryURI": repo,
-        "SourceRepositoryDigest": "sha",
-        "SourceRepositoryRef": "ref",
         "SourceRepositoryIdentifier": "repository_id",
         "SourceRepositoryOwnerURI": "{{ .url }}/{{ .repository_owner }}",
         "SourceRepositoryOwnerIdentifier": "repository_owner_id",
         "BuildConfigURI": "{{ .url }}/{{ .workflow_ref }}",
         "BuildConfigDigest": "workflow_sha",
-        "BuildTrigger": "event_name",
         "RunInvocationURI": repo + "/actions/runs/{{ .run_id }}/attempts/{{ .run_attempt }}",
         "SourceRepositoryVisibilityAtSigning": "repository_visibility",
         "DeploymentEnvironment": "environment",
     }
     issuer = {"IssuerURL": url, "ClientID": "sigstore", "Type": "ci-provider"}
-    metadata = {
-        "DefaultTemplateValues": {"url": GITHUB, "environment": ""},
-        "ExtensionTemplates": templates,
-        "SubjectAlternativeNameTemplate": signer,
-    }
+    metadata: dict[str, Any] = {"DefaultTemplateValues": {"url": GITHUB, "environment": ""}}
+    metadata |= {"ExtensionTemplates": templates, "SubjectAlternativeNameTemplate": signer}
     return {
         "OIDCIssuers": {url: {**issuer, "CIProvider": "github-workflow"}},
         "CIIssuerMetadata": {"github-workflow": metadata},
     }
 
 
-class TokenHandler(BaseHTTPRequestHandler):
+class TokenHandler(JsonHandler, BaseHTTPRequestHandler):
     """Discovery, JWKS and the token endpoint; every answer is one line of JSON."""
 
     issuer: ClassVar[str]
@@ -167,17 +155,6 @@ class TokenHandler(BaseHTTPRequestHandler):
     public_jwk: ClassVar[dict[str, Any]]
     job_secret: ClassVar[str]
     server_version = "microshop-oidc/1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet: the job that asks for a token reports what went wrong."""
-
-    def _send(self, status: HTTPStatus, payload: Any) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def _id_token(self) -> None:
         scheme, _, request_token = (self.headers.get("Authorization") or "").partition(" ")
@@ -216,7 +193,7 @@ def discovery(issuer: str) -> dict[str, Any]:
         "jwks_uri": f"{issuer}/.well-known/jwks",
         "subject_types_supported": ["public", "pairwise"],
         "response_types_supported": ["id_token"],
-        "claims_supported": sorted(github_claims(_NO_JOB, issuer, "", 0)),
+        "claims_supported": sorted(github_claims(_SAMPLE_JOB, issuer, "", 0)),
         "id_token_signing_alg_values_supported": ["RS256"],
         "scopes_supported": ["openid"],
     }
@@ -241,12 +218,8 @@ def serve(host: str, port: int, data: Path) -> None:
     (data / ".url").write_text(issuer)
     os.replace(data / ".url", data / "url")
     print(f"{issuer} (OIDC token service stand-in)", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt), server:
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
 
 
 def job(data: Path, fields: dict[str, str], ttl: int) -> list[str]:
@@ -267,9 +240,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"oidc: error: {message}\n")
 
 
-def _matching(pattern: re.Pattern[str], what: str) -> Any:
+def _matching(pattern: str, what: str) -> Any:
     def check(value: str) -> str:
-        if not pattern.fullmatch(value):
+        if not re.fullmatch(pattern, value, re.ASCII):
             raise argparse.ArgumentTypeError(f"{value!r} is not {what}")
         return value
 
@@ -286,12 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     serving.add_argument("--data", type=Path, required=True, help="key, secret and URL live here")
     one = commands.add_parser("job", help="print the request URL and token of one job")
     one.add_argument("--data", type=Path, required=True)
-    one.add_argument("--repository", required=True, type=_matching(REPOSITORY, "OWNER/REPO"))
-    one.add_argument("--workflow", required=True, type=_matching(WORKFLOW, "a workflow file"))
-    ref_kinds = "refs/heads/B, refs/tags/T or refs/pull/N/merge"
-    one.add_argument("--ref", required=True, type=_matching(REF, ref_kinds))
-    one.add_argument("--event", required=True, type=_matching(EVENT, "an event name"))
-    one.add_argument("--sha", required=True, type=_matching(SHA, "a 40-hex commit SHA"))
+    for flag, (pattern, what) in JOB_FLAGS.items():
+        one.add_argument(f"--{flag}", required=True, type=_matching(pattern, what))
     one.add_argument("--ttl", type=int, default=JOB_TTL, help="seconds the job may ask")
     args = parser.parse_args(argv)
     if args.command == "serve":
@@ -299,8 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.ttl <= 0:
         parser.error("argument --ttl: must be a positive number of seconds")
-    fields = {k: getattr(args, k) for k in ("repository", "workflow", "ref", "event", "sha")}
-    print("\n".join(job(args.data, fields, args.ttl)))
+    print("\n".join(job(args.data, {k: getattr(args, k) for k in JOB_FLAGS}, args.ttl)))
     return 0
 
 

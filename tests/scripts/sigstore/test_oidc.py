@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,14 @@ import pytest
 from jose import jwt
 
 from microshop_ci.sigstore.oidc import fulcio_issuer, main
-from tests.conftest import free_port, interruptible_module, stop_process, wait_for_port
+from tests.conftest import (
+    free_port,
+    interruptible_module,
+    loopback_http_server,
+    stop_process,
+    tool_path,
+    wait_for_port,
+)
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 REPO = ["--repository", "octo-org/shop", "--workflow", "release.yml", "--sha", SHA]
@@ -275,3 +284,51 @@ def test_fulcio_config_gives_githubs_san_and_extensions_for_a_release_job(
         "SourceRepositoryVisibilityAtSigning": "public",
         "DeploymentEnvironment": "",
     }
+
+
+def test_job_before_any_serve_says_to_start_the_service(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["job", "--data", str(tmp_path), *REPO, "--ref", TAG, "--event", "push"])
+    assert exit_.value.code == (
+        f"oidc: error: {tmp_path}/url is missing: start `serve --data {tmp_path}` first"
+    )
+
+
+def test_cosign_takes_the_token_unchanged_and_presents_it_to_fulcio(
+    issuer: str, data: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    presented: list[tuple[str, str]] = []
+
+    class Fulcio(BaseHTTPRequestHandler):
+        """Records what cosign presents to Fulcio and refuses it (a 4xx: cosign does not retry)."""
+
+        def do_POST(self) -> None:
+            presented.append((self.path, self.headers.get("Authorization", "")))
+            self.send_response(401)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    env = job(data, capsys, *REPO, "--ref", TAG, "--event", "push")
+    (tmp_path / "blob").write_text("release")
+    with loopback_http_server(Fulcio) as fulcio:
+        flags = ["--fulcio-url", fulcio, "--rekor-url", fulcio, "--use-signing-config=false"]
+        signing = subprocess.run(
+            [tool_path("cosign"), "sign-blob", "--yes", *flags, "--bundle", "b.json", "blob"],
+            cwd=tmp_path,
+            env={**os.environ, **env, "HOME": str(tmp_path)},
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+    assert signing.returncode == 1
+    [(path, authorization)] = presented
+    assert path == "/api/v2/signingCert"
+    scheme, token = authorization.split(" ")
+    claims = verified(issuer, token, "sigstore")
+    assert (scheme, claims["sub"], claims["job_workflow_ref"]) == (
+        "Bearer",
+        f"repo:octo-org/shop:ref:{TAG}",
+        SIGNER + TAG,
+    )

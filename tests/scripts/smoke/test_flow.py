@@ -10,12 +10,13 @@ from typing import Any, ClassVar
 
 import pytest
 
+from microshop_ci.core.jsonhttp import JsonHandler
 from microshop_ci.smoke import flow
 from microshop_ci.smoke.stack import SmokeError
 from tests.conftest import free_port, loopback_http_server
 
 
-class FakeApi(BaseHTTPRequestHandler):
+class FakeApi(JsonHandler, BaseHTTPRequestHandler):
     """Answers what api-service answers to the smoke run; `replies` sets status per path."""
 
     replies: ClassVar[dict[str, tuple[int, dict[str, Any]]]] = {}
@@ -24,12 +25,7 @@ class FakeApi(BaseHTTPRequestHandler):
     def _answer(self, body: dict[str, Any] | None) -> None:
         self.seen.append((self.command, self.path, body, self.headers.get("Authorization")))
         status, payload = self.replies[f"{self.command} {self.path}"]
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self._send(status, payload)
 
     def do_GET(self) -> None:
         self._answer(None)
@@ -37,9 +33,6 @@ class FakeApi(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers["Content-Length"])
         self._answer(json.loads(self.rfile.read(length)))
-
-    def log_message(self, format: str, *args: object) -> None:
-        del format, args
 
 
 @pytest.fixture
