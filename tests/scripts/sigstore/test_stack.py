@@ -73,7 +73,9 @@ def test_a_bad_port_is_refused_naming_the_variable(
 
 def test_a_wrong_command_prints_the_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert stack.main(["start"]) == 1
-    assert capsys.readouterr().err == "error: usage: scripts/sigstore up|down|status|env\n"
+    assert (
+        capsys.readouterr().err == "error: usage: scripts/sigstore up|down|status|env|release-job\n"
+    )
 
 
 def test_down_without_a_started_stack_stops_nothing(
@@ -307,3 +309,11 @@ def test_down_stops_what_up_started_and_the_log_survives_a_restart(
     assert restarted.returncode == 0, restarted.stderr
     digest = hashlib.sha256(ARTIFACT.encode()).hexdigest()
     assert len(_entries(running, digest)) == 1
+
+
+def test_release_job_refuses_a_tag_that_is_not_a_version(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MICROSHOP_RELEASE_TAG", "v1-rc")
+    assert stack.main(["release-job"]) == 1
+    assert capsys.readouterr().err == "error: MICROSHOP_RELEASE_TAG must be vX.Y.Z, not 'v1-rc'\n"
