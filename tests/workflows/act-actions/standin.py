@@ -9,8 +9,6 @@ environment as `INPUT_<NAME>` (upper case, `_` for `-`), outputs to `$GITHUB_OUT
   (`--artifact-server-path`), so files really travel between jobs through the runner.
 - upload-sarif: every SARIF file is JSON, SARIF 2.1.0, with runs, and no two runs of one upload
   share a tool (code scanning refuses that within one category); prints the category.
-- attest-build-provenance: subject name and sha256 digest well formed; writes the unsigned in-toto
-  statement (signing needs GitHub's OIDC token).
 - login-action: registry, username and password given; logs in nowhere.
 - action-gh-release: every `files` pattern matches (fail_on_unmatched_files); lists the assets.
 
@@ -274,23 +272,6 @@ def upload_sarif() -> None:
     set_output("sarif-id", f"stand-in-{category or 'default'}")
 
 
-def attest_build_provenance() -> None:
-    """actions/attest-build-provenance: the statement it would sign (unsigned here)."""
-    name, digest = inp("subject-name"), inp("subject-digest")
-    if not name or not DIGEST.fullmatch(digest):
-        raise StandInError(f"subject-name and a sha256 subject-digest needed: {name!r} {digest!r}")
-    statement = {
-        "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{"name": name, "digest": {"sha256": digest.split(":", 1)[1]}}],
-        "predicateType": "https://slsa.dev/provenance/v1",
-        "predicate": {"buildDefinition": {"buildType": "stand-in (unsigned, no OIDC token)"}},
-    }
-    out = Path(os.environ.get("RUNNER_TEMP") or workspace()) / "attestation.intoto.json"
-    out.write_text(json.dumps(statement, indent=2))
-    set_output("bundle-path", str(out))
-    print(f"attest-build-provenance stand-in: {name}@{digest} (unsigned statement {out})")
-
-
 def login() -> None:
     """docker/login-action: the inputs a login needs, no login."""
     registry, username, password = inp("registry"), inp("username"), inp("password")
@@ -317,7 +298,6 @@ ACTIONS: dict[str, Callable[[], None]] = {
     "upload-artifact": upload_artifact,
     "download-artifact": download_artifact,
     "upload-sarif": upload_sarif,
-    "attest-build-provenance": attest_build_provenance,
     "login-action": login,
     "action-gh-release": gh_release,
 }
