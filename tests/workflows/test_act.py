@@ -10,9 +10,9 @@ offline, its `if: !cancelled()` steps still reporting), release.yml's `build` st
 Trivy gate, and on an empty Trivy DB `build` and `push` handing their outputs and artifacts to
 the `sign` matrix, which signs and attests keyless against the local Sigstore (Fulcio, Rekor:
 scripts/sigstore; the job's OIDC token from the token service stand-in), and to `verify`; and
-pr.yml's `images` job passing whole on an empty Trivy DB. act itself is built with one fix (microshop_ci/gha/act_output.py: a
-failing step's last output lines reach the log), proven by 40 failing steps. What cannot run
-here, and why, is in docs/ci.md.
+pr.yml's `images` job passing whole on an empty Trivy DB. act itself is built with one fix
+(microshop_ci/gha/act_output.py: a failing step's last output lines reach the log), proven by 40
+failing steps. What cannot run here, and why, is in docs/ci.md.
 """
 
 from __future__ import annotations
@@ -405,20 +405,9 @@ def test_gates_job_still_summarises_uploads_sarif_and_keeps_its_reports(gates_ru
 
 # --- release.yml's build job: registry, no-cache build, and the Trivy gate before any push -------
 
-# act v0.2.89's workflow schema predates this permission (actions/attest's storage record): the
-# only line taken out of the real release.yml, in the copy act reads
-ACT_SCHEMA_GAP = (
-    "      artifact-metadata: write # the provenance's storage record (actions/attest)\n"
-)
-
-
-def release_workflow(repo: Path, dest: Path) -> Path:
-    """release.yml as act can parse it: the real file less the one permission act does not know."""
-    text = (repo / ".github" / "workflows" / "release.yml").read_text()
-    assert text.count(ACT_SCHEMA_GAP) == 1
-    path = dest / "release.yml"
-    path.write_text(text.replace(ACT_SCHEMA_GAP, ""))
-    return path
+def release_workflow(repo: Path) -> Path:
+    """release.yml of the checkout copy: the real file, as act reads it unchanged."""
+    return repo / ".github" / "workflows" / "release.yml"
 
 
 @pytest.fixture(scope="module")
@@ -431,7 +420,7 @@ def release_build_run(tmp_path_factory: pytest.TempPathFactory) -> ActRun:
     event = root / "push-tag.json"
     event.write_text(json.dumps({"ref": "refs/tags/v1.2.3", "repository": {
         "full_name": "microshop/microshop", "owner": {"login": "microshop"}}}))  # fmt: skip
-    workflow = release_workflow(repo, root)
+    workflow = release_workflow(repo)
     return run_act(tool_path("act"), repo, workflow, "build", event="push", event_file=event)
 
 
@@ -542,7 +531,7 @@ def release_run(tmp_path_factory: pytest.TempPathFactory) -> ReleaseRun:
     with running_stack(root / "sigstore") as sigstore, \
             loopback_registry(root / "release-registry") as address:  # fmt: skip
         run = run_act(
-            tool_path("act"), repo, release_workflow(repo, root), "verify",
+            tool_path("act"), repo, release_workflow(repo), "verify",
             event="push", event_file=event, secrets=("GITHUB_TOKEN=act-stand-in-token",),
             extra_env={"TRIVY_DB_REPOSITORY": push_empty_db(address),
                        "TRIVY_CACHE_DIR": str(root / "trivy-cache"),
