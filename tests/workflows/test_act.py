@@ -405,6 +405,7 @@ def test_gates_job_still_summarises_uploads_sarif_and_keeps_its_reports(gates_ru
 
 # --- release.yml's build job: registry, no-cache build, and the Trivy gate before any push -------
 
+
 def release_workflow(repo: Path) -> Path:
     """release.yml of the checkout copy: the real file, as act reads it unchanged."""
     return repo / ".github" / "workflows" / "release.yml"
