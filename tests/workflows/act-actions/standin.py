@@ -137,13 +137,37 @@ def matched_files(patterns: list[str]) -> list[Path]:
     return sorted(found)
 
 
-def zip_files(files: list[Path]) -> bytes:
-    """The files under their least common ancestor folder, as upload-artifact lays them out."""
-    common = Path(os.path.commonpath([str(p.parent) for p in files]))
+def search_root(patterns: list[str], files: list[Path]) -> Path:
+    """The folder the artifact's paths are relative to, as upload-artifact v4 chooses it: the
+    search path of the one pattern (its part before any wildcard; a lone file's parent), or the
+    least common ancestor of several patterns' search paths."""
+    root = workspace()
+    searched = []
+    for pattern in (p for p in patterns if not p.startswith("!")):
+        parts = Path(pattern).expanduser().parts
+        plain = Path(*_until_wildcard(parts)) if parts else Path(".")
+        searched.append(plain if plain.is_absolute() else root / plain)
+    if len(searched) == 1:
+        only = searched[0]
+        return only.parent if only.is_file() else only
+    return Path(os.path.commonpath([str(p) for p in searched] + [str(f.parent) for f in files]))
+
+
+def _until_wildcard(parts: tuple[str, ...]) -> list[str]:
+    kept = []
+    for part in parts:
+        if any(ch in part for ch in "*?["):
+            break
+        kept.append(part)
+    return kept
+
+
+def zip_files(files: list[Path], root: Path) -> bytes:
+    """The files under root, as upload-artifact lays them out."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in files:
-            archive.write(path, str(path.relative_to(common)))
+            archive.write(path, str(path.relative_to(root)))
     return buffer.getvalue()
 
 
@@ -153,7 +177,8 @@ def upload_artifact() -> None:
     mode = inp("if-no-files-found", "warn")
     if mode not in ("warn", "error", "ignore"):
         raise StandInError(f"if-no-files-found must be warn, error or ignore, not {mode!r}")
-    files = matched_files([line.strip() for line in inp("path").splitlines() if line.strip()])
+    patterns = [line.strip() for line in inp("path").splitlines() if line.strip()]
+    files = matched_files(patterns)
     if not files:
         message = (
             f"No files were found with the provided path: {inp('path')}."
@@ -166,7 +191,7 @@ def upload_artifact() -> None:
     run, job = backend_ids()
     if name in list_artifacts(run, job, name):
         raise StandInError(f"an artifact with this name already exists on the workflow run: {name}")
-    data = zip_files(files)
+    data = zip_files(files, search_root(patterns, files))
     created = twirp(
         "CreateArtifact",
         {"workflowRunBackendId": run, "workflowJobRunBackendId": job, "name": name, "version": 4},
