@@ -7,11 +7,12 @@ tests/workflows/act-actions (artifacts through act's own artifact server), and H
 way here and on GitHub. Asserted, each with the exact set of jobs and their results: pr.yml's
 cheap jobs and `required` (and `required` failing on a failed job), pr.yml's `gates` (failing
 offline, its `if: !cancelled()` steps still reporting), release.yml's `build` stopping at its
-Trivy gate, and `build` on an empty Trivy DB handing its outputs and artifact to the `sign`
-matrix, which stops at keyless signing (GitHub's OIDC token), and pr.yml's `images` job passing
-whole on an empty Trivy DB. act itself is built with one fix (microshop_ci/gha/act_output.py: a
-failing step's last output lines reach the log), proven by 40 failing steps. What cannot run
-here, and why, is in docs/ci.md.
+Trivy gate, and on an empty Trivy DB `build` and `push` handing their outputs and artifacts to
+the `sign` matrix, which signs and attests keyless against the local Sigstore (Fulcio, Rekor:
+scripts/sigstore; the job's OIDC token from the token service stand-in), and to `verify`; and
+pr.yml's `images` job passing whole on an empty Trivy DB. act itself is built with one fix
+(microshop_ci/gha/act_output.py: a failing step's last output lines reach the log), proven by 40
+failing steps. What cannot run here, and why, is in docs/ci.md.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -38,6 +40,7 @@ import yaml
 
 from microshop_ci.gha.pins import uses_lines
 from tests.conftest import REPO_ROOT, tool_path
+from tests.local_sigstore import running_stack
 from tests.workflows.trivy_db import push_empty_db
 
 STAND_INS = REPO_ROOT / "tests" / "workflows" / "act-actions"
@@ -50,7 +53,6 @@ MAPPED = {
     "actions/cache/save": "cache",
     "actions/upload-artifact": "upload-artifact",
     "actions/download-artifact": "download-artifact",
-    "actions/attest-build-provenance": "attest-build-provenance",
     "docker/login-action": "login-action",
     "github/codeql-action/upload-sarif": "codeql-action",
     "softprops/action-gh-release": "action-gh-release",
@@ -197,6 +199,7 @@ def run_act(
     event_file: Path | None = None,
     extra_env: dict[str, str] | None = None,
     secrets: tuple[str, ...] = (),
+    variables: dict[str, str] | None = None,
 ) -> ActRun:
     """act on one job (and every job it needs) in repo; its workspaces and artifacts beside repo.
 
@@ -229,7 +232,9 @@ def run_act(
              "--artifact-server-path", str(root / "artifacts"),
              "--artifact-server-addr", "127.0.0.1", "--artifact-server-port", str(free_port()),
              *[arg for key, value in env.items() for arg in ("--env", f"{key}={value}")],
-             *[arg for secret in secrets for arg in ("--secret", secret)]],
+             *[arg for secret in secrets for arg in ("--secret", secret)],
+             *[arg for key, value in (variables or {}).items()
+               for arg in ("--var", f"{key}={value}")]],
             cwd=repo, capture_output=True, text=True, check=False, timeout=ACT_TIMEOUT,
         )  # fmt: skip
     finally:
@@ -400,20 +405,10 @@ def test_gates_job_still_summarises_uploads_sarif_and_keeps_its_reports(gates_ru
 
 # --- release.yml's build job: registry, no-cache build, and the Trivy gate before any push -------
 
-# act v0.2.89's workflow schema predates this permission (actions/attest's storage record): the
-# only line taken out of the real release.yml, in the copy act reads
-ACT_SCHEMA_GAP = (
-    "      artifact-metadata: write # the provenance's storage record (actions/attest)\n"
-)
 
-
-def release_workflow(repo: Path, dest: Path) -> Path:
-    """release.yml as act can parse it: the real file less the one permission act does not know."""
-    text = (repo / ".github" / "workflows" / "release.yml").read_text()
-    assert text.count(ACT_SCHEMA_GAP) == 1
-    path = dest / "release.yml"
-    path.write_text(text.replace(ACT_SCHEMA_GAP, ""))
-    return path
+def release_workflow(repo: Path) -> Path:
+    """release.yml of the checkout copy: the real file, as act reads it unchanged."""
+    return repo / ".github" / "workflows" / "release.yml"
 
 
 @pytest.fixture(scope="module")
@@ -426,7 +421,7 @@ def release_build_run(tmp_path_factory: pytest.TempPathFactory) -> ActRun:
     event = root / "push-tag.json"
     event.write_text(json.dumps({"ref": "refs/tags/v1.2.3", "repository": {
         "full_name": "microshop/microshop", "owner": {"login": "microshop"}}}))  # fmt: skip
-    workflow = release_workflow(repo, root)
+    workflow = release_workflow(repo)
     return run_act(tool_path("act"), repo, workflow, "build", event="push", event_file=event)
 
 
@@ -482,59 +477,135 @@ def test_release_build_stops_at_the_trivy_gate_before_anything_leaves_the_runner
         assert not (release_build_run.artifacts / "1" / artifact).exists()
 
 
-# --- release.yml past the gate: outputs, the sign matrix, an artifact between jobs ---------------
+# --- release.yml past the gate: the sign matrix keyless on the local Sigstore, then verify ------
+
+RELEASE_REF = "refs/tags/v1.2.3"
+RELEASE_IDENTITY = (
+    f"https://github.com/microshop/microshop/.github/workflows/release.yml@{RELEASE_REF}"
+)
 
 
 @dataclass(frozen=True)
 class ReleaseRun:
-    """The act run of release.yml's build and sign jobs, and what the release registry holds."""
+    """The act run of release.yml up to `verify`, what the release registry holds, and what the
+    local Sigstore's log and a verification by identity pattern say afterwards."""
 
     act: ActRun
     registry: str
     tags: dict[str, list[str]]
+    rekor_entries: int
+    verified_by_pattern: dict[str, subprocess.CompletedProcess[str]]
+
+
+def _release_token(sigstore: dict[str, str], sha: str) -> dict[str, str]:
+    """The job's ACTIONS_ID_TOKEN_* from the token service stand-in (act has no OIDC service):
+    release.yml of microshop/microshop on the tag, for as long as the run may take."""
+    argv = [sys.executable, "-m", "microshop_ci.sigstore.oidc", "job",
+            "--data", sigstore["SIGSTORE_OIDC_DATA"], "--repository", "microshop/microshop",
+            "--workflow", "release.yml", "--ref", RELEASE_REF, "--event", "push", "--sha", sha,
+            "--ttl", str(ACT_TIMEOUT)]  # fmt: skip
+    printed = subprocess.run(argv, env=sigstore, capture_output=True, text=True, check=True)
+    return dict(line.split("=", 1) for line in printed.stdout.splitlines())
 
 
 @pytest.fixture(scope="module")
-def release_sign_run(tmp_path_factory: pytest.TempPathFactory) -> ReleaseRun:
-    """`-j sign` (so build first) with an empty Trivy DB and a loopback release registry.
+def release_run(tmp_path_factory: pytest.TempPathFactory) -> ReleaseRun:
+    """`-j verify` (so build, push and sign first) with an empty Trivy DB, a loopback release
+    registry and the local Sigstore.
 
     The test's own registry serves Trivy the empty database (tests/workflows/trivy_db.py: the
     gate's real scan runs and finds nothing) and stands in for GHCR: act's `--env` overrides the
-    workflow's `MICROSHOP_REGISTRY` (the steps that set their own keep it), as a fork could."""
+    workflow's `MICROSHOP_REGISTRY` (the steps that set their own keep it), as a fork could. What
+    differs from GitHub is what the workflow takes from outside: the repository variables naming a
+    private Sigstore (the local one), the job's OIDC token (the token service stand-in, through
+    the two variables a runner sets) and GITHUB_WORKFLOW_REF, which GitHub's runner sets and act
+    does not."""
     root = tmp_path_factory.mktemp("act-release-sign")
     repo = copy_checkout(root)
     remote = "https://github.com/microshop/microshop.git"
     subprocess.run(["git", "-C", str(repo), "remote", "add", "origin", remote], check=True)
+    sha = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
+                         text=True, check=True).stdout.strip()  # fmt: skip
     event = root / "push-tag.json"
-    event.write_text(json.dumps({"ref": "refs/tags/v1.2.3", "repository": {
+    event.write_text(json.dumps({"ref": RELEASE_REF, "repository": {
         "full_name": "microshop/microshop", "owner": {"login": "microshop"}}}))  # fmt: skip
-    with loopback_registry(root / "release-registry") as address:
+    with running_stack(root / "sigstore") as sigstore, \
+            loopback_registry(root / "release-registry") as address:  # fmt: skip
         run = run_act(
-            tool_path("act"), repo, release_workflow(repo, root), "sign",
+            tool_path("act"), repo, release_workflow(repo), "verify",
             event="push", event_file=event, secrets=("GITHUB_TOKEN=act-stand-in-token",),
             extra_env={"TRIVY_DB_REPOSITORY": push_empty_db(address),
                        "TRIVY_CACHE_DIR": str(root / "trivy-cache"),
-                       "MICROSHOP_REGISTRY": f"{address}/microshop"},
+                       "MICROSHOP_REGISTRY": f"{address}/microshop",
+                       "GITHUB_WORKFLOW_REF":
+                           f"microshop/microshop/.github/workflows/release.yml@{RELEASE_REF}",
+                       **_release_token(sigstore, sha)},
+            variables={"SIGSTORE_OIDC_ISSUER": sigstore["SIGSTORE_OIDC_ISSUER"],
+                       "SIGSTORE_FULCIO_URL": sigstore["FULCIO_URL"],
+                       "SIGSTORE_REKOR_URL": sigstore["REKOR_URL"],
+                       "SIGSTORE_TRUSTED_ROOT": sigstore["SIGSTORE_TRUSTED_ROOT"]},
         )  # fmt: skip
-        tags = {}
+        tags, verified = {}, {}
         for service in ("api-service", "client-service"):
             url = f"http://{address}/v2/microshop/{service}/tags/list"
             with urllib.request.urlopen(url, timeout=30) as reply:  # noqa: S310 (loopback)
                 tags[service] = sorted(json.loads(reply.read())["tags"])
-    return ReleaseRun(run, address, tags)
+            verified[service] = subprocess.run(
+                [tool_path("cosign"), "verify", f"{address}/microshop/{service}:{tags[service][0]}",
+                 "--certificate-identity-regexp",
+                 r"^https://github\.com/microshop/microshop/\.github/workflows/release\.yml@refs/tags/v",
+                 "--certificate-oidc-issuer", sigstore["SIGSTORE_OIDC_ISSUER"],
+                 "--rekor-url", sigstore["REKOR_URL"], "--trusted-root",
+                 sigstore["SIGSTORE_TRUSTED_ROOT"], "--insecure-ignore-sct"],
+                capture_output=True, text=True, check=False, timeout=300,
+            )  # fmt: skip
+        with urllib.request.urlopen(f"{sigstore['REKOR_URL']}/api/v1/log", timeout=30) as reply:  # noqa: S310
+            entries = int(json.loads(reply.read())["treeSize"])
+    return ReleaseRun(run, address, tags, entries, verified)
 
 
-def test_release_build_hands_its_outputs_and_artifact_to_the_sign_matrix(
-    release_sign_run: ReleaseRun,
-) -> None:
-    run, address = release_sign_run.act, release_sign_run.registry
-    assert run.returncode == 1
+def test_release_signs_keyless_attests_and_verifies_through_act(release_run: ReleaseRun) -> None:
+    run, address = release_run.act, release_run.registry
     assert run.results == {
         "build, Trivy gate (nothing leaves the runner)": "succeeded",
         "copy the gated images to GHCR by digest (git-<sha>)": "succeeded",
-        "sign and attest api-service-1": "failed",  # one matrix leg per service build output
-        "sign and attest client-service-2": "failed",
-    }
+        "sign and attest api-service-1": "succeeded",  # one matrix leg per service build output
+        "sign and attest client-service-2": "succeeded",
+        "verify api-service-1": "succeeded",
+        "verify client-service-2": "succeeded",
+    }, run.log[-4000:]
+    assert run.returncode == 0
+    log = run.log
+    for leg, service in (("api-service-1", "api-service"), ("client-service-2", "client-service")):
+        ref = rf"{re.escape(address)}/microshop/{service}@sha256:[0-9a-f]{{64}}"
+        for kind in ("cyclonedx", "slsaprovenance1"):
+            assert re.search(
+                rf"\[release/sign and attest {leg} *\]   \| \[[0-9:]+\] {service}: cosign attest"
+                rf" --type {kind} {ref}",
+                log,
+            )
+        assert re.search(
+            rf"\[release/sign and attest {leg} *\]   \| \[[0-9:]+\] {service}: verified the"
+            rf" signature and every attestation of {ref}",
+            log,
+        )
+        assert re.search(
+            rf"\[release/verify {leg} *\]   \| \[verify-release\] the provenance names this"
+            r" workflow, ref and commit",
+            log,
+        )
+        # a version tag only after verification, by the tag job (not run here): git-<sha> only
+        assert len(release_run.tags[service]) == 1
+        assert re.fullmatch(r"git-[0-9a-f]{12}", release_run.tags[service][0])
+    # a signature and two attestations per image, each one entry in the local Rekor
+    assert release_run.rekor_entries == 6
+    assert run.left_running == ()
+
+
+def test_release_build_hands_its_outputs_and_artifacts_to_the_later_jobs(
+    release_run: ReleaseRun,
+) -> None:
+    run, address = release_run.act, release_run.registry
     log = run.log
     assert "| gates: trivy-vuln passed" in log  # the real scan, on the empty database
     assert "| login-action stand-in: nektos/act at ghcr.io (no login" in log
@@ -550,8 +621,8 @@ def test_release_build_hands_its_outputs_and_artifact_to_the_sign_matrix(
             r" \(git-[0-9a-f]{12}\)",
             log,
         )
-        assert len(release_sign_run.tags[service]) == 1
-        assert re.fullmatch(r"git-[0-9a-f]{12}", release_sign_run.tags[service][0])
+        assert len(release_run.tags[service]) == 1
+        assert re.fullmatch(r"git-[0-9a-f]{12}", release_run.tags[service][0])
     # build and push each stopped the loopback registry it started, before the next job began
     for job in ("build, Trivy gate", "copy the gated images"):
         assert re.search(
@@ -584,12 +655,13 @@ def test_release_build_hands_its_outputs_and_artifact_to_the_sign_matrix(
         # the tools come from the build job's archive, not from a build in the signing job
         assert re.search(rf"\[release/sign and attest {leg} *\]   \| cosign \S+ sha256:", log)
         assert not re.search(rf"\[release/sign and attest {leg} *\].*scripts/tool: building", log)
-        # and the leg stops where GitHub's OIDC token is needed, nothing signed
-        assert re.search(
-            rf"\[release/sign and attest {leg} *\]   \| error: --mode keyless needs a GitHub"
-            r" Actions OIDC token \(id-token: write\); it cannot run here",
-            log,
-        )
+
+
+def test_a_released_image_verifies_by_identity_pattern_and_issuer(release_run: ReleaseRun) -> None:
+    for service, verified in release_run.verified_by_pattern.items():
+        assert verified.returncode == 0, (service, verified.stderr)
+        [signature] = json.loads(verified.stdout)
+        assert signature["optional"]["Subject"] == RELEASE_IDENTITY
 
 
 def test_gates_job_of_a_forks_pull_request_keeps_its_reports_but_uploads_no_sarif(

@@ -3,12 +3,16 @@ inputs in `INPUT_*`, outputs to $GITHUB_OUTPUT, a refusal is one `::error::` lin
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.workflows.test_act import STAND_INS
 
@@ -87,20 +91,6 @@ def test_gh_release_fails_on_an_unmatched_pattern_and_lists_the_assets(tmp_path:
     )  # fmt: skip
 
 
-def test_attest_writes_the_unsigned_statement_for_a_well_formed_subject(tmp_path: Path) -> None:
-    bad = run("attest-build-provenance", tmp_path, subject_name="ghcr.io/o/api", subject_digest="x")
-    assert bad.code == 1
-    assert bad.stdout.startswith("::error::attest-build-provenance stand-in: subject-name and")
-    good = run(
-        "attest-build-provenance", tmp_path, subject_name="ghcr.io/o/api", subject_digest=DIGEST
-    )
-    assert good.code == 0
-    statement = json.loads((tmp_path / "attestation.intoto.json").read_text())
-    assert statement["subject"] == [{"name": "ghcr.io/o/api", "digest": {"sha256": "ab" * 32}}]
-    assert statement["predicateType"] == "https://slsa.dev/provenance/v1"
-    assert good.outputs == f"bundle-path={tmp_path / 'attestation.intoto.json'}\n"
-
-
 def test_login_needs_every_input_and_never_prints_the_password(tmp_path: Path) -> None:
     out = run("login-action", tmp_path, registry="ghcr.io", username="bot", password="")
     assert (out.code, out.stdout) == (
@@ -127,3 +117,35 @@ def test_artifacts_need_acts_artifact_server(tmp_path: Path) -> None:
         "::error::upload-artifact stand-in: No files were found with the provided path: absent."
         " No artifacts will be uploaded.\n",
     )
+
+
+def _standin_module() -> object:
+    spec = importlib.util.spec_from_file_location("standin", STAND_INS / "standin.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_upload_artifact_keeps_paths_below_the_searched_folder_as_v4_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One folder searched: paths stay relative to it, even with one subfolder inside (a leg's
+    reports/supply-chain/api-service/...); several patterns: their common folder; one file: its
+    parent."""
+    standin: Any = _standin_module()
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(tmp_path))
+    sbom = tmp_path / "reports" / "supply-chain" / "api-service" / "sbom.cdx.json"
+    sbom.parent.mkdir(parents=True)
+    sbom.write_text("{}")
+    (tmp_path / "reports" / "images.json").write_text("{}")
+    one_folder = ["reports/supply-chain"]
+    root = standin.search_root(one_folder, standin.matched_files(one_folder))
+    assert sbom.relative_to(root) == Path("api-service/sbom.cdx.json")
+    two = ["reports/supply-chain", "reports/images.json"]
+    assert standin.search_root(two, standin.matched_files(two)) == tmp_path / "reports"
+    wildcard = ["reports/supply-chain/**/*.json"]
+    assert standin.search_root(wildcard, []) == tmp_path / "reports" / "supply-chain"
+    lone = ["reports/images.json"]
+    assert standin.search_root(lone, standin.matched_files(lone)) == tmp_path / "reports"

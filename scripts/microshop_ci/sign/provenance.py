@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 BUILD_TYPE = "https://actions.github.io/buildtypes/workflow/v1"
+PREDICATE_TYPE = "https://slsa.dev/provenance/v1"  # cosign's --type slsaprovenance1
 REQUIRED = (
     "GITHUB_SERVER_URL",
     "GITHUB_REPOSITORY",
@@ -96,3 +97,25 @@ def write(path: Path, env: Mapping[str, str]) -> Path:
     """Write the predicate to path (JSON) and return path."""
     path.write_text(json.dumps(predicate(env), indent=2) + "\n")
     return path
+
+
+def check(attested: dict[str, Any], env: Mapping[str, str]) -> list[str]:
+    """What an attested provenance gets wrong about this run (empty when it is this run's own):
+    the builder must be this workflow at this ref, the source this repository at this commit."""
+    expected = predicate(env)
+    found_builder = attested.get("runDetails", {}).get("builder", {}).get("id")
+    definition = attested.get("buildDefinition", {})
+    found_source = definition.get("externalParameters", {}).get("workflow", {}).get("repository")
+    found_commits = [
+        d.get("digest", {}).get("gitCommit") for d in definition.get("resolvedDependencies", [])
+    ]
+    wanted_builder = expected["runDetails"]["builder"]["id"]
+    wanted_source = expected["buildDefinition"]["externalParameters"]["workflow"]["repository"]
+    problems = []
+    if found_builder != wanted_builder:
+        problems.append(f"builder id is {found_builder!r}, expected {wanted_builder!r}")
+    if found_source != wanted_source:
+        problems.append(f"source repository is {found_source!r}, expected {wanted_source!r}")
+    if found_commits != [env["GITHUB_SHA"]]:
+        problems.append(f"source commit is {found_commits!r}, expected [{env['GITHUB_SHA']!r}]")
+    return problems

@@ -80,15 +80,21 @@ def check_go_binary(sbom: dict[str, Any]) -> list[str]:
     return [] if modules else ["no Go module is listed (pkg:golang components)"]
 
 
-def sbom_from_attestations(text: str) -> dict[str, Any]:
-    """Return the CycloneDX predicate from `cosign verify-attestation` output (JSON lines)."""
+def predicate_from_attestations(text: str, predicate_type: str) -> dict[str, Any]:
+    """The predicate of that type from `cosign verify-attestation` output (DSSE envelopes, one
+    JSON object a line), decoded from the signed statement."""
     for line in filter(None, (raw.strip() for raw in text.splitlines())):
         envelope = json.loads(line)
         statement = json.loads(base64.b64decode(envelope["payload"]))
-        if statement.get("predicateType") == CYCLONEDX_PREDICATE:
+        if statement.get("predicateType") == predicate_type:
             predicate: dict[str, Any] = statement["predicate"]
             return predicate
-    raise SbomError(f"no attestation with predicate type {CYCLONEDX_PREDICATE}")
+    raise SbomError(f"no attestation with predicate type {predicate_type}")
+
+
+def sbom_from_attestations(text: str) -> dict[str, Any]:
+    """The CycloneDX predicate from `cosign verify-attestation` output."""
+    return predicate_from_attestations(text, CYCLONEDX_PREDICATE)
 
 
 def summary(sbom: dict[str, Any], names: list[str]) -> str:

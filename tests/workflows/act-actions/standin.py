@@ -9,8 +9,6 @@ environment as `INPUT_<NAME>` (upper case, `_` for `-`), outputs to `$GITHUB_OUT
   (`--artifact-server-path`), so files really travel between jobs through the runner.
 - upload-sarif: every SARIF file is JSON, SARIF 2.1.0, with runs, and no two runs of one upload
   share a tool (code scanning refuses that within one category); prints the category.
-- attest-build-provenance: subject name and sha256 digest well formed; writes the unsigned in-toto
-  statement (signing needs GitHub's OIDC token).
 - login-action: registry, username and password given; logs in nowhere.
 - action-gh-release: every `files` pattern matches (fail_on_unmatched_files); lists the assets.
 
@@ -139,13 +137,37 @@ def matched_files(patterns: list[str]) -> list[Path]:
     return sorted(found)
 
 
-def zip_files(files: list[Path]) -> bytes:
-    """The files under their least common ancestor folder, as upload-artifact lays them out."""
-    common = Path(os.path.commonpath([str(p.parent) for p in files]))
+def search_root(patterns: list[str], files: list[Path]) -> Path:
+    """The folder the artifact's paths are relative to, as upload-artifact v4 chooses it: the
+    search path of the one pattern (its part before any wildcard; a lone file's parent), or the
+    least common ancestor of several patterns' search paths."""
+    root = workspace()
+    searched = []
+    for pattern in (p for p in patterns if not p.startswith("!")):
+        parts = Path(pattern).expanduser().parts
+        plain = Path(*_until_wildcard(parts)) if parts else Path(".")
+        searched.append(plain if plain.is_absolute() else root / plain)
+    if len(searched) == 1:
+        only = searched[0]
+        return only.parent if only.is_file() else only
+    return Path(os.path.commonpath([str(p) for p in searched] + [str(f.parent) for f in files]))
+
+
+def _until_wildcard(parts: tuple[str, ...]) -> list[str]:
+    kept = []
+    for part in parts:
+        if any(ch in part for ch in "*?["):
+            break
+        kept.append(part)
+    return kept
+
+
+def zip_files(files: list[Path], root: Path) -> bytes:
+    """The files under root, as upload-artifact lays them out."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in files:
-            archive.write(path, str(path.relative_to(common)))
+            archive.write(path, str(path.relative_to(root)))
     return buffer.getvalue()
 
 
@@ -155,7 +177,8 @@ def upload_artifact() -> None:
     mode = inp("if-no-files-found", "warn")
     if mode not in ("warn", "error", "ignore"):
         raise StandInError(f"if-no-files-found must be warn, error or ignore, not {mode!r}")
-    files = matched_files([line.strip() for line in inp("path").splitlines() if line.strip()])
+    patterns = [line.strip() for line in inp("path").splitlines() if line.strip()]
+    files = matched_files(patterns)
     if not files:
         message = (
             f"No files were found with the provided path: {inp('path')}."
@@ -168,7 +191,7 @@ def upload_artifact() -> None:
     run, job = backend_ids()
     if name in list_artifacts(run, job, name):
         raise StandInError(f"an artifact with this name already exists on the workflow run: {name}")
-    data = zip_files(files)
+    data = zip_files(files, search_root(patterns, files))
     created = twirp(
         "CreateArtifact",
         {"workflowRunBackendId": run, "workflowJobRunBackendId": job, "name": name, "version": 4},
@@ -274,23 +297,6 @@ def upload_sarif() -> None:
     set_output("sarif-id", f"stand-in-{category or 'default'}")
 
 
-def attest_build_provenance() -> None:
-    """actions/attest-build-provenance: the statement it would sign (unsigned here)."""
-    name, digest = inp("subject-name"), inp("subject-digest")
-    if not name or not DIGEST.fullmatch(digest):
-        raise StandInError(f"subject-name and a sha256 subject-digest needed: {name!r} {digest!r}")
-    statement = {
-        "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{"name": name, "digest": {"sha256": digest.split(":", 1)[1]}}],
-        "predicateType": "https://slsa.dev/provenance/v1",
-        "predicate": {"buildDefinition": {"buildType": "stand-in (unsigned, no OIDC token)"}},
-    }
-    out = Path(os.environ.get("RUNNER_TEMP") or workspace()) / "attestation.intoto.json"
-    out.write_text(json.dumps(statement, indent=2))
-    set_output("bundle-path", str(out))
-    print(f"attest-build-provenance stand-in: {name}@{digest} (unsigned statement {out})")
-
-
 def login() -> None:
     """docker/login-action: the inputs a login needs, no login."""
     registry, username, password = inp("registry"), inp("username"), inp("password")
@@ -317,7 +323,6 @@ ACTIONS: dict[str, Callable[[], None]] = {
     "upload-artifact": upload_artifact,
     "download-artifact": download_artifact,
     "upload-sarif": upload_sarif,
-    "attest-build-provenance": attest_build_provenance,
     "login-action": login,
     "action-gh-release": gh_release,
 }
