@@ -5,9 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import random
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +20,7 @@ from microshop_ci.sigstore import oidc, stack
 from microshop_ci.sigstore.servers import Server
 from microshop_ci.sigstore.settings import SettingsError, settings
 from tests.conftest import tool_path
+from tests.local_sigstore import STACK, running_stack
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 REPO = "octo-org/shop"
@@ -30,7 +28,6 @@ IDENTITY = f"https://github.com/{REPO}/.github/workflows/release.yml@refs/tags/v
 # an address other than 127.0.0.1, like the kind network gateway: Fulcio's HTTP API must still
 # reach its own gRPC server, which listens on 127.0.0.1
 HOST = "127.0.0.2"
-STACK = [sys.executable, "-m", "microshop_ci.sigstore.stack"]
 
 
 def test_settings_default_to_loopback_5550_and_local(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -98,24 +95,6 @@ def test_a_server_that_exits_is_named_with_its_log_in_one_line(
     assert stack.recorded(settings(), "fulcio") is None
 
 
-def _free_block(count: int = 10) -> int:
-    """A first port such that it and the next count-1 ports are free on both addresses now."""
-    for _ in range(50):
-        base = random.randrange(20000, 30000)
-        try:
-            socks = [
-                socket.create_server((host, base + i))
-                for i in range(count)
-                for host in ("127.0.0.1", HOST)
-            ]
-        except OSError:
-            continue
-        for sock in socks:
-            sock.close()
-        return base
-    pytest.fail(f"no block of {count} free ports on 127.0.0.1 and {HOST}")
-
-
 def _run(
     argv: list[str], env: dict[str, str], timeout: float = 600
 ) -> subprocess.CompletedProcess[str]:
@@ -127,22 +106,8 @@ def _run(
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A stack on 127.0.0.2, a free port block and a private data folder; yields its `env`."""
-    data = tmp_path_factory.mktemp("sigstore")
-    env = {
-        **os.environ,
-        "MICROSHOP_SIGSTORE_HOST": HOST,
-        "MICROSHOP_SIGSTORE_PORT": str(_free_block()),
-        "MICROSHOP_SIGSTORE_DATA": str(data),
-    }
-    started = _run([*STACK, "up"], env, timeout=3600)
-    try:
-        assert started.returncode == 0, started.stderr
-        printed = _run([*STACK, "env"], env)
-        assert printed.returncode == 0, printed.stderr
-        yield {**env, **dict(line.split("=", 1) for line in printed.stdout.splitlines())}
-    finally:
-        stopped = _run([*STACK, "down"], env)
-        assert stopped.returncode == 0, stopped.stderr
+    with running_stack(tmp_path_factory.mktemp("sigstore"), HOST) as env:
+        yield env
 
 
 def _job(env: dict[str, str], ttl: int = 600) -> dict[str, str]:
