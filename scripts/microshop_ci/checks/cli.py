@@ -36,6 +36,9 @@ FLOORS = {"services/*": 90, "scripts/microshop_ci/*": 90}  # the whole suite
 SELECTION_FLOORS = {"services/*": 90, "scripts/microshop_ci/*": 83}  # with pytest arguments
 COVERAGE_XML = REPORTS_DIR / "coverage.xml"
 TOOLS_MODULE = "microshop_ci.core.gotools"
+# Fulcio, Rekor and Trillian: the keyless tests (and the cluster run) start the local Sigstore
+SIGSTORE_BUILD_MODULE = "microshop_ci.sigstore.build"
+SIGSTORE_BUILD_LABEL = "local Sigstore (Fulcio, Rekor, Trillian)"
 # Two pytest-xdist workers (the build machines have two cores): the Docker tests in one group,
 # in order, on one worker; every other file beside them (tests/conftest.py: xdist_group).
 PARALLEL = ("-n", "2", "--dist", "loadgroup")
@@ -88,7 +91,8 @@ def commands(
 ) -> list[tuple[str, tuple[str, ...]]]:
     """(label, argv) of every check, in order."""
     ruff = venv_tool("ruff")
-    # The whole suite, or any selection on CI: every pinned tool first, so no test pays a cold
+    # The whole suite, or any selection on CI: every pinned tool and the local Sigstore's
+    # components first, so no test pays a cold
     # build inside its 900 s timeout (on a new machine the pipeline's green run waited on trivy
     # and istioctl being built beside it and timed out; GitHub's checks job, a selection, built
     # its tools inside tests). A warm cache answers in a fraction of a second.
@@ -98,7 +102,10 @@ def commands(
         ("ruff format --check", (ruff, "format", "--check", ".")),
         ("mypy (strict)", python_module("mypy", *TYPED)),
         *(
-            (("pinned tools (scripts/tool --all)", python_module(TOOLS_MODULE, "--all")),)
+            (
+                ("pinned tools (scripts/tool --all)", python_module(TOOLS_MODULE, "--all")),
+                (SIGSTORE_BUILD_LABEL, python_module(SIGSTORE_BUILD_MODULE)),
+            )
             if prebuild
             else ()
         ),

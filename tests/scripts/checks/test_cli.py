@@ -54,12 +54,22 @@ def test_the_whole_suite_builds_every_pinned_tool_before_pytest() -> None:
     """On a new machine no test may pay a cold tool build inside its timeout."""
     commands = cli.commands([])
     labels = [label for label, _ in commands]
-    assert labels[2:5] == ["mypy (strict)", "pinned tools (scripts/tool --all)", "pytest"]
+    assert labels[2:6] == [
+        "mypy (strict)",
+        "pinned tools (scripts/tool --all)",
+        "local Sigstore (Fulcio, Rekor, Trillian)",
+        "pytest",
+    ]
     assert dict(commands)["pinned tools (scripts/tool --all)"] == (
         sys.executable,
         "-m",
         "microshop_ci.core.gotools",
         "--all",
+    )
+    assert dict(commands)["local Sigstore (Fulcio, Rekor, Trillian)"] == (
+        sys.executable,
+        "-m",
+        "microshop_ci.sigstore.build",
     )
     assert "pinned tools (scripts/tool --all)" not in dict(cli.commands(["-q"]))
 
@@ -81,7 +91,12 @@ def test_a_selection_on_ci_builds_every_pinned_tool_before_pytest(
     build their tools inside their timeouts either."""
     labels = [label for label, _ in cli.commands(["-m", "not slow and not docker"], env=env)]
     if prebuilt:
-        assert labels[2:5] == ["mypy (strict)", "pinned tools (scripts/tool --all)", "pytest"]
+        assert labels[2:6] == [
+            "mypy (strict)",
+            "pinned tools (scripts/tool --all)",
+            "local Sigstore (Fulcio, Rekor, Trillian)",
+            "pytest",
+        ]
     else:
         assert labels[2:4] == ["mypy (strict)", "pytest"]
 
