@@ -5,6 +5,8 @@ local Fulcio certifies that identity. Used by the cluster's keyless admission te
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from microshop_ci.sigstore.jobs import Job
 from microshop_ci.sigstore.settings import Settings
 from tests.e2e.kube import run_tool
@@ -15,9 +17,20 @@ LEGACY = ("--new-bundle-format=false", "--use-signing-config=false")
 
 def sign(cosign: str, ref: str, sigstore: Settings, job: Job, *flags: str) -> str:
     """cosign sign REF keyless as job (legacy `.sig`, plain HTTP registry); cosign's output."""
+    return _keyless(cosign, "sign", ref, sigstore, job, *flags)
+
+
+def attest(cosign: str, ref: str, sigstore: Settings, job: Job, kind: str, predicate: Path) -> str:
+    """cosign attest REF keyless as job with that predicate (legacy `.att`)."""
+    return _keyless(
+        cosign, "attest", ref, sigstore, job, "--type", kind, "--predicate", str(predicate)
+    )
+
+
+def _keyless(cosign: str, command: str, ref: str, sigstore: Settings, job: Job, *flags: str) -> str:
     return run_tool(
         cosign,
-        "sign",
+        command,
         *LEGACY,
         "--fulcio-url",
         sigstore.fulcio_url,

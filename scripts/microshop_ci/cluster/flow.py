@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from microshop_ci.cluster import database
+from microshop_ci.cluster import database, kind
 from microshop_ci.core.gobuild import REPO_ROOT, BuildError
 
 REPORTS = REPO_ROOT / "reports" / "e2e"
@@ -34,6 +34,7 @@ class Flow:
     local: bool
     keep: bool = False
     pytest_args: tuple[str, ...] = ()
+    sigstore_host: str = ""  # the kind network's gateway, once the cluster is up
     timings: list[tuple[str, float]] = field(default_factory=list)
 
     @property
@@ -44,6 +45,7 @@ class Flow:
             "MICROSHOP_REGISTRY": "kind-registry:5000",
             "MICROSHOP_REGISTRY_PLAIN_HTTP": "true",
             "E2E_IMAGES_FILE": str(IMAGES_FILE),
+            **({"MICROSHOP_SIGSTORE_HOST": self.sigstore_host} if self.sigstore_host else {}),
         }
 
     def script(self, name: str, *args: str) -> None:
@@ -107,7 +109,9 @@ class Flow:
             str(REPORTS / "supply-chain"),
         )
         self.script("kind-deploy", "--images", str(IMAGES_FILE), *components)
-        # the local Sigstore for the keyless admission cases (tests/e2e/cluster/test_keyless.py)
+        # the local Sigstore for the keyless admission cases (tests/e2e/cluster/test_keyless.py),
+        # on the kind network's gateway: Kyverno looks signatures up in its Rekor
+        self.sigstore_host = kind.network_gateway()
         self.script("sigstore", "up")
         try:
             self.script(

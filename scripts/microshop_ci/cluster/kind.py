@@ -126,6 +126,18 @@ def _docker_quiet(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def network_gateway() -> str:
+    """The IPv4 gateway of kind's Docker network: the host as the cluster's pods reach it (the
+    local Sigstore listens there for Kyverno). BuildError when there is no such network."""
+    inspected = _docker_quiet(
+        "network", "inspect", "kind", "--format", "{{range .IPAM.Config}}{{.Gateway}} {{end}}"
+    )
+    ipv4 = [g for g in inspected.stdout.split() if g.count(".") == 3]
+    if inspected.returncode != 0 or not ipv4:
+        raise BuildError(f"no IPv4 gateway on Docker's kind network: {inspected.stderr.strip()}")
+    return ipv4[0]
+
+
 def create_cluster(settings: ClusterSettings, image: str) -> None:
     """kind create cluster with the project's config, unless it exists already."""
     kind = tool("kind")

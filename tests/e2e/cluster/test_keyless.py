@@ -22,12 +22,13 @@ from kubernetes import client
 
 from microshop_ci.gha.images import Image
 from microshop_ci.k8s import live_policy, policies
+from microshop_ci.sign import provenance
 from microshop_ci.sigstore.jobs import Job
 from microshop_ci.sigstore.settings import Settings, settings
 from microshop_ci.sigstore.stack import status
 from tests.conftest import REPO_ROOT, tool_path
 from tests.e2e import admitting
-from tests.e2e.keyless import SHA, sign
+from tests.e2e.keyless import SHA, attest, sign
 from tests.e2e.kube import derive_image, run_tool
 
 pytestmark = pytest.mark.e2e
@@ -177,7 +178,8 @@ def test_a_signature_without_a_rekor_entry_is_refused(
 ) -> None:
     ref = _signed_as(images, sigstore, RELEASE, "keyless-no-tlog", "--tlog-upload=false")
     message = admitting.denial(kube, bare_namespace, admitting.pod("e2e-keyless-no-tlog", ref))
-    admitting.assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no matching signatures")
+    missing = "keyless: no matching signatures: signature not found in transparency log"
+    admitting.assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, missing)
 
 
 def test_a_release_signature_without_the_provenance_is_refused(
@@ -189,7 +191,29 @@ def test_a_release_signature_without_the_provenance_is_refused(
 ) -> None:
     ref = _signed_as(images, sigstore, RELEASE, "keyless-no-provenance")
     message = admitting.denial(kube, bare_namespace, admitting.pod("e2e-keyless-no-prov", ref))
-    admitting.assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "attestations")
+    none = "image attestations verification failed, verifiedCount: 0, requiredCount: 1, error: "
+    admitting.assert_refused_by(
+        message, SIGNATURES, SIGNATURE_RULE, none + "no matching attestations"
+    )
+
+
+def test_a_provenance_naming_another_repository_is_refused_by_its_conditions(
+    kube: client.ApiClient,
+    bare_namespace: str,
+    keyless_policy: None,
+    images: dict[str, Image],
+    sigstore: Settings,
+    tmp_path: Path,
+) -> None:
+    """Signed and attested by the release identity, but the provenance says another repository's
+    workflow built it: the attestation's conditions refuse it."""
+    ref = _signed_as(images, sigstore, RELEASE, "keyless-foreign-provenance")
+    foreign = Job("someone-else/shop", "release.yml", RELEASE.ref, SHA)
+    predicate = provenance.write(tmp_path / "provenance.json", foreign.runner_env())
+    attest(tool_path("cosign"), ref, sigstore, RELEASE, "slsaprovenance1", predicate)
+    message = admitting.denial(kube, bare_namespace, admitting.pod("e2e-keyless-foreign", ref))
+    failed = f"attestation checks failed for {ref} and predicate {provenance.PREDICATE_TYPE}"
+    admitting.assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, failed)
 
 
 def test_a_key_signed_image_is_refused_by_the_keyless_rule(
@@ -198,4 +222,5 @@ def test_a_key_signed_image_is_refused_by_the_keyless_rule(
     """Our own images, signed with the local key (admitted under the key rendering)."""
     ref = images["api-service"].ref
     message = admitting.denial(kube, bare_namespace, admitting.pod("e2e-keyless-key", ref))
-    admitting.assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, "no matching signatures")
+    no_certificate = ".attestors[0].entries[0].keyless: no matching signatures"
+    admitting.assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, no_certificate)

@@ -33,6 +33,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(flow, "REPO_ROOT", root)
     monkeypatch.setattr(flow, "REPORTS", reports)
     monkeypatch.setattr(flow, "IMAGES_FILE", reports / "images.json")
+    monkeypatch.setattr(flow.kind, "network_gateway", lambda: "172.18.0.1")
     return root
 
 
@@ -137,6 +138,18 @@ def test_a_failed_step_prints_its_log_runs_diagnostics_and_tears_down(
         f"[cluster e2e] FAILED: scripts/install-cluster-addons failed (exit 3; log: "
         f"{reports}/02-install-cluster-addons.log)\n"
     )
+
+
+def test_the_sigstore_and_the_tests_see_the_kind_networks_gateway(repo: Path) -> None:
+    """Kyverno's pods reach the local Rekor there; the tests sign against the same address."""
+    for name in ("sigstore", "e2e"):
+        script(repo, name, f'echo "{name} $MICROSHOP_SIGSTORE_HOST" >> {repo}/hosts.log')
+    assert flow.main(local=False, keep=False, pytest_args=[]) == 0
+    assert (repo / "hosts.log").read_text().splitlines() == [
+        "sigstore 172.18.0.1",
+        "e2e 172.18.0.1",
+        "sigstore 172.18.0.1",
+    ]
 
 
 def test_a_failed_e2e_run_still_stops_the_sigstore(repo: Path) -> None:
