@@ -69,7 +69,7 @@ def test_the_pin_list_has_every_action_the_workflows_use_with_its_tag(
     pins: dict[str, Pin],
 ) -> None:
     assert pins[f"{CHECKOUT}@{LISTED}"] == Pin(CHECKOUT, LISTED, "v7.0.1")
-    assert len(pins) == 30
+    assert len(pins) == 29
 
 
 def test_offline_an_unlisted_sha_is_refused(pins: dict[str, Pin], tmp_path: Path) -> None:

@@ -177,6 +177,7 @@ def test_verify_release_refuses_an_identity_other_than_this_release_workflow(
     env = {
         "GITHUB_REPOSITORY": "acme/microshop",
         "GITHUB_REF": "refs/tags/v1.0.0",
+        "GITHUB_SHA": "0" * 40,
         "COSIGN_CERTIFICATE_OIDC_ISSUER": "https://token.actions.githubusercontent.com",
         "COSIGN_CERTIFICATE_IDENTITY": "https://github.com/acme/microshop/.github/workflows/pr.yml@refs/heads/main",
     }
