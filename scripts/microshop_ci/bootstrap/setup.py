@@ -17,6 +17,7 @@ from pathlib import Path
 
 from microshop_ci import browser
 from microshop_ci.bootstrap import dockerd
+from microshop_ci.core.errors import MicroshopError
 from microshop_ci.core.log import log
 from microshop_ci.core.paths import REPO_ROOT
 from microshop_ci.core.tools import ToolError, as_root, run, run_tool
@@ -30,7 +31,7 @@ DOCKER_PACKAGE = "docker.io"
 INSTALL_TIMEOUT = 1800.0
 
 
-class SetupError(Exception):
+class SetupError(MicroshopError):
     """A bad option, no browser, or a step that failed."""
 
 

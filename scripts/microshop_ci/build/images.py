@@ -29,8 +29,9 @@ from pathlib import Path
 
 from microshop_ci.build import images_report, normalize_image
 from microshop_ci.build.base_image import BaseImageError, base_images
-from microshop_ci.build.context import Bases, BuildError, prepare_context
+from microshop_ci.build.context import Bases, prepare_context
 from microshop_ci.build.image_archive import timestamp
+from microshop_ci.core.errors import BuildError
 from microshop_ci.core.images import ImageRecord, write_images
 from microshop_ci.core.log import log, log_tail
 from microshop_ci.core.paths import LOCAL_DIR, REPO_ROOT, REPORTS_DIR, SCRIPTS_DIR

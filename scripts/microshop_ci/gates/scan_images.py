@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from microshop_ci.core.errors import UsageError
 from microshop_ci.core.images import ImagesFileError, read_images
 from microshop_ci.core.paths import REPORTS_DIR
 from microshop_ci.core.result import BuildResult, ImageSummary, write_result
@@ -20,10 +21,6 @@ from microshop_ci.gates import cli
 
 USAGE = "usage: scripts/scan-images [--online|--offline] --images FILE --report-dir DIR"
 IMAGE_GATES = ("trivy-vuln", "trivy-secret")
-
-
-class UsageError(Exception):
-    """The command line is wrong."""
 
 
 def parse(argv: Sequence[str]) -> tuple[str, Path, Path, Path | None]:

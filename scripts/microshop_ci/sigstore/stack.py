@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from microshop_ci.core.errors import MicroshopError
 from microshop_ci.core.gobuild import BuildError, module_dir
 from microshop_ci.core.log import log
 from microshop_ci.core.tools import ToolError, pinned_tool, run_tool, spawn, stop_group
@@ -42,7 +43,7 @@ STOP_TIERS = (
 USAGE = "usage: scripts/sigstore up|down|status|env|release-job"
 
 
-class StackError(Exception):
+class StackError(MicroshopError):
     """A component could not be built or started; the message names it and its log."""
 
 
