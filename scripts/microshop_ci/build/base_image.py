@@ -281,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rootfs_only(args.rootfs_only)
             return 0
         images = base_images(force=args.force)
-    except (BaseImageError, ToolError, OSError) as exc:
+    except (MicroshopError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     sys.stdout.write(images.lines(as_env=args.as_env))

@@ -400,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         run(args)
-    except (SignError, ToolError) as exc:
+    except MicroshopError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
