@@ -22,11 +22,12 @@ from typing import Any
 
 import yaml
 
+from microshop_ci.core.errors import UsageError
 from microshop_ci.core.paths import LOCAL_DIR
 from microshop_ci.core.result import AdmissionResult, write_result
 from microshop_ci.core.tools import ToolError, pinned_tool, run
 from microshop_ci.k8s import overlay, policies
-from microshop_ci.k8s.common import UsageError, overlays
+from microshop_ci.k8s.common import overlays
 from microshop_ci.k8s.images import ImageRef, load_images, parse_ref
 
 SIGNATURE_POLICY = "verify-image-signatures"

@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from microshop_ci.core.errors import UsageError
 from microshop_ci.core.findings import Finding, Severity
 from microshop_ci.core.tools import ToolError, pinned_tool, run
 from microshop_ci.k8s import overlay, policies, schemas
-from microshop_ci.k8s.common import K8S_DIR, UsageError, overlays
+from microshop_ci.k8s.common import K8S_DIR, overlays
 
 KUBE_LINTER_CONFIG = K8S_DIR / "kube-linter.yaml"
 GATE = "manifests"  # the security gate these findings belong to (gates.manifests_gate)

@@ -23,8 +23,8 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-from microshop_ci.core.errors import ToolError
-from microshop_ci.core.images import ImagesFileError, read_images
+from microshop_ci.core.errors import MicroshopError
+from microshop_ci.core.images import read_images
 from microshop_ci.core.paths import REPO_ROOT
 from microshop_ci.core.tools import pinned_tool, run_tool
 from microshop_ci.k8s import live_policy
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         print(measure(args.images, args.count))
-    except (ImagesFileError, ToolError, ApiException, config.ConfigException) as exc:
+    except (MicroshopError, ApiException, config.ConfigException) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -17,10 +17,11 @@ from pathlib import Path
 
 from microshop_ci import browser
 from microshop_ci.bootstrap import dockerd
+from microshop_ci.core.errors import MicroshopError
 from microshop_ci.core.log import log
 from microshop_ci.core.paths import REPO_ROOT
 from microshop_ci.core.tools import ToolError, as_root, run, run_tool
-from microshop_ci.core.uv import UvError, ensure_uv
+from microshop_ci.core.uv import ensure_uv
 
 # debian-archive-keyring and gpgv: every debootstrap checks the Release signature;
 # libseccomp-dev: runc for the local kind node image is built with cgo against it.
@@ -30,7 +31,7 @@ DOCKER_PACKAGE = "docker.io"
 INSTALL_TIMEOUT = 1800.0
 
 
-class SetupError(Exception):
+class SetupError(MicroshopError):
     """A bad option, no browser, or a step that failed."""
 
 
@@ -135,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """CLI of scripts/setup; a failure prints `error: ...` and exits 1."""
     try:
         setup(parse_args(sys.argv[1:] if argv is None else argv))
-    except (SetupError, ToolError, UvError) as err:
+    except MicroshopError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0

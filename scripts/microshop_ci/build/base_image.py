@@ -38,6 +38,7 @@ from pathlib import Path
 from microshop_ci.bootstrap import dockerd
 from microshop_ci.build import dpkg, image_archive, rootfs
 from microshop_ci.core.cache import cache_root, locked
+from microshop_ci.core.errors import MicroshopError
 from microshop_ci.core.log import log, log_tail
 from microshop_ci.core.tools import ToolError, as_root, docker, image_exists, run_tool
 
@@ -64,7 +65,7 @@ BAD_SIGNATURE = re.compile(
 MOUNTS = ("proc", "sys", "dev/pts", "dev")
 
 
-class BaseImageError(Exception):
+class BaseImageError(MicroshopError):
     """The base images cannot be built: the message says why and what to do."""
 
 
@@ -280,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rootfs_only(args.rootfs_only)
             return 0
         images = base_images(force=args.force)
-    except (BaseImageError, ToolError, OSError) as exc:
+    except (MicroshopError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     sys.stdout.write(images.lines(as_env=args.as_env))

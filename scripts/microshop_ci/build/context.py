@@ -19,6 +19,7 @@ from pathlib import Path
 
 from microshop_ci.build.image_archive import sha256_file
 from microshop_ci.core.cache import cache_root
+from microshop_ci.core.errors import BuildError
 from microshop_ci.core.log import log
 from microshop_ci.core.paths import REPO_ROOT
 from microshop_ci.core.tools import ToolError, run_tool, uv_binary
@@ -26,10 +27,6 @@ from microshop_ci.core.tools import ToolError, run_tool, uv_binary
 PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy")
 UV_EXPORT_FAILED = "uv.lock does not match the pyproject files (uv export --locked failed)"
 UV_REQUIREMENTS_FORMAT = ("--format", "requirements-txt", "--no-header")
-
-
-class BuildError(Exception):
-    """A service cannot be prepared, built or pushed: the message names it and says why."""
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from microshop_ci.build import images_report, normalize_image
-from microshop_ci.build.base_image import BaseImageError, base_images
-from microshop_ci.build.context import Bases, BuildError, prepare_context
+from microshop_ci.build.base_image import base_images
+from microshop_ci.build.context import Bases, prepare_context
 from microshop_ci.build.image_archive import timestamp
+from microshop_ci.core.errors import BuildError, MicroshopError
 from microshop_ci.core.images import ImageRecord, write_images
 from microshop_ci.core.log import log, log_tail
 from microshop_ci.core.paths import LOCAL_DIR, REPO_ROOT, REPORTS_DIR, SCRIPTS_DIR
@@ -325,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parse(argv)
     try:
         build_all(options, os.environ)
-    except (BuildError, BaseImageError, ToolError) as exc:
+    except MicroshopError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

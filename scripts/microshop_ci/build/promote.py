@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from microshop_ci.build.images import git_tag, head_revision
+from microshop_ci.core.errors import MicroshopError
 from microshop_ci.core.images import (
     ImageRecord,
     ImageRef,
@@ -29,7 +30,7 @@ RELEASE_TAG_RE = re.compile(r"^v\d+\.\d+\.\d+$")
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
-class PromoteError(RuntimeError):
+class PromoteError(MicroshopError, RuntimeError):
     """A copy failed, or the copy's digest is not the gated one."""
 
 

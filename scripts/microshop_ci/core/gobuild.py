@@ -21,15 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from microshop_ci.core.cache import cache_root, locked
+from microshop_ci.core.errors import BuildError
 from microshop_ci.core.paths import REPO_ROOT
 from microshop_ci.core.pins import pin
 
 # The cluster builds resolve every module from go.mod alone (no vendor folder, no workspace).
 MODULE_ENV: Mapping[str, str] = {"GOFLAGS": "-mod=mod", "GOWORK": "off"}
-
-
-class BuildError(Exception):
-    """A component failed to build: the message names it and its log."""
 
 
 @dataclass(frozen=True)

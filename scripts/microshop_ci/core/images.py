@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from microshop_ci.core.errors import MicroshopError
+
 _REF = re.compile(r"^(?P<name>[a-z0-9][a-z0-9._:/-]*)@(?P<digest>sha256:[0-9a-f]{64})$")
 
 
-class ImagesFileError(ValueError):
+class ImagesFileError(MicroshopError, ValueError):
     """The images file is missing, malformed, or lacks a service; the message names the file."""
 
 

@@ -25,6 +25,7 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
+from microshop_ci.core.errors import MicroshopError
 from microshop_ci.core.paths import LOCAL_DIR
 from microshop_ci.core.tools import ToolError, pinned_tool
 
@@ -34,7 +35,7 @@ START_POLLS, POLL_SECONDS = 300, 0.2  # 60 s: a loaded 2-core machine starts it 
 STOP_POLLS = 100  # 20 s for a graceful stop, then SIGKILL
 
 
-class RegistryError(Exception):
+class RegistryError(MicroshopError):
     """The registry cannot be started here; the message says why and where its log is."""
 
 

@@ -16,12 +16,13 @@ from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
+from microshop_ci.core.errors import MicroshopError
 from microshop_ci.core.verdict import Verdict
 
 RESULT_FILE = "result.json"
 
 
-class ResultFileError(ValueError):
+class ResultFileError(MicroshopError, ValueError):
     """A result file is missing, not JSON, of another stage, or has a field of the wrong type."""
 
 
@@ -232,7 +233,7 @@ def read_result(path: Path, cls: type[R]) -> R:
     return typing.cast(R, value)
 
 
-class _FieldError(Exception):
+class _FieldError(MicroshopError):
     def __init__(self, where: str, problem: str) -> None:
         super().__init__(f"{where}: {problem}")
         self.where = where

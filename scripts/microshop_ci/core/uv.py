@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from microshop_ci.core.cache import cache_root, locked
+from microshop_ci.core.errors import MicroshopError
 from microshop_ci.core.log import log
 from microshop_ci.core.paths import SCRIPTS_DIR
 
@@ -25,7 +26,7 @@ INSTALL_TIMEOUT = 600
 Runner = Callable[[Sequence[str]], None]
 
 
-class UvError(Exception):
+class UvError(MicroshopError):
     """The pin is missing or the install failed."""
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from microshop_ci.admission import validate
+from microshop_ci.core.errors import UsageError
 from microshop_ci.core.paths import REPO_ROOT
 from microshop_ci.core.tools import ToolError
 from microshop_ci.gates.context import Context
 from microshop_ci.gates.model import GateRun, RunStatus
-from microshop_ci.k8s.common import UsageError
 
 VALIDATOR = "scripts/validate-manifests"
 

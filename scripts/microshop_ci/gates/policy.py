@@ -10,6 +10,7 @@ from typing import Annotated, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
+from microshop_ci.core.errors import MicroshopError
 from microshop_ci.gates.model import Confidence, Finding, Severity
 
 Threshold = Literal["any", "info", "low", "medium", "high", "critical"]
@@ -18,7 +19,7 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=20)]
 
 
-class ConfigError(Exception):
+class ConfigError(MicroshopError):
     """A policy or exceptions file is invalid; the message names the file and the field."""
 
 

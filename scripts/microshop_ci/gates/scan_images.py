@@ -13,17 +13,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from microshop_ci.core.images import ImagesFileError, read_images
+from microshop_ci.core.errors import MicroshopError, UsageError
+from microshop_ci.core.images import read_images
 from microshop_ci.core.paths import REPORTS_DIR
 from microshop_ci.core.result import BuildResult, ImageSummary, write_result
 from microshop_ci.gates import cli
 
 USAGE = "usage: scripts/scan-images [--online|--offline] --images FILE --report-dir DIR"
 IMAGE_GATES = ("trivy-vuln", "trivy-secret")
-
-
-class UsageError(Exception):
-    """The command line is wrong."""
 
 
 def parse(argv: Sequence[str]) -> tuple[str, Path, Path, Path | None]:
@@ -56,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         mode, images_file, report_dir, result = parse(sys.argv[1:] if argv is None else argv)
         records = read_images(images_file)
-    except (UsageError, ImagesFileError) as exc:
+    except MicroshopError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     refs = [record.ref for _, record in sorted(records.items())]

@@ -20,6 +20,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from microshop_ci.core.errors import MicroshopError
+
 FILE = Path("pkg/container/host_environment.go")
 EARLY_RETURN = "\terr = cmd.Run()\n\tif err != nil {\n\t\treturn err\n\t}\n\tif tty != nil {\n"
 DRAIN_FIRST = "\terr = cmd.Run()\n\tif tty != nil {\n"
@@ -27,7 +29,7 @@ DRAIN_FIRST = "\terr = cmd.Run()\n\tif tty != nil {\n"
 TAIL = "\t<-logctx.Done()\n"
 
 
-class SourceError(Exception):
+class SourceError(MicroshopError):
     """The act source does not have the lines this fix expects."""
 
 

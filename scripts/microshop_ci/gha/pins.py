@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from microshop_ci.core.errors import MicroshopError
+
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 TAG_RE = re.compile(r"^v?\d[\w.+-]*$")
 PINS_PATH = Path(".github") / "actions-pins.yaml"
@@ -50,7 +52,7 @@ def uses_lines(text: str) -> list[UsesLine]:
     return found
 
 
-class PinListError(ValueError):
+class PinListError(MicroshopError, ValueError):
     """The pin list cannot be read."""
 
 

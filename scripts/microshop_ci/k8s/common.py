@@ -1,19 +1,16 @@
-"""Shared paths of the manifests and policies, and the error type for a user's mistake."""
+"""Shared paths of the manifests and policies, and the overlays and components under them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from microshop_ci.core.errors import UsageError
 from microshop_ci.core.paths import LOCAL_DIR, REPO_ROOT
 
 K8S_DIR = REPO_ROOT / "k8s"
 OVERLAYS_DIR = K8S_DIR / "overlays"
 POLICIES_DIR = REPO_ROOT / "policies" / "kyverno"
 SECRETS_DIR = LOCAL_DIR / "k8s"
-
-
-class UsageError(Exception):
-    """A mistake in the caller's input: reported as one line, exit code 2, no traceback."""
 
 
 def overlays() -> list[str]:

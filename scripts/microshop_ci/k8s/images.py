@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from microshop_ci.core.errors import UsageError
 from microshop_ci.core.images import ImageRef, ImagesFileError, read_images
-from microshop_ci.k8s.common import UsageError
 
 SERVICES = ("api-service", "client-service")
 # Images an images file may add: the local cluster's database (k8s/components/ferretdb).

@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 import yaml
 
-from microshop_ci.k8s.common import POLICIES_DIR, UsageError
+from microshop_ci.core.errors import UsageError
+from microshop_ci.k8s.common import POLICIES_DIR
 
 Profile = Literal["local", "release", "keyless-local"]
 PLACEHOLDER = "__REPOSITORY__"  # OWNER/NAME: the release workflow's identity

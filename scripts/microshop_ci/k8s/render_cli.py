@@ -8,10 +8,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from microshop_ci.core.errors import UsageError
 from microshop_ci.core.paths import LOCAL_DIR
 from microshop_ci.core.tools import ToolError
 from microshop_ci.k8s import overlay, policies
-from microshop_ci.k8s.common import SECRETS_DIR, UsageError, overlay_dir
+from microshop_ci.k8s.common import SECRETS_DIR, overlay_dir
 from microshop_ci.k8s.images import load_images
 
 PROFILES: dict[str, policies.Profile] = {"kind": "local", "production": "release"}

@@ -24,7 +24,8 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from microshop_ci.k8s.common import SECRETS_DIR, UsageError
+from microshop_ci.core.errors import UsageError
+from microshop_ci.k8s.common import SECRETS_DIR
 from microshop_ci.k8s.jwks import jwks_json
 
 KEYS = (

@@ -14,6 +14,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from microshop_ci.core.errors import MicroshopError
 from microshop_ci.core.paths import REPO_ROOT
 
 ECOSYSTEM = "PyPI"
@@ -21,7 +22,7 @@ SHARED_ZIP = "shared/data/osv/PyPI-pypa-advisory-database-2024-10-10.zip"
 Advisory = Mapping[str, Any]
 
 
-class OsvDataError(ValueError):
+class OsvDataError(MicroshopError, ValueError):
     """The export zip cannot be read as OSV advisories."""
 
 

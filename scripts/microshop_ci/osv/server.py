@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from packaging.version import InvalidVersion
 
+from microshop_ci.core.errors import MicroshopError
 from microshop_ci.core.jsonhttp import JsonHandler
 from microshop_ci.osv.db import ECOSYSTEM, OsvDatabase
 
@@ -19,7 +20,7 @@ MAX_BODY = 1 << 20
 MAX_BATCH = 1000
 
 
-class BadQueryError(ValueError):
+class BadQueryError(MicroshopError, ValueError):
     """A query the service cannot answer; the message goes back to the client (HTTP 400)."""
 
 

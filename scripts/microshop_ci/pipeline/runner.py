@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+from microshop_ci.core.errors import MicroshopError
 from microshop_ci.core.tools import spawn, stop_group
 from microshop_ci.pipeline.model import Stage, StageResult, Step, StepResult, Verdict
 
@@ -28,7 +29,7 @@ def tail(path: Path, lines: int = TAIL_LINES) -> str:
     return "\n".join(kept[-lines:])
 
 
-class RunCancelledError(Exception):
+class RunCancelledError(MicroshopError):
     """Raised when the user interrupts the run (Ctrl-C or SIGTERM)."""
 
 

@@ -17,13 +17,14 @@ from typing import Any, Protocol
 
 import httpx
 
+from microshop_ci.core.errors import MicroshopError
 from microshop_ci.rescan.records import IMAGES_FILE, SBOM_SUFFIX, RecordError
 
 ISSUE_LABEL = "rescan"
 TIMEOUT = 30.0
 
 
-class GitHubError(RuntimeError):
+class GitHubError(MicroshopError, RuntimeError):
     """A GitHub API call failed; the message names the call and the answer."""
 
 

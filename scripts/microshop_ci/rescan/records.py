@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from microshop_ci.core.errors import MicroshopError
 from microshop_ci.core.images import ImageRecord, ImagesFileError, read_images
 from microshop_ci.sign.sbom import canonical
 
@@ -22,7 +23,7 @@ IMAGES_FILE = "images.json"
 SBOM_SUFFIX = ".sbom.cdx.json"
 
 
-class RecordError(ValueError):
+class RecordError(MicroshopError, ValueError):
     """A release record is missing or incomplete; the message names the file."""
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from microshop_ci.core.cache import cache_root, locked
+from microshop_ci.core.errors import MicroshopError
 from microshop_ci.core.paths import SCRIPTS_DIR
 from microshop_ci.core.tools import ToolError, run_tool, uv_binary
 
@@ -23,7 +24,7 @@ REQUIREMENTS = SCRIPTS_DIR / "requirements-openbao.txt"
 CALL_TIMEOUT = 60.0
 
 
-class BaoError(Exception):
+class BaoError(MicroshopError):
     """OpenBao refused or could not be reached: one line naming the path and the reason."""
 
 

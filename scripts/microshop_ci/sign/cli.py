@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from microshop_ci.core.errors import MicroshopError
 from microshop_ci.core.images import ImagesFileError, read_images
 from microshop_ci.core.log import log
 from microshop_ci.core.paths import LOCAL_DIR, REPO_ROOT, REPORTS_DIR
@@ -53,7 +54,7 @@ ATTESTATION_FILES = {
 LOOPBACK = re.compile(r"^(127\.0\.0\.1|localhost)[:/]")
 
 
-class SignError(Exception):
+class SignError(MicroshopError):
     """A step failed or cannot run; the message says which service and why."""
 
 
@@ -399,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         run(args)
-    except (SignError, ToolError) as exc:
+    except MicroshopError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from microshop_ci.core.errors import MicroshopError
+
 BUILD_TYPE = "https://actions.github.io/buildtypes/workflow/v1"
 PREDICATE_TYPE = "https://slsa.dev/provenance/v1"  # cosign's --type slsaprovenance1
 REQUIRED = (
@@ -34,7 +36,7 @@ _WORKFLOW_REF = re.compile(
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
-class ProvenanceError(ValueError):
+class ProvenanceError(MicroshopError, ValueError):
     """A variable the provenance needs is missing or malformed; the message names it."""
 
 

@@ -15,11 +15,13 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from microshop_ci.core.errors import MicroshopError
+
 CYCLONEDX_PREDICATE = "https://cyclonedx.org/bom"
 _REQ = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;]+)")
 
 
-class SbomError(ValueError):
+class SbomError(MicroshopError, ValueError):
     """The SBOM or attestation is missing, malformed or incomplete."""
 
 

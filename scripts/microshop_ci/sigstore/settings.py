@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from microshop_ci.core.errors import MicroshopError
 from microshop_ci.core.paths import LOCAL_DIR
 from microshop_ci.sigstore.keys import Keys, default_keys
 
@@ -22,7 +23,7 @@ DEFAULT_PORT = 5550  # 5550-5559: clear of 5000, 8000, 8080 and the kind cluster
 LOOPBACK = "127.0.0.1"
 
 
-class SettingsError(ValueError):
+class SettingsError(MicroshopError, ValueError):
     """A MICROSHOP_SIGSTORE_* variable is malformed; the message names it."""
 
 

@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from microshop_ci.core.errors import MicroshopError
 from microshop_ci.core.gobuild import BuildError, module_dir
 from microshop_ci.core.log import log
 from microshop_ci.core.tools import ToolError, pinned_tool, run_tool, spawn, stop_group
@@ -29,7 +30,7 @@ from microshop_ci.sigstore.build import TRILLIAN, build_all
 from microshop_ci.sigstore.keys import ensure_keys
 from microshop_ci.sigstore.mariadb import MariaDB, ensure_mariadb, pinned_usr
 from microshop_ci.sigstore.servers import Server
-from microshop_ci.sigstore.settings import Settings, SettingsError, settings
+from microshop_ci.sigstore.settings import Settings, settings
 
 START_SECONDS, POLL_SECONDS, STOP_SECONDS = 120.0, 0.25, 20.0  # a loaded 2-core machine
 ORDER = ("mariadb", "trillian-log-server", "trillian-log-signer", "rekor", "oidc", "fulcio")
@@ -42,7 +43,7 @@ STOP_TIERS = (
 USAGE = "usage: scripts/sigstore up|down|status|env|release-job"
 
 
-class StackError(Exception):
+class StackError(MicroshopError):
     """A component could not be built or started; the message names it and its log."""
 
 
@@ -207,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(jobs.release_job_lines(s, os.environ)))
         else:
             print("\n".join(env_lines(s)))
-    except (StackError, SettingsError, ToolError, ValueError) as exc:
+    except (MicroshopError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

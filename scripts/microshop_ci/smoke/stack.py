@@ -9,6 +9,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from microshop_ci.core.errors import MicroshopError
 from microshop_ci.core.tools import ToolError, docker, pinned_tool
 from microshop_ci.smoke import compose
 
@@ -21,7 +22,7 @@ RUNTIME_UID = 65532
 SERVICES = ("api-service", "client-service")
 
 
-class SmokeError(Exception):
+class SmokeError(MicroshopError):
     """A smoke step failed; the message says which and why."""
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from microshop_ci.core.errors import UsageError
 from microshop_ci.k8s import common, overlay
-from microshop_ci.k8s.common import UsageError
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
 

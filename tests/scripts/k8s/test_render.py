@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from microshop_ci.core.errors import UsageError
 from microshop_ci.k8s import overlay, policies
-from microshop_ci.k8s.common import REPO_ROOT, UsageError
+from microshop_ci.k8s.common import REPO_ROOT
 from microshop_ci.k8s.images import load_images, parse_ref
 
 DIGEST = "sha256:" + "b" * 64

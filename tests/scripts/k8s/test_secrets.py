@@ -15,8 +15,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jose import jwt
 
+from microshop_ci.core.errors import UsageError
 from microshop_ci.k8s import secrets
-from microshop_ci.k8s.common import REPO_ROOT, UsageError
+from microshop_ci.k8s.common import REPO_ROOT
 from microshop_ci.k8s.jwks import jwks_json, public_jwk
 
 
