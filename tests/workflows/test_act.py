@@ -168,6 +168,29 @@ def loopback_registry(data: Path) -> Iterator[str]:
         subprocess.run([*registry, "down"], env=env, check=True, timeout=120)
 
 
+@contextlib.contextmanager
+def default_registry_address_free() -> Iterator[None]:
+    """127.0.0.1:5000 (scripts/registry's default, where the workflows' jobs start their loopback
+    registry) free for act's jobs. A registry this checkout's scripts/registry started (another
+    test's session fixture) is stopped for the run and started again after, its data kept, so a
+    job never finds one answering and reuses it instead of starting and stopping its own; one
+    started by anything else fails the test, naming the address."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MICROSHOP_REGISTRY")}
+    registry = [str(REPO_ROOT / "scripts" / "registry")]
+    answering = subprocess.run([*registry, "status"], env=env, check=False).returncode == 0
+    if answering:
+        stopped = subprocess.run(
+            [*registry, "down"], env=env, capture_output=True, text=True, check=False, timeout=120
+        )
+        if "registry stopped" not in stopped.stderr:
+            pytest.fail(f"127.0.0.1:5000 answers but not from this checkout: {stopped.stderr}")
+    try:
+        yield
+    finally:
+        if answering:
+            subprocess.run([*registry, "up"], env=env, check=True, timeout=120)
+
+
 def stop_started_registries(act_cache: Path) -> list[int]:
     """Stop the loopback registries that `scripts/registry up` started inside act's workspaces
     and a job left running (each job that starts one stops it: none is expected; the run records
@@ -224,21 +247,23 @@ def run_act(
     if not any(s.split("=", 1)[0] == "GITHUB_TOKEN" for s in secrets):
         secrets = (*secrets, *api_secrets)
     event_args = ["-e", str(event_file)] if event_file else []
-    try:
-        result = subprocess.run(
-            [act, event, *event_args, "-W", str(workflow), "-j", job,
-             "-P", "ubuntu-24.04=-self-hosted", "--action-offline-mode", *local_repositories(repo),
-             "--action-cache-path", str(root / "act-cache"),
-             "--artifact-server-path", str(root / "artifacts"),
-             "--artifact-server-addr", "127.0.0.1", "--artifact-server-port", str(free_port()),
-             *[arg for key, value in env.items() for arg in ("--env", f"{key}={value}")],
-             *[arg for secret in secrets for arg in ("--secret", secret)],
-             *[arg for key, value in (variables or {}).items()
-               for arg in ("--var", f"{key}={value}")]],
-            cwd=repo, capture_output=True, text=True, check=False, timeout=ACT_TIMEOUT,
-        )  # fmt: skip
-    finally:
-        left_running = stop_started_registries(root / "act-cache")
+    with default_registry_address_free():
+        try:
+            result = subprocess.run(
+                [act, event, *event_args, "-W", str(workflow), "-j", job,
+                 "-P", "ubuntu-24.04=-self-hosted", "--action-offline-mode",
+                 *local_repositories(repo),
+                 "--action-cache-path", str(root / "act-cache"),
+                 "--artifact-server-path", str(root / "artifacts"),
+                 "--artifact-server-addr", "127.0.0.1", "--artifact-server-port", str(free_port()),
+                 *[arg for key, value in env.items() for arg in ("--env", f"{key}={value}")],
+                 *[arg for secret in secrets for arg in ("--secret", secret)],
+                 *[arg for key, value in (variables or {}).items()
+                   for arg in ("--var", f"{key}={value}")]],
+                cwd=repo, capture_output=True, text=True, check=False, timeout=ACT_TIMEOUT,
+            )  # fmt: skip
+        finally:
+            left_running = stop_started_registries(root / "act-cache")
     log = result.stdout + result.stderr
     found = re.findall(r"\[[^/\]]+/([^\]]+)\] 🏁  Job (succeeded|failed)", log)
     results = {name.strip(): outcome for name, outcome in found}  # act pads the job names
