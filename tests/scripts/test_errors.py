@@ -114,7 +114,7 @@ def test_every_exception_class_of_the_pipeline_derives_from_microshop_error() ->
     # the walk sees each way in: the root, directly, beside ValueError, through ToolError
     known = (
         "core/errors.py:MicroshopError",
-        "sign/cli.py:SignError",
+        "sign/signer.py:SignError",
         "core/images.py:ImagesFileError",
         "bootstrap/dockerd.py:DockerdError",
     )

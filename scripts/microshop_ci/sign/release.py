@@ -22,8 +22,9 @@ from microshop_ci.core.images import ImagesFileError, read_images
 from microshop_ci.core.paths import REPORTS_DIR
 from microshop_ci.core.tools import ToolError, pinned_tool, run_tool
 from microshop_ci.sign import provenance
-from microshop_ci.sign.cli import PROVENANCE_TYPE, SignError, private_sigstore
+from microshop_ci.sign.cli import PROVENANCE_TYPE
 from microshop_ci.sign.sbom import predicate_from_attestations
+from microshop_ci.sign.signer import SignError, private_sigstore
 
 REQUIRED_ENV = (
     "COSIGN_CERTIFICATE_IDENTITY",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from microshop_ci.core import tools
-from microshop_ci.sign import cli
+from microshop_ci.sign import cli, signer
 
 DIGEST = "sha256:" + "d" * 64
 REF = f"127.0.0.1:5000/ferretdb@{DIGEST}"
@@ -216,11 +216,11 @@ def test_a_private_sigstore_needs_all_three_settings(tmp_path: Path) -> None:
     with pytest.raises(
         cli.SignError, match=r"^a private Sigstore needs MICROSHOP_SIGSTORE_TRUSTED_ROOT as well$"
     ):
-        cli.private_sigstore(PRIVATE)
+        signer.private_sigstore(PRIVATE)
     missing = {**PRIVATE, "MICROSHOP_SIGSTORE_TRUSTED_ROOT": str(tmp_path / "none.json")}
     with pytest.raises(cli.SignError, match=r"TRUSTED_ROOT: .*none\.json is not a trusted root"):
-        cli.private_sigstore(missing)
-    assert cli.private_sigstore({}) == ((), ())
+        signer.private_sigstore(missing)
+    assert signer.private_sigstore({}) == ((), ())
 
 
 def test_the_new_bundle_format_keeps_the_signing_config() -> None:
