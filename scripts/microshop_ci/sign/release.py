@@ -5,7 +5,7 @@ signature, the CycloneDX SBOM attestation and the SLSA provenance attestation mu
 certificate identity `https://github.com/OWNER/NAME/.github/workflows/release.yml@REF` and the
 OIDC issuer, and the provenance must name that workflow at that ref as its builder and this
 repository at GITHUB_SHA as its source. A private Sigstore (MICROSHOP_SIGSTORE_*, see
-microshop_ci.sign.cli) is trusted instead of the public one when set. The verified documents and
+microshop_ci.sign.signer) is trusted instead of the public one when set. The verified documents and
 the SBOM are written to OUT_DIR as the release's assets.
 """
 
