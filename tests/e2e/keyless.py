@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from microshop_ci.sigstore.jobs import Job
+from microshop_ci.sign.signer import private_sigstore
+from microshop_ci.sigstore.jobs import Job, private_sigstore_env
 from microshop_ci.sigstore.settings import Settings
 from tests.e2e.kube import run_tool
 
@@ -28,16 +29,12 @@ def attest(cosign: str, ref: str, sigstore: Settings, job: Job, kind: str, predi
 
 
 def _keyless(cosign: str, command: str, ref: str, sigstore: Settings, job: Job, *flags: str) -> str:
+    signing, _ = private_sigstore(private_sigstore_env(sigstore))
     return run_tool(
         cosign,
         command,
         *LEGACY,
-        "--fulcio-url",
-        sigstore.fulcio_url,
-        "--rekor-url",
-        sigstore.rekor_url,
-        "--trusted-root",
-        str(sigstore.trusted_root),
+        *signing,
         "--allow-http-registry",
         "--allow-insecure-registry",
         "--yes",

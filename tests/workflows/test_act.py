@@ -25,7 +25,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -39,6 +38,9 @@ import pytest
 import yaml
 
 from microshop_ci.gha.pins import uses_lines
+from microshop_ci.sign.signer import private_sigstore
+from microshop_ci.sigstore.jobs import Job, private_sigstore_env
+from microshop_ci.sigstore.settings import settings as sigstore_settings
 from tests.conftest import REPO_ROOT, tool_path
 from tests.local_sigstore import running_stack
 from tests.workflows.trivy_db import push_empty_db
@@ -522,17 +524,6 @@ class ReleaseRun:
     verified_by_pattern: dict[str, subprocess.CompletedProcess[str]]
 
 
-def _release_token(sigstore: dict[str, str], sha: str) -> dict[str, str]:
-    """The job's ACTIONS_ID_TOKEN_* from the token service stand-in (act has no OIDC service):
-    release.yml of microshop/microshop on the tag, for as long as the run may take."""
-    argv = [sys.executable, "-m", "microshop_ci.sigstore.oidc", "job",
-            "--data", sigstore["SIGSTORE_OIDC_DATA"], "--repository", "microshop/microshop",
-            "--workflow", "release.yml", "--ref", RELEASE_REF, "--event", "push", "--sha", sha,
-            "--ttl", str(ACT_TIMEOUT)]  # fmt: skip
-    printed = subprocess.run(argv, env=sigstore, capture_output=True, text=True, check=True)
-    return dict(line.split("=", 1) for line in printed.stdout.splitlines())
-
-
 @pytest.fixture(scope="module")
 def release_run(tmp_path_factory: pytest.TempPathFactory) -> ReleaseRun:
     """`-j verify` (so build, push and sign first) with an empty Trivy DB, a loopback release
@@ -554,8 +545,11 @@ def release_run(tmp_path_factory: pytest.TempPathFactory) -> ReleaseRun:
     event = root / "push-tag.json"
     event.write_text(json.dumps({"ref": RELEASE_REF, "repository": {
         "full_name": "microshop/microshop", "owner": {"login": "microshop"}}}))  # fmt: skip
+    job = Job("microshop/microshop", "release.yml", RELEASE_REF, sha)
     with running_stack(root / "sigstore") as sigstore, \
             loopback_registry(root / "release-registry") as address:  # fmt: skip
+        settings = sigstore_settings(sigstore)
+        _, verifying = private_sigstore(private_sigstore_env(settings))
         run = run_act(
             tool_path("act"), repo, release_workflow(repo), "verify",
             event="push", event_file=event, secrets=("GITHUB_TOKEN=act-stand-in-token",),
@@ -564,7 +558,7 @@ def release_run(tmp_path_factory: pytest.TempPathFactory) -> ReleaseRun:
                        "MICROSHOP_REGISTRY": f"{address}/microshop",
                        "GITHUB_WORKFLOW_REF":
                            f"microshop/microshop/.github/workflows/release.yml@{RELEASE_REF}",
-                       **_release_token(sigstore, sha)},
+                       **job.token_env(settings, ttl=ACT_TIMEOUT)},
             variables={"SIGSTORE_OIDC_ISSUER": sigstore["SIGSTORE_OIDC_ISSUER"],
                        "SIGSTORE_FULCIO_URL": sigstore["FULCIO_URL"],
                        "SIGSTORE_REKOR_URL": sigstore["REKOR_URL"],
@@ -579,9 +573,7 @@ def release_run(tmp_path_factory: pytest.TempPathFactory) -> ReleaseRun:
                 [tool_path("cosign"), "verify", f"{address}/microshop/{service}:{tags[service][0]}",
                  "--certificate-identity-regexp",
                  r"^https://github\.com/microshop/microshop/\.github/workflows/release\.yml@refs/tags/v",
-                 "--certificate-oidc-issuer", sigstore["SIGSTORE_OIDC_ISSUER"],
-                 "--rekor-url", sigstore["REKOR_URL"], "--trusted-root",
-                 sigstore["SIGSTORE_TRUSTED_ROOT"], "--insecure-ignore-sct"],
+                 "--certificate-oidc-issuer", settings.issuer_url, *verifying],
                 capture_output=True, text=True, check=False, timeout=300,
             )  # fmt: skip
         with urllib.request.urlopen(f"{sigstore['REKOR_URL']}/api/v1/log", timeout=30) as reply:  # noqa: S310

@@ -13,12 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from microshop_ci.core.errors import MicroshopError
-
-PRIVATE_SIGSTORE = (
-    "MICROSHOP_SIGSTORE_FULCIO_URL",
-    "MICROSHOP_SIGSTORE_REKOR_URL",
-    "MICROSHOP_SIGSTORE_TRUSTED_ROOT",
-)
+from microshop_ci.sigstore.variables import FULCIO_URL, PRIVATE_SIGSTORE, REKOR_URL, TRUSTED_ROOT
 
 
 class SignError(MicroshopError):
@@ -105,20 +100,18 @@ def private_sigstore(env: Mapping[str, str]) -> tuple[tuple[str, ...], tuple[str
     missing = [name for name, value in given.items() if not value]
     if missing:
         raise SignError(f"a private Sigstore needs {', '.join(missing)} as well")
-    trusted_root = Path(given["MICROSHOP_SIGSTORE_TRUSTED_ROOT"])
+    trusted_root = Path(given[TRUSTED_ROOT])
     try:
         ct_logs = json.loads(trusted_root.read_text()).get("ctlogs")
     except (OSError, ValueError, AttributeError):
-        raise SignError(
-            f"MICROSHOP_SIGSTORE_TRUSTED_ROOT: {trusted_root} is not a trusted root (JSON)"
-        ) from None
+        raise SignError(f"{TRUSTED_ROOT}: {trusted_root} is not a trusted root (JSON)") from None
     common = (
         "--rekor-url",
-        given["MICROSHOP_SIGSTORE_REKOR_URL"],
+        given[REKOR_URL],
         "--trusted-root",
         str(trusted_root),
     )
-    signing = ("--fulcio-url", given["MICROSHOP_SIGSTORE_FULCIO_URL"], *common)
+    signing = ("--fulcio-url", given[FULCIO_URL], *common)
     verifying = common if ct_logs else (*common, "--insecure-ignore-sct")
     return signing, verifying
 

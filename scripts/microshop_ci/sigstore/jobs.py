@@ -19,6 +19,7 @@ from microshop_ci.core.tools import run_tool
 from microshop_ci.k8s.policies import DEFAULT_REPOSITORY
 from microshop_ci.sigstore import oidc
 from microshop_ci.sigstore.settings import Settings
+from microshop_ci.sigstore.variables import PRIVATE_SIGSTORE
 
 TAG = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+$")
 TOKEN_TTL = 600  # seconds a job's request token lasts: one signing step
@@ -57,8 +58,9 @@ class Job:
             "GITHUB_RUN_ATTEMPT": "1",
         }
 
-    def token_env(self, sigstore: Settings) -> dict[str, str]:
-        """ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN of this job, from the token service stand-in."""
+    def token_env(self, sigstore: Settings, ttl: int = TOKEN_TTL) -> dict[str, str]:
+        """ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN of this job, from the token service stand-in,
+        valid for ttl seconds (a whole workflow run under act needs longer than one step)."""
         fields = {
             "repository": self.repository,
             "workflow": self.workflow,
@@ -66,7 +68,7 @@ class Job:
             "event": self.event,
             "sha": self.sha,
         }
-        lines = oidc.job(sigstore.data / "oidc", fields, TOKEN_TTL)
+        lines = oidc.job(sigstore.data / "oidc", fields, ttl)
         return dict(line.split("=", 1) for line in lines)
 
     def signing_env(self, sigstore: Settings) -> dict[str, str]:
@@ -82,11 +84,13 @@ class Job:
 
 def private_sigstore_env(sigstore: Settings) -> dict[str, str]:
     """The three settings that point scripts/supply-chain --mode keyless at the local Sigstore."""
-    return {
-        "MICROSHOP_SIGSTORE_FULCIO_URL": sigstore.fulcio_url,
-        "MICROSHOP_SIGSTORE_REKOR_URL": sigstore.rekor_url,
-        "MICROSHOP_SIGSTORE_TRUSTED_ROOT": str(sigstore.trusted_root),
-    }
+    return dict(
+        zip(
+            PRIVATE_SIGSTORE,
+            (sigstore.fulcio_url, sigstore.rekor_url, str(sigstore.trusted_root)),
+            strict=True,
+        )
+    )
 
 
 def release_job_lines(sigstore: Settings, env: Mapping[str, str]) -> list[str]:

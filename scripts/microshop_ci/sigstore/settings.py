@@ -11,6 +11,7 @@ the host (Fulcio's metrics port listens on every address: it has no flag for tha
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,13 +94,15 @@ class Settings:
         return path
 
 
-def settings() -> Settings:
-    """The settings from MICROSHOP_SIGSTORE_* (empty means the default)."""
-    host = os.environ.get("MICROSHOP_SIGSTORE_HOST") or DEFAULT_HOST
-    raw_port = os.environ.get("MICROSHOP_SIGSTORE_PORT") or str(DEFAULT_PORT)
+def settings(env: Mapping[str, str] | None = None) -> Settings:
+    """The settings from MICROSHOP_SIGSTORE_* of env, the process's own by default (empty means
+    the default)."""
+    env = os.environ if env is None else env
+    host = env.get("MICROSHOP_SIGSTORE_HOST") or DEFAULT_HOST
+    raw_port = env.get("MICROSHOP_SIGSTORE_PORT") or str(DEFAULT_PORT)
     if not raw_port.isdigit() or not 1024 <= int(raw_port) <= 65526:
         raise SettingsError(
             f"MICROSHOP_SIGSTORE_PORT must be a port from 1024 to 65526, not {raw_port!r}"
         )
-    data = Path(os.environ.get("MICROSHOP_SIGSTORE_DATA") or LOCAL_DIR / "sigstore")
+    data = Path(env.get("MICROSHOP_SIGSTORE_DATA") or LOCAL_DIR / "sigstore")
     return Settings(host=host, port=int(raw_port), data=data.absolute(), keys=default_keys())

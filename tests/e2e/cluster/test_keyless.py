@@ -13,6 +13,7 @@ import base64
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -107,12 +108,38 @@ def released(
     return ref, out / "api-service"
 
 
-def _signed_as(
-    images: dict[str, Image], sigstore: Settings, job: Job, label: str, *flags: str
-) -> str:
-    ref = _copy(images, label)
-    sign(tool_path("cosign"), ref, sigstore, job, *flags)
-    return ref
+@dataclass(frozen=True)
+class Cluster:
+    """The live cluster under the keyless-local rendering: copies signed as a job, and what
+    Kyverno answers to a Pod by them."""
+
+    kube: client.ApiClient
+    namespace: str
+    images: dict[str, Image]
+    sigstore: Settings
+
+    def signed_as(self, job: Job, label: str, *flags: str) -> str:
+        """A fresh copy of our api-service image signed keyless as job."""
+        ref = _copy(self.images, label)
+        sign(tool_path("cosign"), ref, self.sigstore, job, *flags)
+        return ref
+
+    def assert_refused(self, label: str, ref: str, phrase: str) -> None:
+        """A Pod by ref is refused by the signature rule, with phrase in its message."""
+        message = admitting.denial(self.kube, self.namespace, admitting.pod(f"e2e-{label}", ref))
+        admitting.assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, phrase)
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    kube: client.ApiClient,
+    bare_namespace: str,
+    keyless_policy: None,
+    images: dict[str, Image],
+    sigstore: Settings,
+) -> Cluster:
+    """The cluster with the keyless-local rendering in force for this module."""
+    return Cluster(kube, bare_namespace, images, sigstore)
 
 
 def test_an_image_released_keyless_is_admitted_pinned_by_digest(
@@ -153,74 +180,39 @@ def test_the_release_signature_names_the_release_workflow_and_is_in_rekor(
         ("keyless-other-repo", Job("someone-else/shop", "release.yml", "refs/tags/v0.0.1", SHA)),
     ],
 )
-def test_a_signature_by_another_identity_is_refused(
-    kube: client.ApiClient,
-    bare_namespace: str,
-    keyless_policy: None,
-    images: dict[str, Image],
-    sigstore: Settings,
-    label: str,
-    job: Job,
-) -> None:
-    ref = _signed_as(images, sigstore, job, label)
-    message = admitting.denial(kube, bare_namespace, admitting.pod(f"e2e-{label}", ref))
+def test_a_signature_by_another_identity_is_refused(cluster: Cluster, label: str, job: Job) -> None:
+    ref = cluster.signed_as(job, label)
     expected = _release_subject()
     mismatch = f"keyless: subject mismatch: expected {expected}, received {job.identity}"
-    admitting.assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, mismatch)
+    cluster.assert_refused(label, ref, mismatch)
 
 
-def test_a_signature_without_a_rekor_entry_is_refused(
-    kube: client.ApiClient,
-    bare_namespace: str,
-    keyless_policy: None,
-    images: dict[str, Image],
-    sigstore: Settings,
-) -> None:
-    ref = _signed_as(images, sigstore, RELEASE, "keyless-no-tlog", "--tlog-upload=false")
-    message = admitting.denial(kube, bare_namespace, admitting.pod("e2e-keyless-no-tlog", ref))
+def test_a_signature_without_a_rekor_entry_is_refused(cluster: Cluster) -> None:
+    ref = cluster.signed_as(RELEASE, "keyless-no-tlog", "--tlog-upload=false")
     missing = "keyless: no matching signatures: signature not found in transparency log"
-    admitting.assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, missing)
+    cluster.assert_refused("keyless-no-tlog", ref, missing)
 
 
-def test_a_release_signature_without_the_provenance_is_refused(
-    kube: client.ApiClient,
-    bare_namespace: str,
-    keyless_policy: None,
-    images: dict[str, Image],
-    sigstore: Settings,
-) -> None:
-    ref = _signed_as(images, sigstore, RELEASE, "keyless-no-provenance")
-    message = admitting.denial(kube, bare_namespace, admitting.pod("e2e-keyless-no-prov", ref))
+def test_a_release_signature_without_the_provenance_is_refused(cluster: Cluster) -> None:
+    ref = cluster.signed_as(RELEASE, "keyless-no-provenance")
     none = "image attestations verification failed, verifiedCount: 0, requiredCount: 1, error: "
-    admitting.assert_refused_by(
-        message, SIGNATURES, SIGNATURE_RULE, none + "no matching attestations"
-    )
+    cluster.assert_refused("keyless-no-prov", ref, none + "no matching attestations")
 
 
 def test_a_provenance_naming_another_repository_is_refused_by_its_conditions(
-    kube: client.ApiClient,
-    bare_namespace: str,
-    keyless_policy: None,
-    images: dict[str, Image],
-    sigstore: Settings,
-    tmp_path: Path,
+    cluster: Cluster, tmp_path: Path
 ) -> None:
     """Signed and attested by the release identity, but the provenance says another repository's
     workflow built it: the attestation's conditions refuse it."""
-    ref = _signed_as(images, sigstore, RELEASE, "keyless-foreign-provenance")
+    ref = cluster.signed_as(RELEASE, "keyless-foreign-provenance")
     foreign = Job("someone-else/shop", "release.yml", RELEASE.ref, SHA)
     predicate = provenance.write(tmp_path / "provenance.json", foreign.runner_env())
-    attest(tool_path("cosign"), ref, sigstore, RELEASE, "slsaprovenance1", predicate)
-    message = admitting.denial(kube, bare_namespace, admitting.pod("e2e-keyless-foreign", ref))
+    attest(tool_path("cosign"), ref, cluster.sigstore, RELEASE, "slsaprovenance1", predicate)
     failed = f"attestation checks failed for {ref} and predicate {provenance.PREDICATE_TYPE}"
-    admitting.assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, failed)
+    cluster.assert_refused("keyless-foreign", ref, failed)
 
 
-def test_a_key_signed_image_is_refused_by_the_keyless_rule(
-    kube: client.ApiClient, bare_namespace: str, keyless_policy: None, images: dict[str, Image]
-) -> None:
+def test_a_key_signed_image_is_refused_by_the_keyless_rule(cluster: Cluster) -> None:
     """Our own images, signed with the local key (admitted under the key rendering)."""
-    ref = images["api-service"].ref
-    message = admitting.denial(kube, bare_namespace, admitting.pod("e2e-keyless-key", ref))
     no_certificate = ".attestors[0].entries[0].keyless: no matching signatures"
-    admitting.assert_refused_by(message, SIGNATURES, SIGNATURE_RULE, no_certificate)
+    cluster.assert_refused("keyless-key", cluster.images["api-service"].ref, no_certificate)

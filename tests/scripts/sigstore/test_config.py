@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 import stat
+import time
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from jose import jwt
 
+from microshop_ci.sign.signer import private_sigstore
 from microshop_ci.sigstore import servers, stack
+from microshop_ci.sigstore.jobs import Job, private_sigstore_env
 from microshop_ci.sigstore.keys import Keys, ensure_keys
 from microshop_ci.sigstore.mariadb import MariaDB
-from microshop_ci.sigstore.settings import Settings
+from microshop_ci.sigstore.settings import Settings, SettingsError, settings
+from microshop_ci.sigstore.variables import PRIVATE_SIGSTORE
 
 
 @pytest.fixture
@@ -106,3 +111,37 @@ def test_env_names_the_urls_and_the_trust_material(s: Settings) -> None:
         f"SIGSTORE_REKOR_PUBLIC_KEY={s.keys.rekor_public}",
         f"SIGSTORE_TRUSTED_ROOT={s.data / 'trusted_root.json'}",
     ]
+
+
+def test_settings_read_the_environment_they_are_given(tmp_path: Path) -> None:
+    env = {"MICROSHOP_SIGSTORE_HOST": "127.0.0.9", "MICROSHOP_SIGSTORE_PORT": "6100",
+           "MICROSHOP_SIGSTORE_DATA": str(tmp_path)}  # fmt: skip
+    given = settings(env)
+    assert (given.fulcio_url, given.rekor_url, given.data) == (
+        "http://127.0.0.9:6100", "http://127.0.0.9:6103", tmp_path)  # fmt: skip
+    with pytest.raises(SettingsError, match="MICROSHOP_SIGSTORE_PORT must be a port"):
+        settings({"MICROSHOP_SIGSTORE_PORT": "80"})
+
+
+def test_a_jobs_private_sigstore_variables_give_cosign_the_local_urls_and_root(
+    s: Settings,
+) -> None:
+    s.data.mkdir(parents=True)
+    s.trusted_root.write_text(json.dumps({"ctlogs": []}))
+    env = private_sigstore_env(s)
+    assert tuple(env) == PRIVATE_SIGSTORE
+    signing, verifying = private_sigstore(env)
+    assert signing == ("--fulcio-url", "http://172.18.0.1:6000", "--rekor-url",
+                       "http://172.18.0.1:6003", "--trusted-root", str(s.trusted_root))  # fmt: skip
+    assert verifying == (*signing[2:], "--insecure-ignore-sct")
+
+
+def test_a_jobs_request_token_lasts_the_time_asked_for(s: Settings) -> None:
+    (s.data / "oidc").mkdir(parents=True)
+    (s.data / "oidc" / "url").write_text("http://172.18.0.1:6004")
+    job = Job("microshop/microshop", "release.yml", "refs/tags/v1.2.3", "5" * 40)
+    for ttl in (600, 3600):
+        token = job.token_env(s, ttl=ttl)["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]
+        claims = jwt.get_unverified_claims(token)
+        assert claims["exp"] - time.time() == pytest.approx(ttl, abs=60)
+        assert (claims["workflow"], claims["ref"]) == ("release.yml", "refs/tags/v1.2.3")
