@@ -53,7 +53,10 @@ def test_every_pr_job_that_builds_tools_names_them_and_caches() -> None:
 
 def test_docker_and_pipeline_tests_run_in_their_own_job_which_required_waits_for() -> None:
     jobs = load(".github/workflows/pr.yml")["jobs"]
-    assert runs_of(jobs["checks"]) == ['scripts/test -m "not slow and not docker"']
+    assert runs_of(jobs["checks"]) == [
+        "scripts/mongodb-replset up",
+        'scripts/test -m "not slow and not docker"',
+    ]
     assert runs_of(jobs["slow-tests"]) == ['scripts/test --no-cov -m "slow or docker"']
     assert "slow-tests" in jobs["required"]["needs"]
 
@@ -430,3 +433,15 @@ def test_kind_e2e_measures_its_own_time_and_disk_into_the_job_summary() -> None:
     assert report + 2 == len(steps)  # the last two steps, after the cluster is deleted
     for i in (report, report + 1, runs.index("scripts/job-budget mark e2e")):
         assert steps[i]["if"] == "${{ always() }}"
+
+
+def test_the_checks_job_tests_on_a_mongodb_replica_set_started_by_the_script() -> None:
+    """Transactions need a replica set, which a service container cannot be: the script starts
+    the pinned image with --replSet and hands its URI on through GITHUB_ENV (no static URI)."""
+    job = load(".github/workflows/pr.yml")["jobs"]["checks"]
+    assert ("services" in job, "MICROSHOP_TEST_MONGODB_URI" in str(job.get("env", {}))) == (
+        False,
+        False,
+    )
+    names = [step.get("name") for step in steps_of(job)]
+    assert names.index("MongoDB replica set for the tests") == len(names) - 3  # before pytest

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -27,6 +28,27 @@ from api_service.models import Product
 from api_service.services import passwords
 from api_service.services.auth import ensure_admin
 from api_service.services.passwords import PasswordHashing
+
+# Transactions need a MongoDB replica set; the URI names one with its replicaSet option
+# (scripts/mongodb-replset prints such a URI). FerretDB, the local database, has none.
+REPLICA_SET = "replicaSet=" in os.environ.get("MICROSHOP_TEST_MONGODB_URI", "")
+needs_transactions = pytest.mark.skipif(
+    not REPLICA_SET,
+    reason="the transaction mode needs MICROSHOP_TEST_MONGODB_URI naming a MongoDB replica set"
+    " (mongodb://HOST:PORT/?replicaSet=NAME); FerretDB has no transactions",
+)
+# The two ways of placing an order: the ledger (stored `reserving` first; the mode detected here,
+# FerretDB's lease, or the conditional update on a replica set, where "auto" would choose the
+# transaction) and the transaction. Parametrizes the app_client fixture (its STOCK_WRITES).
+LEDGER = "conditional" if REPLICA_SET else "auto"
+BOTH_PATHS = pytest.mark.parametrize(
+    "app_client",
+    [
+        pytest.param(LEDGER, id="ledger"),
+        pytest.param("transaction", id="transaction", marks=needs_transactions),
+    ],
+    indirect=True,
+)
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-for-tests"
@@ -121,9 +143,10 @@ async def start_app(
 @pytest.fixture
 async def app_client(
     start_app: Callable[..., Awaitable[tuple[FastAPI, httpx.AsyncClient]]],
+    request: pytest.FixtureRequest,
 ) -> tuple[FastAPI, httpx.AsyncClient]:
-    """The app with default test settings and a client for it."""
-    return await start_app()
+    """The app with default test settings (STOCK_WRITES from BOTH_PATHS) and a client for it."""
+    return await start_app(stock_writes=getattr(request, "param", "auto"))
 
 
 @pytest.fixture

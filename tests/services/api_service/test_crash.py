@@ -1,7 +1,8 @@
 """The API's process group is killed with SIGKILL mid-burst, several times: no unit is lost.
 
-A real `python -m api_service` (2 workers) on FerretDB; shoppers order concurrently and retry
-each order with its Idempotency-Key until it is answered for good; the process group is killed
+A real `python -m api_service` (2 workers) on FerretDB (and, with orders in one transaction, on
+a MongoDB replica set where MICROSHOP_TEST_MONGODB_URI names one); shoppers order concurrently
+and retry each order with its Idempotency-Key until it is answered for good; the group is killed
 at random points of the burst and started again. After the API's sweeper has settled what the
 kills left open, for every product stock + units in confirmed orders == initial stock, exactly.
 """
@@ -24,6 +25,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port, wait_for_port
+from tests.services.api_service.conftest import LEDGER, needs_transactions
 from tests.services.api_service.test_process import base_env
 from tests.services.api_service.test_restart import read_books, seed
 
@@ -75,9 +77,20 @@ class Api:
             time.sleep(0.05)
 
 
-@pytest.fixture
-def api(mongodb_uri: str, signing_key_file: Path, tmp_path: Path) -> Iterator[tuple[Api, str]]:
-    """The API on its own database, with a short database deadline and a 1 s sweeper."""
+@pytest.fixture(
+    params=[
+        pytest.param(LEDGER, id="ledger"),
+        pytest.param("transaction", id="transaction", marks=needs_transactions),
+    ]
+)
+def api(
+    request: pytest.FixtureRequest, mongodb_uri: str, signing_key_file: Path, tmp_path: Path
+) -> Iterator[tuple[Api, str]]:
+    """The API on its own database, with a short database deadline and a 1 s sweeper.
+
+    Once on the ledger path (the lease on FerretDB), once with orders in one transaction where
+    the test database is a MongoDB replica set.
+    """
     password_file = tmp_path / "admin-password"
     password_file.write_text(ADMIN_PASSWORD + "\n")
     database = f"c_{uuid.uuid4().hex[:12]}"
@@ -92,6 +105,7 @@ def api(mongodb_uri: str, signing_key_file: Path, tmp_path: Path) -> Iterator[tu
         LOG_LEVEL="WARNING",
         DB_REQUEST_TIMEOUT_SECONDS=str(DEADLINE),
         ORDER_SWEEP_SECONDS="1",
+        STOCK_WRITES=request.param,
     )
     server = Api(env, tmp_path / "api.log")
     server.start()

@@ -12,6 +12,7 @@ import pytest
 from api_service.models import Order, OrderStatus, Product
 from api_service.services.servertime import server_clock
 from tests.services.api_service.conftest import (
+    BOTH_PATHS,
     bearer,
     create_product,
     ordering,
@@ -20,6 +21,7 @@ from tests.services.api_service.conftest import (
 )
 
 
+@BOTH_PATHS
 async def test_the_same_key_twice_is_one_order_and_the_same_answer(
     client: httpx.AsyncClient, admin_token: str, user_token: str
 ) -> None:
@@ -36,6 +38,7 @@ async def test_the_same_key_twice_is_one_order_and_the_same_answer(
     assert [order["id"] for order in mine.json()] == [first.json()["id"]]
 
 
+@BOTH_PATHS
 async def test_the_same_key_sent_concurrently_places_one_order(
     client: httpx.AsyncClient, admin_token: str, user_token: str
 ) -> None:
@@ -57,6 +60,7 @@ async def test_the_same_key_sent_concurrently_places_one_order(
     assert await Order.count() == 1
 
 
+@BOTH_PATHS
 async def test_the_same_key_of_another_user_is_another_order(
     client: httpx.AsyncClient, admin_token: str, user_token: str
 ) -> None:
@@ -71,6 +75,7 @@ async def test_the_same_key_of_another_user_is_another_order(
     assert await stock_of(mug["id"]) == 8
 
 
+@BOTH_PATHS
 async def test_a_key_reused_with_another_body_is_422_and_changes_nothing(
     client: httpx.AsyncClient, admin_token: str, user_token: str
 ) -> None:
@@ -89,6 +94,7 @@ async def test_a_key_reused_with_another_body_is_422_and_changes_nothing(
     assert (await stock_of(mug["id"]), await Order.count()) == (9, 1)
 
 
+@BOTH_PATHS
 async def test_an_out_of_stock_answer_is_replayed_even_after_a_restock(
     client: httpx.AsyncClient, admin_token: str, user_token: str
 ) -> None:

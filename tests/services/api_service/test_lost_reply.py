@@ -24,8 +24,10 @@ from api_service.services.sweeper import sweep
 from tests.services.api_service.conftest import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
+    LEDGER,
     Starter,
     create_product,
+    needs_transactions,
     ordering,
     register,
 )
@@ -138,29 +140,68 @@ CASES = {
     "confirm": ([("a", 2)], "findAndModify", 503, 201),
 }
 STOCK = {"a": 10, "b": 1}
+# In a transaction: a lost reply to a take or to the insert fails the transaction, which is run
+# again whole; a lost commit reply is answered by committing again; a lost abort reply changes
+# nothing (the abort applied). Nothing is put back or confirmed outside the transaction.
+TRANSACTION_RULES: dict[str, Rule] = {
+    "take": RULES["take"],
+    "insert": RULES["insert"],
+    "commit": lambda c: "commitTransaction" in c,
+    "abort": lambda c: "abortTransaction" in c,
+}
+TRANSACTION_CASES = {
+    "take": ([("a", 2)], "findAndModify", 201, 201),
+    "insert": ([("a", 2)], "insert", 201, 201),
+    "commit": ([("a", 2)], "commitTransaction", 201, 201),
+    "abort": ([("a", 2), ("b", 2)], "abortTransaction", 409, 409),  # b has 1
+}
 
 
 @pytest.mark.parametrize("case", list(CASES))
 async def test_a_lost_reply_keeps_every_unit_and_a_retry_gets_the_outcome(
     proxy: LostReplyProxy, start_app: Starter, case: str
 ) -> None:
-    _, client = await start_app(
-        mongodb_uri=f"mongodb://127.0.0.1:{proxy.port}/", order_sweep_seconds=3600
+    await _lose_one_reply(proxy, start_app, RULES[case], CASES[case], LEDGER)
+
+
+@needs_transactions
+@pytest.mark.parametrize("case", list(TRANSACTION_CASES))
+async def test_a_lost_reply_in_a_transaction_keeps_every_unit_and_a_retry_gets_the_outcome(
+    proxy: LostReplyProxy, start_app: Starter, case: str
+) -> None:
+    rule, expected = TRANSACTION_RULES[case], TRANSACTION_CASES[case]
+    await _lose_one_reply(proxy, start_app, rule, expected, "transaction")
+
+
+async def _lose_one_reply(
+    proxy: LostReplyProxy,
+    start_app: Starter,
+    rule: Rule,
+    case: tuple[list[tuple[str, int]], str, int, int],
+    mode: str,
+) -> None:
+    """One order whose command matching rule loses its reply; the same key again; the books."""
+    # directConnection: a replica set's members would otherwise be reached by their own
+    # addresses, around the proxy.
+    app, client = await start_app(
+        mongodb_uri=f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true",
+        order_sweep_seconds=3600,
+        stock_writes=mode,
     )
     admin_token = await _admin(client)
     ids = {name: (await create_product(client, admin_token, stock=n, name=name))["id"]
            for name, n in STOCK.items()}  # fmt: skip
     user = await register(client)
-    lines, command, first_status, retry_status = CASES[case]
+    lines, command, first_status, retry_status = case
     body = {"items": [{"productId": ids[name], "qty": qty} for name, qty in lines]}
     headers = ordering(user)
-    proxy.rule = RULES[case]
+    proxy.rule = rule
     first = await client.post("/orders", json=body, headers=headers)
     assert (first.status_code, proxy.dropped) == (first_status, [command])
     retry = await client.post("/orders", json=body, headers=headers)
     assert retry.status_code == retry_status, retry.text
     later = await server_clock.now() + timedelta(hours=1)
-    report = await sweep("lease", Timing(timedelta(seconds=15)), now=later)
+    report = await sweep(app.state.stock_writes, Timing(timedelta(seconds=15)), now=later)
     assert report.errors == []
     await _assert_books(ids)
 

@@ -11,6 +11,7 @@ from pymongo.errors import AutoReconnect
 
 from api_service.models import Order, OrderStatus, Product
 from tests.services.api_service.conftest import (
+    BOTH_PATHS,
     bearer,
     create_product,
     ordering,
@@ -27,6 +28,7 @@ async def states() -> dict[str, int]:
     return counts
 
 
+@BOTH_PATHS
 async def test_order_is_priced_by_the_server(
     client: httpx.AsyncClient, admin_token: str, user_token: str
 ) -> None:
@@ -53,6 +55,7 @@ async def test_order_needs_a_token(client: httpx.AsyncClient, admin_token: str) 
     assert await stock_of(mug["id"]) == 10
 
 
+@BOTH_PATHS
 async def test_unknown_product_is_404_and_takes_nothing(
     client: httpx.AsyncClient, admin_token: str, user_token: str
 ) -> None:
@@ -70,6 +73,7 @@ async def test_unknown_product_is_404_and_takes_nothing(
     assert await states() == {"cancelled": 1}
 
 
+@BOTH_PATHS
 async def test_not_enough_stock_is_409(
     client: httpx.AsyncClient, admin_token: str, user_token: str
 ) -> None:
@@ -81,6 +85,7 @@ async def test_not_enough_stock_is_409(
     assert await stock_of(mug["id"]) == 2
 
 
+@BOTH_PATHS
 async def test_order_failing_on_second_item_leaves_first_stock_unchanged(
     client: httpx.AsyncClient, admin_token: str, user_token: str
 ) -> None:
@@ -94,6 +99,7 @@ async def test_order_failing_on_second_item_leaves_first_stock_unchanged(
     assert await states() == {"cancelled": 1}
 
 
+@BOTH_PATHS
 async def test_hundred_concurrent_orders_on_stock_ten_sell_exactly_ten(
     client: httpx.AsyncClient, admin_token: str, user_token: str
 ) -> None:
@@ -114,6 +120,7 @@ async def test_hundred_concurrent_orders_on_stock_ten_sell_exactly_ten(
     assert await states() == {"confirmed": 10, "cancelled": 90}
 
 
+@BOTH_PATHS
 async def test_concurrent_multi_item_orders_never_oversell_and_compensate(
     client: httpx.AsyncClient, admin_token: str, user_token: str
 ) -> None:

@@ -13,6 +13,7 @@ from api_service.errors import ProductBusy
 from api_service.services import products
 from api_service.services.conditional import field_is
 from tests.services.api_service.conftest import (
+    BOTH_PATHS,
     adjust,
     admin,
     assert_error,
@@ -197,6 +198,7 @@ async def test_a_delta_needs_an_admin_and_a_known_product(
     assert (await stored(product["id"]))["stock"] == 10
 
 
+@BOTH_PATHS
 async def test_concurrent_deltas_and_orders_never_take_stock_below_zero(
     client: httpx.AsyncClient, admin_token: str, user_token: str
 ) -> None:

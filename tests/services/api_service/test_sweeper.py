@@ -17,7 +17,7 @@ from api_service.services.settle import Timing, op_for
 from api_service.services.sweeper import CLAIM_KEEP, SweepReport, run_sweeper, sweep
 
 TIMING = Timing(timedelta(seconds=15))
-MODES = pytest.mark.parametrize("mode", ["lease", "conditional"])
+MODES = pytest.mark.parametrize("mode", ["lease", "conditional", "transaction"])
 
 
 @pytest.fixture

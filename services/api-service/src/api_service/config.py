@@ -68,10 +68,11 @@ class Settings(BaseSettings):
     # Registrations per client address within the window.
     register_max_per_client: int = Field(default=20, ge=1, le=1_000_000)
     register_window_seconds: int = Field(default=3_600, ge=1, le=86_400)
-    # How stock writes are serialised: "auto" asks the server at start-up (FerretDB needs the
-    # per-product lease, MongoDB does not); the others force a mode (tests, or a proxy that hides
-    # what the server is).
-    stock_writes: Literal["auto", "lease", "conditional"] = "auto"
+    # How orders take stock: "auto" asks the server at start-up (FerretDB needs the per-product
+    # lease, a MongoDB replica set commits an order in one transaction, a standalone MongoDB uses
+    # the plain conditional update); the others force a mode (tests, or a proxy that hides what
+    # the server is). A forced "transaction" is still refused on a server without transactions.
+    stock_writes: Literal["auto", "lease", "conditional", "transaction"] = "auto"
     # Deadline for the database work of one request (PyMongo's client-side timeout): past it the
     # request is answered 503 instead of hanging on a database that does not answer. It covers
     # the wait for a busy product's lease (up to 10 s on FerretDB), hence 15; a database that is

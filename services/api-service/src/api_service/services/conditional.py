@@ -1,7 +1,7 @@
 """One conditional update, done the way each database does it fast and as safely as it can.
 
-MongoDB ("conditional" mode): one findAndModify whose filter holds the condition; atomic, and
-found through the _id index.
+MongoDB ("conditional" and "transaction" modes): one findAndModify whose filter holds the
+condition; atomic, and found through the _id index.
 FerretDB 1.24 ("lease" mode): only a filter that is exactly {_id: x} is pushed down to SQLite;
 any other filter reads and parses every document of the collection (measured: confirming an
 order slowed down in step with the number of orders stored). Its update is a read and then a
@@ -89,7 +89,7 @@ async def update_if(
     None when the document does not exist or the condition does not hold.
     """
     returned = ReturnDocument.AFTER if after else ReturnDocument.BEFORE
-    if mode == "conditional" or condition is ALWAYS:
+    if mode != "lease" or condition is ALWAYS:
         return await collection.find_one_and_update(
             {"_id": doc_id, **condition.filter}, update, return_document=returned
         )

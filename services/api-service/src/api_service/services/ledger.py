@@ -13,6 +13,7 @@ carries the request's deadline to the server (maxTimeMS).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -24,7 +25,8 @@ from api_service.services.stocklock import stock_guard
 from api_service.services.stockmode import StockWrites
 
 
-def _priced(product: dict[str, Any], line: RequestedLine) -> OrderLine:
+def priced(product: Mapping[str, Any], line: RequestedLine) -> OrderLine:
+    """The order line for a take: name and unit price from the product document as taken."""
     price = int(product["price"])
     return OrderLine(
         product_id=line.product_id,
@@ -53,7 +55,7 @@ async def take(line: RequestedLine, mode: StockWrites) -> OrderLine:
             if not fence.holds(raw):
                 raise ProductBusy("the product is busy; try again")
             raise OutOfStock(f"not enough stock for product {line.product_id}")
-    return _priced(raw, line)
+    return priced(raw, line)
 
 
 async def put_back(line: RequestedLine, mode: StockWrites) -> bool:

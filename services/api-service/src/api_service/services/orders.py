@@ -1,5 +1,9 @@
 """Placing orders durably and idempotently: stored first (`reserving`), then stock, then confirmed.
 
+Where the database has transactions ("transaction" mode) the takes and the insert of the
+confirmed order commit in one transaction instead (services/txorders.py); the key, its replay
+and its attempts below are the same in every mode.
+
 1. The order is inserted in state `reserving` with its requested lines (each with an operation
    id), the user's Idempotency-Key and a deadline in database time.
 2. Each line's stock is taken by one conditional update that records the operation id on the
@@ -36,7 +40,7 @@ from api_service.errors import (
 )
 from api_service.models import Order, OrderLine, OrderStatus, Outcome, RequestedLine
 from api_service.schemas.orders import OrderItemIn
-from api_service.services import ledger, settle
+from api_service.services import ledger, settle, txorders
 from api_service.services.products import read_page
 from api_service.services.servertime import server_clock
 from api_service.services.settle import Timing
@@ -175,7 +179,11 @@ async def place_order(
     attempt = 0
     for _ in range(3):  # the first insert says whether the key is new (no lookup before)
         order = await _new_order(user_id, items, scope, attempt, digest, timing)
-        if await _insert(order, mode):
+        if mode == "transaction":
+            placed = await txorders.place(order, timing)
+            if placed is not None:
+                return placed
+        elif await _insert(order, mode):
             return await _fulfil(order, mode)
         latest = await _latest_attempt(scope)
         if latest is not None:
