@@ -33,6 +33,7 @@ FIELDS: dict[str, Kind] = {
     "fd.sip": Kind.TEXT,
     "fd.sport": Kind.NUMBER,
     "container.id": Kind.TEXT,
+    "container.full_id": Kind.TEXT,
     "container.name": Kind.TEXT,
     "container.image.repository": Kind.TEXT,
     "container.image.digest": Kind.TEXT,

@@ -73,6 +73,7 @@ BENIGN = [
           fd__name=TOKEN, evt__is_open_read=True),
     event(evt__type="openat", proc__name="python3", fd__name="/etc/hosts",
           evt__is_open_read=True),
+    event(evt__type="setgid", proc__name="runc:[2:INIT]"),
     {**event(evt__type="execve", proc__name="sh"), "container.id": "host"},
     {**event(evt__type="execve", proc__name="sh"), "k8s.ns.name": "kube-system"},
 ]  # fmt: skip
