@@ -12,7 +12,7 @@ import pytest
 from microshop_ci.core.errors import ToolError
 from microshop_ci.runtime.cli import RULES
 from microshop_ci.runtime.rules import load
-from microshop_ci.runtime.sensor import debs, run
+from microshop_ci.runtime.sensor import bpftrace, debs, run
 from microshop_ci.runtime.sensor.containers import ContainerInfo, Enricher
 
 ID = "ab" * 32
@@ -116,3 +116,15 @@ def test_the_committed_pins_name_every_package() -> None:
         ("libllvm14", "1:14.0.6-12"),
         ("busybox-static", "1:1.35.0-4+deb12u1+b1"),
     ]
+
+
+def test_tracefs_in_place_is_left_alone_and_one_that_cannot_be_mounted_is_named(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "available_events").write_text("sched:sched_process_exec\n")
+    bpftrace.ensure_tracefs(tmp_path)
+    missing = tmp_path / "no-such-folder"
+    with pytest.raises(
+        ToolError, match=rf"^tracefs is not mounted at {missing} and could not be: "
+    ):
+        bpftrace.ensure_tracefs(missing)

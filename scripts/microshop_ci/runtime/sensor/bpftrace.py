@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 from microshop_ci.core.errors import ToolError, UsageError
+from microshop_ci.core.tools import run_tool
 from microshop_ci.runtime.sensor.debs import BPFTRACE, unpacked
 
 PROGRAM = Path(__file__).with_name("program.bt")
@@ -35,10 +35,7 @@ def ensure_tracefs(root: Path = TRACEFS) -> None:
     """Tracepoints are listed in tracefs; mount it where the kernel expects it when absent."""
     if (root / "available_events").is_file():
         return
-    result = subprocess.run(
-        ["mount", "-t", "tracefs", "nodev", str(root)],
-        capture_output=True, text=True, check=False, timeout=30,
-    )  # fmt: skip
+    result = run_tool(["mount", "-t", "tracefs", "nodev", str(root)], ok_codes=None, timeout=30)
     if result.returncode != 0 or not (root / "available_events").is_file():
         reason = result.stderr.strip() or "no available_events after mounting"
         raise ToolError(f"tracefs is not mounted at {root} and could not be: {reason}")
