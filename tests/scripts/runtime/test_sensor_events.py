@@ -84,6 +84,22 @@ def test_later_events_take_the_exec_path_and_fall_back_to_proc(tmp_path: Path) -
     )  # fmt: skip
 
 
+def test_a_forked_child_runs_its_parents_executable_until_it_execs(tmp_path: Path) -> None:
+    reader = EventReader(tmp_path)
+    reader.event(f"exec\t41\t40\t65532\tpython3\trunc\t{ID}\t/usr/bin/python3\n")
+    reader.event(f"exec\t60\t1\t0\tid\tsh\t{ID}\t/bin/id\n")
+    assert reader.event("fork\t41\t42\n") is None
+    assert reader.event("fork\t1\t60\n") is None  # pid 60 reused by a child of an unknown
+    worker = reader.event(f"connect\t42\t41\t65532\tpython3\tpython3\t{ID}\t443\t10.0.0.9\n")
+    assert worker is not None
+    assert worker["proc.exepath"] == "/usr/bin/python3"
+    reused = reader.event(f"open\t60\t1\t0\tx\ty\t{ID}\t1\t/etc/x\n")
+    assert reused is not None
+    assert reused["proc.exepath"] is None  # neither remembered nor in /proc
+    with pytest.raises(EventLineError):
+        reader.event("fork\tx\t1\n")
+
+
 def test_a_path_keeps_its_tab(tmp_path: Path) -> None:
     event = EventReader(tmp_path).event("open\t1\t0\t0\tsh\tx\t/\t577\t/etc/a\tb\n")
     assert event["fd.name"] == "/etc/a\tb"

@@ -14,6 +14,9 @@ TRACEFS = Path("/sys/kernel/tracing")
 # bpftrace 0.17 copies strings onto the 512-byte BPF stack: 96 bytes per string is the most the
 # open probe's three strings fit (longer paths are cut at 95 bytes; their prefix still matches).
 STRLEN = "96"
+# The perf ring per CPU, in 4 KiB pages (bpftrace's default is 64): 4 MiB absorbs bursts of
+# a few thousand events a second while Python catches up (docs/runtime-detection.md).
+RING_PAGES = "1024"
 
 
 def memory_subsys_index(cgroups: Path = Path("/proc/cgroups")) -> int:
@@ -54,6 +57,7 @@ def command(program: Path, keep_host: bool) -> tuple[list[str], dict[str, str]]:
         **os.environ,
         "LD_LIBRARY_PATH": str(root / "usr" / "lib" / "x86_64-linux-gnu"),
         "BPFTRACE_STRLEN": STRLEN,
+        "BPFTRACE_PERF_RB_PAGES": RING_PAGES,
     }
     namespace = "0" if keep_host else str(host_pid_namespace())
     return [str(binary), "-B", "line", "-f", "json", str(program), namespace], env

@@ -28,6 +28,7 @@ SYSCALL_PROBE = "tracepoint:syscalls:sys_enter_"
 KNOWN_PIDS = 65536  # executables remembered per pid (from exec events), oldest dropped first
 COMMON = 7  # kind, pid, ppid, uid, comm, parent comm, cgroup leaf
 EXTRA = {"exec": 1, "connect": 2, "open": 2, "syscall": 1}
+FORK_FIELDS = 3  # fork, parent pid, child pid
 
 Event = dict[str, Any]
 
@@ -94,9 +95,25 @@ class EventReader:
         while len(self.exepaths) > KNOWN_PIDS:
             self.exepaths.popitem(last=False)
 
-    def event(self, line: str) -> Event:
-        """One printf line of program.bt as an event; EventLineError when it is not one."""
+    def fork(self, parts: list[str]) -> None:
+        """A fork line: the child's executable is its parent's until the child execs."""
+        parent, child = int(parts[1]), int(parts[2])
+        known = self.exepaths.get(parent)
+        if known is not None:
+            self.remember(child, known)
+        else:
+            self.exepaths.pop(child, None)  # a reused pid forgets the process it was
+
+    def event(self, line: str) -> Event | None:
+        """One printf line of program.bt as an event (None for a fork, which only updates what
+        the reader knows); EventLineError when it is neither."""
         parts = line.rstrip("\n").split("\t")
+        if parts[0] == "fork" and len(parts) == FORK_FIELDS:
+            try:
+                self.fork(parts)
+            except ValueError:
+                raise EventLineError(f"not a sensor event: {line.strip()[:120]!r}") from None
+            return None
         count = EXTRA.get(parts[0], 0)
         problem = EventLineError(f"not a sensor event: {line.strip()[:120]!r}")
         if not count or len(parts) < COMMON + count:

@@ -77,10 +77,13 @@ class Sensor:
     def line(self, text: str) -> None:
         """One event: enriched, written, evaluated."""
         try:
-            event = self.enricher.enrich(self.reader.event(text))
+            parsed = self.reader.event(text)
         except EventLineError as err:
             print(f"runtime-sensor: {err}", file=sys.stderr)
             return
+        if parsed is None:
+            return
+        event = self.enricher.enrich(parsed)
         self.kinds[str(event["evt.type"])] += 1
         if self.events is not None:
             self.events.write(json.dumps(event, sort_keys=True) + "\n")
