@@ -14,7 +14,7 @@ PACKAGE = SCRIPTS_DIR / "microshop_ci"
 LAYERS = {
     "core": 0,
     # libraries: no stage of their own
-    "k8s": 1, "osv": 1, "gha": 1, "browser": 1, "bootstrap": 1, "sigstore": 1,
+    "k8s": 1, "osv": 1, "gha": 1, "browser": 1, "bootstrap": 1, "sigstore": 1, "runtime": 1,
     # one package per stage (and the cluster, benchmark and secret-store tools beside them)
     "checks": 2, "gates": 2, "build": 2, "sign": 2, "admission": 2, "smoke": 2,
     "cluster": 2, "bench": 2, "secrets": 2, "rescan": 2,

@@ -407,7 +407,10 @@ def test_gates_job_fails_on_the_unreachable_osv_service(gates_run: ActRun) -> No
     assert gates_run.results == {"security gates": "failed"}
     log = gates_run.log
     assert "| gates: pip-audit error" in log  # --online: api.osv.dev cannot be reached
-    for gate in ("bandit", "trivy-config", "trivy-secret", "actionlint", "zizmor", "manifests"):
+    for gate in (
+        "bandit", "trivy-config", "trivy-secret", "actionlint", "zizmor", "manifests",
+        "runtime-rules",
+    ):  # fmt: skip
         assert f"| gates: {gate} passed" in log
     assert "| gates: trivy-vuln skipped" in log  # no image in this job
     assert re.search(r"❌  Failure - Main Bandit, pip-audit, Trivy config and secret", log)

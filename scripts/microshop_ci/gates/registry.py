@@ -6,6 +6,7 @@ from microshop_ci.gates.bandit_gate import BanditGate
 from microshop_ci.gates.context import Gate
 from microshop_ci.gates.manifests_gate import ManifestsGate
 from microshop_ci.gates.pip_audit_gate import PipAuditGate
+from microshop_ci.gates.runtime_rules_gate import RuntimeRulesGate
 from microshop_ci.gates.trivy_gates import TrivyConfigGate, TrivySecretGate, TrivyVulnGate
 from microshop_ci.gates.workflow_gates import ActionlintGate, ZizmorGate
 
@@ -28,5 +29,6 @@ for _gate in (
     ActionlintGate(),
     ZizmorGate(),
     ManifestsGate(),
+    RuntimeRulesGate(),
 ):
     register(_gate)

@@ -111,6 +111,19 @@ def test_manifests_gate_without_validator_is_skipped_visibly(bad_run: GatesRun) 
     assert "- **manifests**: skipped: no scripts/validate-manifests yet" in bad_run.markdown
 
 
+def test_runtime_rules_fails_on_an_unknown_macro(bad_run: GatesRun) -> None:
+    gate = bad_run.gate("runtime-rules")
+    assert gate["verdict"] == "failed"
+    found = [(f["rule_id"], f["location"], f["message"]) for f in gate["blocking"]]
+    assert found == [
+        (
+            "MS-RUNTIME-RULE",
+            "policies/runtime/bad-rules.yaml",
+            "rule 'Shell in container': unknown macro 'spawned_process'",
+        )
+    ]
+
+
 def test_every_gate_that_ran_writes_valid_sarif(bad_run: GatesRun) -> None:
     for gate in bad_run.summary["gates"]:
         if gate["verdict"] in ("skipped", "not-run"):

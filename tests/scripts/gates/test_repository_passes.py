@@ -15,9 +15,12 @@ def test_repository_run_covers_every_gate_and_says_what_did_not_run(repo_run: Ga
     verdicts = {g["gate"]: g["verdict"] for g in repo_run.summary["gates"]}
     assert set(verdicts) == {
         "bandit", "pip-audit", "trivy-config", "trivy-secret", "trivy-vuln",
-        "actionlint", "zizmor", "manifests",
+        "actionlint", "zizmor", "manifests", "runtime-rules",
     }  # fmt: skip
-    for gate in ("bandit", "pip-audit", "trivy-config", "trivy-secret", "actionlint", "zizmor"):
+    for gate in (
+        "bandit", "pip-audit", "trivy-config", "trivy-secret", "actionlint", "zizmor",
+        "runtime-rules",
+    ):  # fmt: skip
         assert verdicts[gate] == "passed", gate
     if verdicts["trivy-vuln"] == "not-run":
         assert "> ⚠️ Trivy's vulnerability scan did not run" in repo_run.markdown
