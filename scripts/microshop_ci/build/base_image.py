@@ -4,8 +4,8 @@
 
 runtime  distroless-equivalent: Debian's python3.11 + libs, CA certs, tzdata, netbase, a dpkg
          status file for SBOMs, passwd entry nonroot 65532; no shell, no apt/dpkg, no pip.
-builder  the same packages plus python3-pip and the minbase tools (has a shell): the Dockerfiles'
-         build stage installs the locked wheels with it.
+builder  the same packages plus python3-pip, binutils (strip) and the minbase tools (has a
+         shell): the Dockerfiles' build stage installs the locked wheels with it.
 
 Both come from one debootstrap, so the interpreter in both stages is byte-identical. Images are
 written as docker-archives with `created` = SOURCE_DATE_EPOCH (newest packaged file), so the same
@@ -43,7 +43,9 @@ from microshop_ci.core.log import log, log_tail
 from microshop_ci.core.tools import ToolError, as_root, docker, image_exists, run_tool
 
 SUITE = "bookworm"
-PACKAGES = "python3-minimal,libpython3.11-stdlib,ca-certificates,tzdata,netbase,python3-pip"
+RUNTIME_PACKAGES = "python3-minimal,libpython3.11-stdlib,ca-certificates,tzdata,netbase,python3-pip"
+BUILD_TOOLS = "binutils"  # the builder's only: strip, for the build stage's build/slim.py
+PACKAGES = f"{RUNTIME_PACKAGES},{BUILD_TOOLS}"
 MIRROR = "http://deb.debian.org/debian"
 KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 # The code that decides what goes into the images: a change to any of it is a new cache key.
@@ -205,7 +207,8 @@ def _build(source: Source, images: BaseImages, work: Path) -> None:
     _load(
         work, images.runtime, work / "runtime", epoch,
         user="65532:65532", entrypoint="/usr/bin/python3.11",
-        comment=f"scripts/build-base-image runtime ({SUITE}: {PACKAGES} minus pip, shells, dpkg)",
+        comment=f"scripts/build-base-image runtime ({SUITE}: {RUNTIME_PACKAGES} minus pip, shells,"
+        " dpkg)",
     )  # fmt: skip
     _load(
         work, images.builder, chroot, epoch,

@@ -3,8 +3,9 @@
 requirements.txt = `uv export --locked` of the service (every dependency pinned with its sha256
 from uv.lock) + the service's own wheel (`uv build`) with its sha256. The wheels are downloaded
 against those hashes inside the builder base image (same interpreter and platform tags as the
-Dockerfiles' build stage), cached by requirements hash outside the clone. Nothing else goes in
-the context, so `docker build --network none` installs only what the lock pins.
+Dockerfiles' build stage), cached by requirements hash outside the clone. The only other file is
+slim.py (build/slim.py), which the build stage runs on what it installed. `docker build --network
+none` installs only what the lock pins.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from microshop_ci.build import slim
 from microshop_ci.build.image_archive import sha256_file
 from microshop_ci.core.cache import cache_root
 from microshop_ci.core.errors import BuildError
@@ -120,5 +122,6 @@ def prepare_context(service: str, context: Path, bases: Bases, epoch: int) -> No
         raise BuildError(f"{service}: uv build left {len(own)} service wheels in {context}")
     with requirements.open("a") as handle:
         handle.write(service_requirement(service, own[0]))
+    shutil.copyfile(slim.__file__, context / "slim.py")
     for path in (context, *context.rglob("*")):
         os.utime(path, (epoch, epoch), follow_symlinks=False)
