@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-STACK = [sys.executable, "-m", "microshop_ci.sigstore.stack"]
+STACK = [sys.executable, "-m", "microshop_ci", "sigstore"]
 UP_SECONDS = 3600  # a new machine builds Fulcio, Rekor and Trillian first
 
 
@@ -52,12 +52,12 @@ def running_stack(data: Path, host: str = "127.0.0.1") -> Iterator[dict[str, str
     started = _run([*STACK, "up"], env, UP_SECONDS)
     try:
         if started.returncode != 0:
-            raise RuntimeError(f"scripts/sigstore up failed: {started.stderr.strip()}")
+            raise RuntimeError(f"microshop sigstore up failed: {started.stderr.strip()}")
         printed = _run([*STACK, "env"], env, 60)
         if printed.returncode != 0:
-            raise RuntimeError(f"scripts/sigstore env failed: {printed.stderr.strip()}")
+            raise RuntimeError(f"microshop sigstore env failed: {printed.stderr.strip()}")
         yield {**env, **dict(line.split("=", 1) for line in printed.stdout.splitlines())}
     finally:
         stopped = _run([*STACK, "down"], env, 120)
         if stopped.returncode != 0:
-            raise RuntimeError(f"scripts/sigstore down failed: {stopped.stderr.strip()}")
+            raise RuntimeError(f"microshop sigstore down failed: {stopped.stderr.strip()}")

@@ -525,7 +525,7 @@ class ReleaseRun:
 def _release_token(sigstore: dict[str, str], sha: str) -> dict[str, str]:
     """The job's ACTIONS_ID_TOKEN_* from the token service stand-in (act has no OIDC service):
     release.yml of microshop/microshop on the tag, for as long as the run may take."""
-    argv = [sys.executable, "-m", "microshop_ci.sigstore.oidc", "job",
+    argv = [sys.executable, "-m", "microshop_ci", "oidc", "job",
             "--data", sigstore["SIGSTORE_OIDC_DATA"], "--repository", "microshop/microshop",
             "--workflow", "release.yml", "--ref", RELEASE_REF, "--event", "push", "--sha", sha,
             "--ttl", str(ACT_TIMEOUT)]  # fmt: skip

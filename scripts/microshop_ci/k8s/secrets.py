@@ -14,8 +14,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,7 +22,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from microshop_ci.core.errors import UsageError
+from microshop_ci.core.errors import ToolError, UsageError
 from microshop_ci.k8s.common import SECRETS_DIR
 from microshop_ci.k8s.jwks import jwks_json
 
@@ -165,9 +163,8 @@ def secret_manifests(
     ]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Create (or update) the Secrets with kubectl, or write them to a private file."""
-    parser = argparse.ArgumentParser(prog="deploy-secrets", description=__doc__)
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop deploy-secrets [kind|production] [--namespace NS] [--env-file FILE] ...`."""
     parser.add_argument("overlay_arg", nargs="?", choices=sorted(MEMBERS), metavar="OVERLAY")
     parser.add_argument("--overlay", choices=sorted(MEMBERS), help="same as OVERLAY (kind)")
     parser.add_argument("--namespace", default=os.environ.get("E2E_NAMESPACE", "microshop"))
@@ -181,23 +178,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="mongodb",
         help="ferretdb: the overlay runs with k8s/components/ferretdb (no database users)",
     )
-    args = parser.parse_args(argv)
-    args.overlay = args.overlay or args.overlay_arg or "kind"
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Create (or update) the Secrets with kubectl, or write them to a private file."""
+    overlay = args.overlay or args.overlay_arg or "kind"
+    values = load_values(args.env_file)
+    signing_key = load_signing_key(args.jwt_key)
     try:
-        values = load_values(args.env_file)
-        signing_key = load_signing_key(args.jwt_key)
-        try:
-            jwks = jwks_json(signing_key)
-        except (ValueError, TypeError) as exc:
-            raise UsageError(f"{args.jwt_key}: {exc}") from exc
-    except UsageError as exc:
-        print(f"deploy-secrets: {exc}", file=sys.stderr)
-        return 2
-    jwks_file = args.jwks_out or SECRETS_DIR / args.overlay / "jwks.json"
+        jwks = jwks_json(signing_key)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"{args.jwt_key}: {exc}") from exc
+    jwks_file = args.jwks_out or SECRETS_DIR / overlay / "jwks.json"
     jwks_file.parent.mkdir(parents=True, exist_ok=True)
     jwks_file.write_text(jwks + "\n")
     manifests = yaml.safe_dump_all(
-        secret_manifests(values, signing_key, args.overlay, args.namespace, args.database),
+        secret_manifests(values, signing_key, overlay, args.namespace, args.database),
         sort_keys=False,
     )
     names = "mongodb-credentials, api-service-secrets, api-service-jwt, client-service-secrets"
@@ -207,20 +203,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     kubectl = shutil.which("kubectl")
     if kubectl is None:
-        print(
-            "deploy-secrets: kubectl not found (use --out FILE to write the manifests)",
-            file=sys.stderr,
-        )
-        return 2
+        raise UsageError("kubectl not found (use --out FILE to write the manifests)")
     applied = subprocess.run(
         [kubectl, "apply", "-f", "-"], input=manifests, capture_output=True, text=True, check=False
     )
     if applied.returncode != 0:
-        print(f"deploy-secrets: kubectl apply failed: {applied.stderr.strip()}", file=sys.stderr)
-        return 1
+        raise ToolError(f"kubectl apply failed: {applied.stderr.strip()}")
     print(f"deploy-secrets: applied {names} in namespace {args.namespace}; JWKS in {jwks_file}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

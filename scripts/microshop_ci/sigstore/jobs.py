@@ -18,7 +18,7 @@ from microshop_ci.core.paths import REPO_ROOT
 from microshop_ci.core.tools import run_tool
 from microshop_ci.k8s.policies import DEFAULT_REPOSITORY
 from microshop_ci.sigstore import oidc
-from microshop_ci.sigstore.settings import Settings
+from microshop_ci.sigstore.settings import Settings, SettingsError
 
 TAG = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+$")
 TOKEN_TTL = 600  # seconds a job's request token lasts: one signing step
@@ -102,5 +102,5 @@ def release_job(env: Mapping[str, str], sha: str) -> Job:
     repository = env.get("GITHUB_REPOSITORY") or DEFAULT_REPOSITORY
     tag = env.get("MICROSHOP_RELEASE_TAG") or "v0.0.0"
     if not TAG.match(tag):
-        raise ValueError(f"MICROSHOP_RELEASE_TAG must be vX.Y.Z, not {tag!r}")
+        raise SettingsError(f"MICROSHOP_RELEASE_TAG must be vX.Y.Z, not {tag!r}")
     return Job(repository, "release.yml", f"refs/tags/{tag}", sha)

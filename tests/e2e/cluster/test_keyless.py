@@ -45,7 +45,7 @@ def sigstore() -> Settings:
     local = settings()
     down = [name for name, answers in status(local) if not answers]
     if down:
-        pytest.fail(f"the local Sigstore is not up ({', '.join(down)}): run scripts/sigstore up")
+        pytest.fail(f"the local Sigstore is not up ({', '.join(down)}): run microshop sigstore up")
     return local
 
 
