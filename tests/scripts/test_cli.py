@@ -169,36 +169,24 @@ def test_the_program_imports_only_the_standard_library_and_the_chosen_module() -
     assert "'microshop_ci.gates" not in printed
 
 
+def _run(program: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MICROSHOP_REGISTRY": "127.0.0.1:5999"}
+    return subprocess.run(
+        [str(program), *args], capture_output=True, text=True, check=False, timeout=60, env=env,
+        cwd=cwd,
+    )  # fmt: skip
+
+
 def test_the_console_script_is_the_program() -> None:
-    result = subprocess.run(
-        [str(Path(sys.executable).with_name("microshop")), "registry", "addr"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        env={**os.environ, "MICROSHOP_REGISTRY": "127.0.0.1:5999"},
-    )
+    program = Path(sys.executable).with_name("microshop")
+    result = _run(program, "registry", "addr")
     assert (result.returncode, result.stdout, result.stderr) == (0, "127.0.0.1:5999\n", "")
-    usage = subprocess.run(
-        [str(Path(sys.executable).with_name("microshop")), "registry", "start"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    usage = _run(program, "registry", "start")
     assert usage.returncode == 2
     assert usage.stderr.startswith("error: microshop registry: argument action: invalid choice")
     assert "Traceback" not in usage.stderr
 
 
-def test_a_wrapper_reaches_its_subcommand(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [str(SCRIPTS_DIR / "registry"), "addr"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        cwd=tmp_path,
-        env={**os.environ, "MICROSHOP_REGISTRY": "127.0.0.1:5998"},
-    )
-    assert (result.returncode, result.stdout, result.stderr) == (0, "127.0.0.1:5998\n", "")
+def test_a_wrapper_reaches_its_subcommand_from_any_folder(tmp_path: Path) -> None:
+    result = _run(SCRIPTS_DIR / "registry", "addr", cwd=tmp_path)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "127.0.0.1:5999\n", "")
