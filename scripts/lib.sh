@@ -15,7 +15,7 @@ uv_bin() {
 }
 
 # kubectl: the one built from the pinned Kubernetes source, so client and server versions match:
-# with the local kind node image (scripts/kind-node-image), else alone (scripts/build-kubectl, as
+# with the local kind node image (microshop cluster node-image), else alone (scripts/build-kubectl, as
 # GitHub's kind run does); else whatever is on PATH.
 _k8s_version="$(sed -n 's/^KUBERNETES_VERSION=//p' "$REPO_ROOT/scripts/tool-versions.env")"
 for _k8s_bin in "$MICROSHOP_CACHE/cluster/kubernetes/$_k8s_version/bin" \

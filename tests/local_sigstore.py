@@ -1,4 +1,4 @@
-"""The local Sigstore (scripts/sigstore) for a test: its own free ports and data folder.
+"""The local Sigstore (microshop sigstore) for a test: its own free ports and data folder.
 
 `running_stack` brings a stack up on a block of ten free ports and stops exactly it afterwards, so
 a test never meets another run's stack (the cluster run's uses the default ports).
@@ -42,7 +42,8 @@ def _run(argv: list[str], env: dict[str, str], timeout: float) -> subprocess.Com
 @contextlib.contextmanager
 def running_stack(data: Path, host: str = "127.0.0.1") -> Iterator[dict[str, str]]:
     """A stack with data in data, on host and a free port block; yields the environment that
-    names it plus the variables `scripts/sigstore env` prints. Stopped afterwards, also on error."""
+    names it plus the variables `microshop sigstore env` prints. Stopped afterwards, also on
+    error."""
     env = {
         **os.environ,
         "MICROSHOP_SIGSTORE_HOST": host,

@@ -1,6 +1,6 @@
 """Build the local Python base images from Debian bookworm packages (debootstrap), no registry.
 
-`scripts/build-base-image` runs this module; `microshop_ci.build.images` calls base_images().
+`microshop base-image` runs this module; `microshop_ci.build.images` calls base_images().
 
 runtime  distroless-equivalent: Debian's python3.11 + libs, CA certs, tzdata, netbase, a dpkg
          status file for SBOMs, passwd entry nonroot 65532; no shell, no apt/dpkg, no pip.
@@ -205,12 +205,12 @@ def _build(source: Source, images: BaseImages, work: Path) -> None:
     _load(
         work, images.runtime, work / "runtime", epoch,
         user="65532:65532", entrypoint="/usr/bin/python3.11",
-        comment=f"scripts/build-base-image runtime ({SUITE}: {PACKAGES} minus pip, shells, dpkg)",
+        comment=f"microshop base-image runtime ({SUITE}: {PACKAGES} minus pip, shells, dpkg)",
     )  # fmt: skip
     _load(
         work, images.builder, chroot, epoch,
         entrypoint="/bin/bash",
-        comment=f"scripts/build-base-image builder ({SUITE} minbase: {PACKAGES})",
+        comment=f"microshop base-image builder ({SUITE} minbase: {PACKAGES})",
     )  # fmt: skip
     log(f"base images built in {int(time.monotonic() - start)} s")
 

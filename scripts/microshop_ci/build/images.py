@@ -272,7 +272,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--base",
         choices=BASES,
         default="local",
-        help="local (scripts/build-base-image, default) or distroless (scripts/base-images.env)",
+        help="local (microshop base-image, default) or distroless (scripts/base-images.env)",
     )
     parser.add_argument(
         "--push",

@@ -27,7 +27,7 @@ def say(text: str) -> None:
 
 
 def render(what: str, out: Path, images: Path, overlay: str, components: Sequence[str]) -> None:
-    """scripts/render-manifests OVERLAY --what WHAT, in process; BuildError when it refuses."""
+    """microshop render-manifests OVERLAY --what WHAT, in process; BuildError when it refuses."""
     argv = [overlay, "--images", str(images), "--what", what, "-o", str(out)]
     for name in components:
         argv += ["--component", name]
@@ -58,7 +58,7 @@ def deploy(images: Path, overlay: str, components: Sequence[str]) -> None:
         render("policies", work / "policies.yaml", images, overlay, components)
         if "\nkind: ClusterPolicy\n" not in "\n" + (work / "policies.yaml").read_text():
             raise BuildError(
-                f"scripts/render-manifests {overlay} rendered no Kyverno ClusterPolicy: "
+                f"microshop render-manifests {overlay} rendered no Kyverno ClusterPolicy: "
                 "the cluster would admit anything"
             )
         apply(work / "policies.yaml")

@@ -1,4 +1,4 @@
-"""scripts/render-manifests: one overlay with the pushed images' digests, and its policies."""
+"""microshop render-manifests: one overlay with the pushed images' digests, and its policies."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="images file of scripts/build-images (env MICROSHOP_IMAGES_FILE); "
                    "without it the committed placeholder digests stay")  # fmt: skip
     p.add_argument("--jwks", type=Path, help="inline JWKS for the RequestAuthentication "
-                   "(default: .local/k8s/OVERLAY/jwks.json of scripts/deploy-secrets)")  # fmt: skip
+                   "(default: .local/k8s/OVERLAY/jwks.json, microshop deploy-secrets)")  # fmt: skip
     p.add_argument("--what", choices=("all", "manifests", "policies"), default="all")
     p.add_argument("--component", action="append", default=[],
                    help="add k8s/components/NAME (repeatable), e.g. ferretdb")  # fmt: skip
@@ -56,7 +56,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cosign-pub", type=Path,
                    default=Path(os.environ.get("MICROSHOP_COSIGN_PUB", DEFAULT_COSIGN_PUB)),
                    help="cosign public key for the local profile")  # fmt: skip
-    local = p.add_argument_group("keyless-local profile: the local Sigstore (scripts/sigstore env)")
+    local = p.add_argument_group("keyless-local profile: the local Sigstore (`sigstore env`)")
     local.add_argument("--issuer", help="the OIDC issuer URL Fulcio certifies")
     local.add_argument("--rekor-url", help="Rekor's URL")
     local.add_argument("--rekor-pub", type=Path, help="Rekor's public key (PEM file)")

@@ -40,7 +40,7 @@ def stop_local_stack(repo: Path) -> None:
 
 
 def stop_registry(repo: Path) -> None:
-    """Stop the registry the run started: `python -m microshop_ci.core.registry down` in repo."""
+    """Stop the registry the run started: `microshop registry down` in repo."""
     with contextlib.suppress(ToolError):
         run_tool(microshop("registry", "down"), ok_codes=None, cwd=repo,
                  env=module_env(repo, os.environ), timeout=60)  # fmt: skip

@@ -11,7 +11,7 @@ verify.json, attestation.json, and the logs of each cosign call.
                 Rekor entry; verification pins COSIGN_CERTIFICATE_IDENTITY and
                 COSIGN_CERTIFICATE_OIDC_ISSUER; MICROSHOP_SIGSTORE_{FULCIO_URL,REKOR_URL,
                 TRUSTED_ROOT} point it at a private Sigstore instead of the public one.
---mode keyless-local  the keyless steps against the local Sigstore (`scripts/sigstore up`), signed
+--mode keyless-local  the keyless steps against the local Sigstore (`microshop sigstore up`), signed
                 as this repository's release.yml on tag MICROSHOP_RELEASE_TAG (default v0.0.0)
                 with a token of the token service stand-in (microshop_ci.sigstore.jobs).
 Signatures use cosign's legacy format (`.sig` tags), which Kyverno's `type: Cosign` reads;

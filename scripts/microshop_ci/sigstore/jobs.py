@@ -90,7 +90,7 @@ def private_sigstore_env(sigstore: Settings) -> dict[str, str]:
 
 
 def release_job_lines(sigstore: Settings, env: Mapping[str, str]) -> list[str]:
-    """`scripts/sigstore release-job`: KEY=value lines (shell-quoted) of the release job at HEAD."""
+    """`microshop sigstore release-job`: KEY=value lines (shell-quoted) of the release job, HEAD."""
     sha = run_tool(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"]).stdout.strip()
     signing = release_job(env, sha).signing_env(sigstore)
     return [f"{key}={shlex.quote(value)}" for key, value in signing.items()]

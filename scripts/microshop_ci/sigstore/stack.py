@@ -1,11 +1,11 @@
-"""`scripts/sigstore up|down|status|env`: start, stop, check and describe the local Sigstore.
+"""`microshop sigstore up|down|status|env`: start, stop, check and describe the local Sigstore.
 
 up      build what is missing, create the keys once, then start MariaDB, Trillian's log server
         and log signer, Rekor, the OIDC issuer and Fulcio in that order, each polled until it
         answers (bounded); a running component is left alone; writes the trusted root
 down    stop exactly the processes `up` started (their pid files); the data stays
 status  one line per component, exit 0 only when all answer
-env     the shell variables a signer or verifier needs (`eval "$(scripts/sigstore env)"`)
+env     the shell variables a signer or verifier needs (`eval "$(microshop sigstore env)"`)
 release-job  the variables `scripts/supply-chain --mode keyless` needs to sign here as this
         repository's release.yml on tag MICROSHOP_RELEASE_TAG (default v0.0.0) at HEAD: a token of
         the token service stand-in, the runner's GITHUB_* variables, the private-Sigstore settings
@@ -157,7 +157,7 @@ def down(s: Settings) -> list[str]:
             pid_file(s, name).unlink(missing_ok=True)
         _stop(list(pids.values()))
         said += [f"{name} stopped (pid {pid})" for name, pid in pids.items()]
-    return said or ["nothing started by scripts/sigstore is running"]
+    return said or ["nothing started by microshop sigstore is running"]
 
 
 def status(s: Settings) -> list[tuple[str, bool]]:

@@ -1,4 +1,4 @@
-"""`scripts/smoke --images FILE [--json OUT]`: run the signed images and place one real order."""
+"""`microshop smoke --images FILE [--json OUT]`: run the signed images and place one real order."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The base image's packages are authenticated: a bad keyring stops scripts/build-base-image."""
+"""The base image's packages are authenticated: a bad keyring stops microshop base-image."""
 
 from __future__ import annotations
 

@@ -142,7 +142,7 @@ def build_images(
 
 
 def base_images() -> list[str]:
-    """The base image tags of this tree (scripts/build-base-image --env, on this machine)."""
+    """The base image tags of this tree (microshop base-image --env, on this machine)."""
     lines = run(SCRIPTS / "build-base-image", "--env").stdout.splitlines()
     return [line.split("=", 1)[1] for line in lines]
 
@@ -281,5 +281,5 @@ def test_the_base_image_build_runs_on_the_containerd_store(
         assert manifest["RepoTags"] == [tag]
         assert len(config["rootfs"]["diff_ids"]) == 1
         assert config["history"][0]["created_by"].startswith(
-            f"scripts/build-base-image {comment} (bookworm"
+            f"microshop base-image {comment} (bookworm"
         )

@@ -1,4 +1,4 @@
-"""scripts/render-manifests: our digests and the JWKS go in, policies render per profile."""
+"""microshop render-manifests: our digests and the JWKS go in, policies render per profile."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""scripts/deploy-secrets and the JWKS: values never in git or logs, a JWKS Istio can verify."""
+"""microshop deploy-secrets and the JWKS: values never in git or logs, a JWKS Istio can verify."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""scripts/secrets against a real OpenBao: per-service policies, audit, agent, rotation, errors."""
+"""`microshop secrets` against a real OpenBao: per-service policies, audit, agent, rotation."""
 
 from __future__ import annotations
 
@@ -21,14 +21,14 @@ from tests.openbao import Bao, agent, poll, start_bao
 
 
 def as_token(monkeypatch: pytest.MonkeyPatch, bao: Bao, token: str | None = None) -> None:
-    """Point scripts/secrets at the server, with the root token unless another is given."""
+    """Point microshop secrets at the server, with the root token unless another is given."""
     for name, value in bao.env(token).items():
         monkeypatch.setenv(name, value)
 
 
 @pytest.fixture(scope="module")
 def prepared(openbao: Bao) -> Bao:
-    """The server after `scripts/secrets setup` and `seed`, as root."""
+    """The server after `microshop secrets setup` and `seed`, as root."""
     with pytest.MonkeyPatch.context() as patch:
         as_token(patch, openbao)
         assert microshop(["secrets", "setup"]) == 0

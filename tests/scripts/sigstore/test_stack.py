@@ -1,4 +1,4 @@
-"""The local Sigstore (scripts/sigstore): settings, refusals, and a real keyless sign and verify."""
+"""The local Sigstore (`microshop sigstore`): settings, refusals, a real keyless sign and verify."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def test_down_without_a_started_stack_stops_nothing(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("MICROSHOP_SIGSTORE_DATA", str(tmp_path))
-    assert stack.down(settings()) == ["nothing started by scripts/sigstore is running"]
+    assert stack.down(settings()) == ["nothing started by microshop sigstore is running"]
 
 
 def test_a_server_that_exits_is_named_with_its_log_in_one_line(
