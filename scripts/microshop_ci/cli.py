@@ -3,7 +3,7 @@
 Exit codes (every subcommand):
   0    success
   1    a check failed, or a step could not run (one `error: ...` line says which)
-  2    a usage error: a bad option, argument, input file or configuration
+  2    a usage error: a bad option or argument, an invalid configuration
   130  interrupted (Ctrl-C)
 
 Paths: a path given on the command line is read from the folder you stand in; the command
