@@ -64,8 +64,8 @@ def run_tool(
 def python_module(module: str, *args: str) -> tuple[str, ...]:
     """argv of `python -m MODULE ARGS` in this interpreter's environment (the locked one).
 
-    The one way the pipeline starts its own Python as a child process (scripts/lib.sh's
-    py_module is the same for a person at a shell); see module_env for where it is imported from.
+    The one way the pipeline starts its own Python as a child process (microshop() below is this
+    for the program); see module_env for where it is imported from.
     """
     return (sys.executable, "-m", module, *args)
 
