@@ -20,6 +20,7 @@ import io
 import json
 import os
 import subprocess
+import sys
 import tarfile
 import time
 from collections.abc import Iterator
@@ -143,7 +144,7 @@ def build_images(
 
 def base_images() -> list[str]:
     """The base image tags of this tree (microshop base-image --env, on this machine)."""
-    lines = run(SCRIPTS / "build-base-image", "--env").stdout.splitlines()
+    lines = run(sys.executable, "-m", "microshop_ci", "base-image", "--env").stdout.splitlines()
     return [line.split("=", 1)[1] for line in lines]
 
 
@@ -262,7 +263,7 @@ def test_the_base_image_build_runs_on_the_containerd_store(
 ) -> None:
     # after the builds (which used this machine's bases): debootstrap and `docker load` for real
     result = subprocess.run(
-        [SCRIPTS / "build-base-image", "--force", "--env"],
+        [sys.executable, "-m", "microshop_ci", "base-image", "--force", "--env"],
         env=engine.env(), capture_output=True, text=True, check=False, timeout=1800,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
