@@ -11,11 +11,11 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 # Print the path of the pinned uv, installing it into the cache from hashed requirements
 # (scripts/microshop_ci/core/uv.py, standard library only: it runs before the locked environment).
 uv_bin() {
-  PYTHONPATH="$REPO_ROOT/scripts" python3 -m microshop_ci.core.uv
+  PYTHONPATH="$REPO_ROOT/scripts" python3 -m microshop_ci uv
 }
 
 # kubectl: the one built from the pinned Kubernetes source, so client and server versions match:
-# with the local kind node image (scripts/kind-node-image), else alone (scripts/build-kubectl, as
+# with the local kind node image (microshop cluster node-image), else alone (scripts/build-kubectl, as
 # GitHub's kind run does); else whatever is on PATH.
 _k8s_version="$(sed -n 's/^KUBERNETES_VERSION=//p' "$REPO_ROOT/scripts/tool-versions.env")"
 for _k8s_bin in "$MICROSHOP_CACHE/cluster/kubernetes/$_k8s_version/bin" \
@@ -30,15 +30,15 @@ for _k8s_bin in "$MICROSHOP_CACHE/cluster/kubernetes/$_k8s_version/bin" \
 done
 unset _k8s_version _k8s_bin
 
-# Run `python3 -m MODULE ARGS...` with the system Python and scripts/ on PYTHONPATH: the one way
-# to start the standard-library modules that run before the locked environment exists, or without
-# it (scripts/setup, dockerd-up, tool, ensure-tools; require-jobs and images-output on GitHub).
-py_stdlib() {
-  PYTHONPATH="$REPO_ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}" exec python3 -m "$@"
+# Run `microshop SUBCOMMAND ARGS...` (scripts/microshop_ci/cli.py) in the locked environment, from
+# any folder: the one way the scripts in scripts/ start the pipeline.
+microshop() {
+  exec "$(uv_bin)" run --frozen --quiet --project "$REPO_ROOT" microshop "$@"
 }
 
-# Run `python -m MODULE ARGS...` in the locked environment, from any folder: the one way the
-# scripts in scripts/ start the pipeline's Python (scripts/microshop_ci).
-py_module() {
-  exec "$(uv_bin)" run --frozen --quiet --project "$REPO_ROOT" python -m "$@"
+# The same program with the system Python and scripts/ on PYTHONPATH, for the standard-library
+# subcommands that run before the locked environment exists, or without it (setup, dockerd, tool,
+# registry; the release jobs that install nothing).
+microshop_stdlib() {
+  PYTHONPATH="$REPO_ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}" exec python3 -m microshop_ci "$@"
 }

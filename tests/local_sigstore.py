@@ -1,4 +1,4 @@
-"""The local Sigstore (scripts/sigstore) for a test: its own free ports and data folder.
+"""The local Sigstore (microshop sigstore) for a test: its own free ports and data folder.
 
 `running_stack` brings a stack up on a block of ten free ports and stops exactly it afterwards, so
 a test never meets another run's stack (the cluster run's uses the default ports).
@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-STACK = [sys.executable, "-m", "microshop_ci.sigstore.stack"]
+STACK = [sys.executable, "-m", "microshop_ci", "sigstore"]
 UP_SECONDS = 3600  # a new machine builds Fulcio, Rekor and Trillian first
 
 
@@ -42,7 +42,8 @@ def _run(argv: list[str], env: dict[str, str], timeout: float) -> subprocess.Com
 @contextlib.contextmanager
 def running_stack(data: Path, host: str = "127.0.0.1") -> Iterator[dict[str, str]]:
     """A stack with data in data, on host and a free port block; yields the environment that
-    names it plus the variables `scripts/sigstore env` prints. Stopped afterwards, also on error."""
+    names it plus the variables `microshop sigstore env` prints. Stopped afterwards, also on
+    error."""
     env = {
         **os.environ,
         "MICROSHOP_SIGSTORE_HOST": host,
@@ -52,12 +53,12 @@ def running_stack(data: Path, host: str = "127.0.0.1") -> Iterator[dict[str, str
     started = _run([*STACK, "up"], env, UP_SECONDS)
     try:
         if started.returncode != 0:
-            raise RuntimeError(f"scripts/sigstore up failed: {started.stderr.strip()}")
+            raise RuntimeError(f"microshop sigstore up failed: {started.stderr.strip()}")
         printed = _run([*STACK, "env"], env, 60)
         if printed.returncode != 0:
-            raise RuntimeError(f"scripts/sigstore env failed: {printed.stderr.strip()}")
+            raise RuntimeError(f"microshop sigstore env failed: {printed.stderr.strip()}")
         yield {**env, **dict(line.split("=", 1) for line in printed.stdout.splitlines())}
     finally:
         stopped = _run([*STACK, "down"], env, 120)
         if stopped.returncode != 0:
-            raise RuntimeError(f"scripts/sigstore down failed: {stopped.stderr.strip()}")
+            raise RuntimeError(f"microshop sigstore down failed: {stopped.stderr.strip()}")

@@ -31,7 +31,7 @@ class Bao:
     binary: Path
 
     def env(self, token: str | None = None) -> dict[str, str]:
-        """The environment the bao CLI (and scripts/secrets) reads: address and token."""
+        """The environment the bao CLI (and microshop secrets) reads: address and token."""
         return {"BAO_ADDR": self.addr, "BAO_TOKEN": token or self.root_token}
 
     def cli(self, *args: str, token: str | None = None) -> str:

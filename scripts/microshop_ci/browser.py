@@ -8,11 +8,13 @@ another binary. Only the standard library here: scripts/setup runs it before the
 
 from __future__ import annotations
 
+import argparse
 import os
-import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from microshop_ci.core.errors import MicroshopError
 
 DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
 DEBIAN_PACKAGES = ("chromium", "chromium-driver")
@@ -89,17 +91,17 @@ def chromium() -> Path:
     return next((c for c in CANDIDATES if c.exists()), DEBIAN_CHROMIUM)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Print the Debian packages to install (maybe none) and the binary; exit 1 with a reason."""
-    del argv
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop browser` takes no options."""
+    del parser
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Print the Debian packages to install (maybe none) and the binary; raise with a reason."""
+    del args
     decided = plan(read_os_release(), Path.exists, os.environ.get("MICROSHOP_CHROMIUM"))
     if decided.error:
-        print(f"browser: {decided.error}", file=sys.stderr)
-        return 1
+        raise MicroshopError(f"browser: {decided.error}")
     print(" ".join(decided.packages))
     print(decided.binary)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

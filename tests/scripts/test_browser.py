@@ -10,6 +10,7 @@ import pytest
 
 from microshop_ci import browser
 from microshop_ci.browser import BrowserPlan, plan, read_os_release
+from microshop_ci.cli import main as microshop
 from tests.conftest import REPO_ROOT
 
 DEBIAN = {"ID": "debian", "PRETTY_NAME": "Debian GNU/Linux 12 (bookworm)"}
@@ -72,7 +73,7 @@ def test_os_release_is_parsed_without_quotes(tmp_path: Path) -> None:
 
 def test_cli_runs_with_the_system_python_and_names_a_missing_override() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "microshop_ci.browser"],
+        [sys.executable, "-m", "microshop_ci", "browser"],
         capture_output=True,
         text=True,
         check=False,
@@ -80,7 +81,9 @@ def test_cli_runs_with_the_system_python_and_names_a_missing_override() -> None:
         env={"PYTHONPATH": str(REPO_ROOT / "scripts"), "MICROSHOP_CHROMIUM": "/nonexistent/chrome"},
     )
     assert result.returncode == 1
-    assert result.stderr == "browser: MICROSHOP_CHROMIUM=/nonexistent/chrome does not exist\n"
+    assert result.stderr == (
+        "error: browser: MICROSHOP_CHROMIUM=/nonexistent/chrome does not exist\n"
+    )
 
 
 def test_the_browser_to_start_is_the_override_else_the_first_that_exists(
@@ -102,5 +105,5 @@ def test_the_cli_prints_the_packages_and_the_binary(
     os_release.write_text('ID=debian\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n')
     monkeypatch.delenv("MICROSHOP_CHROMIUM", raising=False)
     monkeypatch.setattr(browser, "read_os_release", lambda: read_os_release(os_release))
-    assert browser.main([]) == 0
+    assert microshop(["browser"]) == 0
     assert capsys.readouterr().out == "chromium chromium-driver\n/usr/bin/chromium\n"

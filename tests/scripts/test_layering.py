@@ -19,6 +19,8 @@ LAYERS = {
     "checks": 2, "gates": 2, "build": 2, "sign": 2, "admission": 2, "smoke": 2,
     "cluster": 2, "bench": 2, "secrets": 2, "rescan": 2,
     "pipeline": 3,
+    # the program: its subcommand table and the one parser over every package
+    "commands": 4, "cli": 4, "__main__": 4,
 }  # fmt: skip
 
 

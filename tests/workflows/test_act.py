@@ -9,7 +9,7 @@ cheap jobs and `required` (and `required` failing on a failed job), pr.yml's `ga
 offline, its `if: !cancelled()` steps still reporting), release.yml's `build` stopping at its
 Trivy gate, and on an empty Trivy DB `build` and `push` handing their outputs and artifacts to
 the `sign` matrix, which signs and attests keyless against the local Sigstore (Fulcio, Rekor:
-scripts/sigstore; the job's OIDC token from the token service stand-in), and to `verify`; and
+microshop sigstore; the job's OIDC token from the token service stand-in), and to `verify`; and
 pr.yml's `images` job passing whole on an empty Trivy DB. act itself is built with one fix
 (microshop_ci/gha/act_output.py: a failing step's last output lines reach the log), proven by 40
 failing steps. What cannot run here, and why, is in docs/ci.md.

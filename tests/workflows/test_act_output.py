@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from microshop_ci.cli import main as microshop
 from microshop_ci.core.pins import pin
-from microshop_ci.gha.act_output import DRAIN_FIRST, EARLY_RETURN, FILE, SourceError, fix, main
+from microshop_ci.gha.act_output import DRAIN_FIRST, EARLY_RETURN, FILE, SourceError, fix
 
 # the shape of act v0.2.89's HostEnvironment.exec around cmd.Run (abridged)
 EXEC = (
@@ -40,14 +41,16 @@ def test_a_source_without_the_early_return_is_refused_by_name(
     module(tmp_path, EXEC.replace(EARLY_RETURN, DRAIN_FIRST))  # already fixed, or act changed
     with pytest.raises(SourceError, match=r"the early return after cmd\.Run"):
         fix(tmp_path)
-    assert main([str(tmp_path)]) == 1
-    assert "host_environment.go: the early return after cmd.Run() is not there exactly once" in (
-        capsys.readouterr().err
+    assert microshop(["act-output", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: {tmp_path / FILE}: the early return after cmd.Run() is not there exactly once; "
+        "check whether this act version still loses a failing step's output\n"
     )
 
 
 def test_a_folder_that_is_not_act_is_refused(tmp_path: Path) -> None:
-    assert main([str(tmp_path)]) == 1
+    assert microshop(["act-output", str(tmp_path)]) == 1
 
 
 def test_the_pinned_act_source_has_exactly_the_lines_the_fix_expects(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from microshop_ci.commands import BY_NAME
 from tests.conftest import REPO_ROOT
 from tests.scripts.bootstrap.test_stdlib_only import outside_stdlib
 
@@ -293,12 +294,13 @@ def test_the_version_tag_is_written_last_by_one_step_after_the_approved_signing(
 
 
 def launcher(script: str) -> tuple[str, str]:
-    """(py_stdlib|py_module, module) of a scripts/ entry point."""
+    """(microshop_stdlib|microshop, module) of a scripts/ entry point: how it starts the program
+    and the module of the subcommand it runs."""
     match = re.search(
-        r"(py_stdlib|py_module) (microshop_ci[\w.]*)", (REPO_ROOT / script).read_text()
+        r"\b(microshop_stdlib|microshop) ([a-z][a-z0-9-]*)", (REPO_ROOT / script).read_text()
     )
     assert match, script
-    return match.group(1), match.group(2)
+    return match.group(1), BY_NAME[match.group(2)].module
 
 
 def test_the_verify_job_holds_no_github_token() -> None:
@@ -322,7 +324,7 @@ def test_jobs_that_can_push_or_sign_run_only_standard_library_scripts_and_build_
             assert "actions/setup-go" not in uses, name
             for run in runs_of(job):
                 how, module = launcher(run.split()[0])
-                assert how == "py_stdlib", f"{name}: {run}"
+                assert how == "microshop_stdlib", f"{name}: {run}"
                 assert outside_stdlib((module,)) == set(), f"{name}: {module}"
     assert privileged == ["release.yml:push", "release.yml:sign", "release.yml:tag"]
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from microshop_ci.cli import main as microshop
 from microshop_ci.gha.pins import Pin, PinRule
-from microshop_ci.gha.policy import Checker, describe, main
+from microshop_ci.gha.policy import Checker, describe
 from tests.conftest import REPO_ROOT
 from tests.workflows.conftest import (
     FIXTURES,
@@ -111,19 +112,21 @@ def test_invalid_yaml_is_reported_not_raised(checker: Checker, tmp_path: Path) -
 
 
 def test_cli_exits_1_on_findings_and_names_the_file(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["--repo", str(REPO_ROOT), str(FIXTURES / "timeout.yml")])
+    code = microshop(["workflow-policy", "--repo", str(REPO_ROOT), str(FIXTURES / "timeout.yml")])
     out = capsys.readouterr().out
     assert code == 1
     assert "timeout.yml: jobs.build: [timeout]" in out
 
 
 def test_cli_exits_0_on_a_clean_file(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--repo", str(REPO_ROOT), str(FIXTURES / "good.yml")]) == 0
+    assert microshop(["workflow-policy", "--repo", str(REPO_ROOT), str(FIXTURES / "good.yml")]) == 0
     assert "1 files, 0 findings" in capsys.readouterr().out
 
 
 def test_cli_refuses_a_missing_pin_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["--repo", str(REPO_ROOT), "--pins", str(tmp_path / "nope.yaml")])
+    code = microshop(
+        ["workflow-policy", "--repo", str(REPO_ROOT), "--pins", str(tmp_path / "nope.yaml")]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "nope.yaml: cannot read the pin list" in err
@@ -162,7 +165,7 @@ def test_the_policy_check_needs_nothing_beside_the_checkout(tmp_path: Path) -> N
     assert not (tmp_path / "shared").exists()
     # the environment as it is (on GitHub: the token that lets a Dependabot bump through)
     result = subprocess.run(
-        [sys.executable, "-m", "microshop_ci.gha.policy", "--repo", str(clone)],
+        [sys.executable, "-m", "microshop_ci", "workflow-policy", "--repo", str(clone)],
         cwd=clone,
         capture_output=True,
         text=True,

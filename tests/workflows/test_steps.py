@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from microshop_ci.cli import main as microshop
 from microshop_ci.gha.budget import Mark, render
 from microshop_ci.gha.images import ImagesFileError, load_images
-from microshop_ci.gha.images import main as images_main
 from microshop_ci.gha.needs import failed_jobs
 from tests.conftest import REPO_ROOT
 
@@ -125,7 +125,7 @@ def test_images_output_writes_services_and_images_for_later_jobs(tmp_path: Path)
 
 def test_images_output_names_a_missing_file(tmp_path: Path) -> None:
     result = _run("images-output", str(tmp_path / "nope.json"))
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert "nope.json: cannot read the images file (No such file or directory)" in result.stderr
 
 
@@ -133,9 +133,9 @@ def test_ref_of_an_unknown_service_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = _images_file(tmp_path, {"api-service": {"ref": f"r/api-service@{DIGEST}"}})
-    assert images_main(["ref", str(path), "api-service"]) == 0
+    assert microshop(["images-output", "ref", str(path), "api-service"]) == 0
     assert capsys.readouterr().out.strip() == f"r/api-service@{DIGEST}"
-    assert images_main(["ref", str(path), "web"]) == 2
+    assert microshop(["images-output", "ref", str(path), "web"]) == 1
     assert "has no image for 'web'" in capsys.readouterr().err
 
 
@@ -203,8 +203,8 @@ def test_kind_deploy_needs_the_images_file(tmp_path: Path) -> None:
 
 def test_scan_images_needs_the_images_file() -> None:
     result = _run("scan-images", "--report-dir", "x")
-    assert result.returncode == 1
-    assert "usage: scripts/scan-images" in result.stderr
+    assert result.returncode == 2
+    assert "the following arguments are required: --images" in result.stderr
 
 
 def test_kind_diagnostics_writes_notes_and_succeeds_without_a_cluster(tmp_path: Path) -> None:
@@ -269,7 +269,7 @@ def test_images_output_for_one_service_gives_its_name_and_digest(tmp_path: Path)
         f"name=ghcr.io/acme/api-service\ndigest={DIGEST}\nref=ghcr.io/acme/api-service@{DIGEST}\n"
     )
     missing = _run("images-output", str(path), "web", env={"GITHUB_OUTPUT": str(output)})
-    assert missing.returncode == 2
+    assert missing.returncode == 1
     assert "has no image for 'web'" in missing.stderr
 
 

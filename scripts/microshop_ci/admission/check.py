@@ -11,10 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
-import sys
 import tarfile
 import tempfile
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -233,29 +231,27 @@ def outcome_of(report: Report) -> AdmissionResult:
     return AdmissionResult({o.target: _counts(o) for o in report.overlays}, refused)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Exit 0 only when every overlay passes every policy and the unsigned control is refused."""
-    parser = argparse.ArgumentParser(prog="admission-check", description=__doc__)
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop admission-check --images FILE [--cosign-pub FILE] [--json OUT]`."""
     parser.add_argument("--images", type=Path, required=True, help="reports/images.json")
     parser.add_argument("--cosign-pub", type=Path, default=LOCAL_DIR / "cosign" / "cosign.pub")
     parser.add_argument("--control-image", help="an unsigned NAME@sha256:... (default: push one)")
     parser.add_argument("--json", type=Path, help="write the report here")
     parser.add_argument("--result", type=Path, help="write the typed stage result here")
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Exit 0 only when every overlay passes every policy and the unsigned control is refused."""
     try:
         images = load_images(args.images)
-        try:
-            key = args.cosign_pub.read_text()
-        except OSError as exc:
-            raise UsageError(f"{args.cosign_pub}: cannot read the cosign public key") from exc
         control = parse_ref(args.control_image) if args.control_image else None
-        report = check(images, key, control)
-    except (UsageError, ValueError) as exc:
-        print(f"admission-check: {exc}", file=sys.stderr)
-        return 2
-    except ToolError as exc:
-        print(f"admission-check: {exc}", file=sys.stderr)
-        return 1
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    try:
+        key = args.cosign_pub.read_text()
+    except OSError as exc:
+        raise UsageError(f"{args.cosign_pub}: cannot read the cosign public key") from exc
+    report = check(images, key, control)
     failed = list(report.problems)
     for outcome in [*report.overlays, *([report.control] if report.control else [])]:
         passed = sum(1 for r in outcome.results if r.get("result") == "pass")
@@ -272,7 +268,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         "admission-check: " + ("FAILED" if failed else "every overlay admitted, unsigned refused")
     )
     return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

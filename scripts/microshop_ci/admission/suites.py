@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from microshop_ci.core.tools import ToolError, pinned_tool, run
+from microshop_ci.core.errors import UsageError
+from microshop_ci.core.tools import pinned_tool, run
 from microshop_ci.k8s.common import POLICIES_DIR
 from microshop_ci.k8s.policies import policy_files
 
@@ -111,19 +110,16 @@ def check_all(root: Path = POLICIES_DIR) -> tuple[list[SuiteReport], list[str]]:
     return reports, general
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Print one line per policy; exit 1 when any suite is missing, weak or failing."""
-    parser = argparse.ArgumentParser(prog="kyverno-test", description=__doc__)
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop kyverno-test [POLICIES_DIR]`."""
     parser.add_argument("root", nargs="?", type=Path, default=POLICIES_DIR)
-    args = parser.parse_args(argv)
-    try:
-        reports, general = check_all(args.root)
-    except ToolError as exc:
-        print(f"kyverno-test: {exc}", file=sys.stderr)
-        return 1
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Print one line per policy; exit 1 when any suite is missing, weak or failing."""
+    reports, general = check_all(args.root)
     if not reports:
-        print(f"kyverno-test: no policy found under {args.root}", file=sys.stderr)
-        return 1
+        raise UsageError(f"no policy found under {args.root}")
     for report in reports:
         status = "FAIL" if report.problems else "ok"
         counts = ", ".join(f"{k} {v}" for k, v in sorted(report.expected.items()))
@@ -137,7 +133,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     proven = len(reports) - len(failed)
     print(f"kyverno-test: {proven} policies proven, {len(failed)} not ({results} results)")
     return 1 if failed or general else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -197,23 +196,21 @@ def as_json(f: Finding) -> dict[str, str]:
     }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Validate; print one line per finding; exit 1 on any finding, 2 on a usage error."""
-    parser = argparse.ArgumentParser(prog="validate-manifests", description=__doc__)
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop validate-manifests [--overlay NAME]... [--file RENDERED.yaml]... [--json OUT]`."""
     parser.add_argument("--overlay", action="append", help="only this overlay (repeatable)")
     parser.add_argument("--file", type=Path, action="append", default=[],
                         help="also check a rendered manifest file (e.g. a fixture)")  # fmt: skip
     parser.add_argument("--json", type=Path, help="write the findings here as a JSON list")
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Validate; print one line per finding; exit 1 on any finding."""
+    names = args.overlay if args.overlay is not None else ([] if args.file else overlays())
     try:
-        names = args.overlay if args.overlay is not None else ([] if args.file else overlays())
         findings = validate(names, args.file)
-    except UsageError as exc:
-        print(f"validate-manifests: {exc}", file=sys.stderr)
-        return 2
     except ToolError as exc:
-        print(f"validate-manifests: a check could not run: {exc}", file=sys.stderr)
-        return 1
+        raise ToolError(f"a check could not run: {exc}") from exc
     for f in findings:
         print(f"FAIL {f.path} {f.target} [{f.rule_id}] {f.message}")
     checked = ", ".join(names + [str(p) for p in args.file])
@@ -222,7 +219,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps([as_json(f) for f in findings], indent=2) + "\n")
     return 1 if findings else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

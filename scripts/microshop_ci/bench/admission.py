@@ -1,4 +1,4 @@
-"""`python -m microshop_ci.bench.admission`: what verifying every admission afresh costs.
+"""`microshop benchmark-admission`: what verifying every admission afresh costs.
 
 Against the cluster the kubeconfig points at (a kept `scripts/cluster-e2e --keep` cluster):
 creates dry-run Pods (nothing is stored) by tag through the API server and Kyverno's webhook,
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -133,18 +132,16 @@ def measure(images_file: Path, count: int) -> str:
     return "\n".join(rows)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m microshop_ci.bench.admission")
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop benchmark-admission [--images FILE] [--count N]`."""
     parser.add_argument("--images", type=Path, default=REPO_ROOT / "reports" / "images.json")
     parser.add_argument("--count", type=int, default=30, help="admissions per setting")
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Print the table; the cluster's refusal or absence is one `error: ...` line."""
     try:
         print(measure(args.images, args.count))
-    except (MicroshopError, ApiException, config.ConfigException) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except (ApiException, config.ConfigException) as exc:
+        raise MicroshopError(str(exc)) from exc
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

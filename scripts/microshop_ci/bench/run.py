@@ -23,6 +23,7 @@ import httpx
 
 from microshop_ci.bench.commands import Call, CommandCount, count_commands, markdown_commands
 from microshop_ci.bench.wrk import Cell, markdown_table, parse_wrk
+from microshop_ci.core.errors import UsageError
 from microshop_ci.core.paths import REPO_ROOT
 from microshop_ci.core.tools import ToolError, pinned_tool
 
@@ -275,25 +276,31 @@ def run(workers: int, duration: int, connections: list[int], out: Path) -> str:
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: scripts/benchmark-api [--workers N] [--duration S] [--connections 1,16,64]."""
-    parser = argparse.ArgumentParser(prog="benchmark-api", description=__doc__)
+def _connections(text: str) -> list[int]:
+    """--connections: a comma-separated list of positive numbers."""
+    try:
+        return [int(c) for c in text.split(",")]
+    except ValueError:
+        raise UsageError(
+            f"--connections: {text!r} is not a comma-separated list of numbers"
+        ) from None
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop benchmark [--workers N] [--duration S] [--connections 1,16,64] [--out FILE]`."""
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--duration", type=int, default=10, help="seconds per cell")
     parser.add_argument("--connections", default="1,16,64")
     default_out = REPO_ROOT / "reports" / "benchmarks" / "api-service.md"
     parser.add_argument("--out", type=Path, default=default_out)
-    args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("error: wrk is not installed: run scripts/setup", file=sys.stderr)
-        return 1
-    try:
-        connections = [int(c) for c in args.connections.split(",")]
-    except ValueError:
-        parser.error(
-            f"--connections: {args.connections!r} is not a comma-separated list of numbers"
-        )
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Measure every cell and print the report."""
+    connections = _connections(args.connections)
     if args.workers < 1 or args.duration < 1 or any(c < 1 for c in connections):
-        parser.error("--workers, --duration and --connections must be positive")
+        raise UsageError("--workers, --duration and --connections must be positive")
+    if shutil.which("wrk") is None:
+        raise ToolError("wrk is not installed: run scripts/setup")
     print(run(args.workers, args.duration, connections, args.out))
     return 0

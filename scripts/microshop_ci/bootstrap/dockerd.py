@@ -11,11 +11,11 @@ environment exists.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
-import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,19 +127,13 @@ def ensure(env: Mapping[str, str], host: Host | None = None) -> None:
     start(host)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """CLI of scripts/dockerd-up (no options); a failure prints `error: ...` and exits 1."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args:
-        print(f"error: scripts/dockerd-up: unknown option '{args[0]}'", file=sys.stderr)
-        return 1
-    try:
-        ensure(os.environ)
-    except DockerdError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop dockerd` takes no options."""
+    del parser
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Start the engine unless it answers; a failure raises (one `error: ...` line, exit 1)."""
+    del args
+    ensure(os.environ)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

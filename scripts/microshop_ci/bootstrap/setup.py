@@ -1,13 +1,14 @@
 """Set up this machine for the tests and the local pipeline: system packages, Docker engine, pinned
 uv and the locked Python environment. Safe to run again; does only what is missing.
 
-Usage: scripts/setup [--no-docker] [--no-browser]
+Usage: microshop setup [--no-docker] [--no-browser]   (scripts/setup)
   --no-docker   neither install nor start a Docker engine
   --no-browser  no headless Chromium (the storefront's browser tests need one)
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import sys
@@ -32,7 +33,7 @@ INSTALL_TIMEOUT = 1800.0
 
 
 class SetupError(MicroshopError):
-    """A bad option, no browser, or a step that failed."""
+    """No browser, or a step that failed."""
 
 
 @dataclass(frozen=True)
@@ -43,17 +44,20 @@ class Options:
     browser: bool = True
 
 
-def parse_args(argv: Sequence[str]) -> Options:
-    """--no-docker and --no-browser; anything else is an error naming it."""
-    docker = want_browser = True
-    for arg in argv:
-        if arg == "--no-docker":
-            docker = False
-        elif arg == "--no-browser":
-            want_browser = False
-        else:
-            raise SetupError(f"scripts/setup: unknown option '{arg}'")
-    return Options(docker=docker, browser=want_browser)
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop setup [--no-docker] [--no-browser]`."""
+    parser.add_argument(
+        "--no-docker",
+        dest="docker",
+        action="store_false",
+        help="neither install nor start a Docker engine",
+    )
+    parser.add_argument(
+        "--no-browser",
+        dest="browser",
+        action="store_false",
+        help="no headless Chromium (the storefront's browser tests need one)",
+    )
 
 
 def browser_plan() -> browser.BrowserPlan:
@@ -132,15 +136,7 @@ def setup(options: Options) -> None:
     sync_python()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """CLI of scripts/setup; a failure prints `error: ...` and exits 1."""
-    try:
-        setup(parse_args(sys.argv[1:] if argv is None else argv))
-    except MicroshopError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+def run_command(args: argparse.Namespace) -> int:
+    """Set up what is missing; a failure raises (one `error: ...` line, exit 1)."""
+    setup(Options(docker=args.docker, browser=args.browser))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

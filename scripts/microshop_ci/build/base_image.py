@@ -1,6 +1,6 @@
 """Build the local Python base images from Debian bookworm packages (debootstrap), no registry.
 
-`scripts/build-base-image` runs this module; `microshop_ci.build.images` calls base_images().
+`microshop base-image` runs this module; `microshop_ci.build.images` calls base_images().
 
 runtime  distroless-equivalent: Debian's python3.11 + libs, CA certs, tzdata, netbase, a dpkg
          status file for SBOMs, passwd entry nonroot 65532; no shell, no apt/dpkg, no pip.
@@ -40,7 +40,7 @@ from microshop_ci.build import dpkg, image_archive, rootfs
 from microshop_ci.core.cache import cache_root, locked
 from microshop_ci.core.errors import MicroshopError
 from microshop_ci.core.log import log, log_tail
-from microshop_ci.core.tools import ToolError, as_root, docker, image_exists, run_tool
+from microshop_ci.core.tools import ToolError, as_root, docker, image_exists, microshop, run_tool
 
 SUITE = "bookworm"
 RUNTIME_PACKAGES = "python3-minimal,libpython3.11-stdlib,ca-certificates,tzdata,netbase,python3-pip"
@@ -202,18 +202,18 @@ def _build(source: Source, images: BaseImages, work: Path) -> None:
         junk.extend(sorted(chroot.glob(pattern)))
     run_tool(as_root(["rm", "-rf", *map(str, junk)]))
     log("deriving the runtime rootfs")
-    derive = [*NO_EPOCH, sys.executable, "-m", rootfs.__name__, str(chroot), str(work / "runtime")]
+    derive = [*NO_EPOCH, *microshop("rootfs", str(chroot), str(work / "runtime"))]
     epoch = int(run_tool(as_root(derive)).stdout.strip())
     _load(
         work, images.runtime, work / "runtime", epoch,
         user="65532:65532", entrypoint="/usr/bin/python3.11",
-        comment=f"scripts/build-base-image runtime ({SUITE}: {RUNTIME_PACKAGES} minus pip, shells,"
+        comment=f"microshop base-image runtime ({SUITE}: {RUNTIME_PACKAGES} minus pip, shells,"
         " dpkg)",
     )  # fmt: skip
     _load(
         work, images.builder, chroot, epoch,
         entrypoint="/bin/bash",
-        comment=f"scripts/build-base-image builder ({SUITE} minbase: {PACKAGES})",
+        comment=f"microshop base-image builder ({SUITE} minbase: {PACKAGES})",
     )  # fmt: skip
     log(f"base images built in {int(time.monotonic() - start)} s")
 
@@ -257,14 +257,8 @@ def rootfs_only(folder: Path, env: Mapping[str, str] | None = None) -> Path:
     return folder / "chroot"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """CLI of scripts/build-base-image; a failure prints `error: ...` and exits 1."""
-    parser = argparse.ArgumentParser(
-        prog="scripts/build-base-image",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        allow_abbrev=False,
-    )
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop base-image [--force] [--env] [--rootfs-only DIR]`."""
     parser.add_argument("--force", action="store_true", help="rebuild even if the images exist")
     parser.add_argument(
         "--env",
@@ -278,18 +272,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="DIR",
         help="only debootstrap (signature-checked) into DIR/chroot; no Docker, no images",
     )
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Build the two images (or only the rootfs) and print their names."""
     try:
         if args.rootfs_only:
             rootfs_only(args.rootfs_only)
             return 0
         images = base_images(force=args.force)
-    except (MicroshopError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except OSError as exc:
+        raise BaseImageError(str(exc)) from exc
     sys.stdout.write(images.lines(as_env=args.as_env))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from microshop_ci.build import images_report, normalize_image
 from microshop_ci.build.base_image import base_images
 from microshop_ci.build.context import Bases, prepare_context
 from microshop_ci.build.image_archive import timestamp
-from microshop_ci.core.errors import BuildError, MicroshopError
+from microshop_ci.core.errors import BuildError
 from microshop_ci.core.images import ImageRecord, write_images
 from microshop_ci.core.log import log, log_tail
 from microshop_ci.core.paths import LOCAL_DIR, REPO_ROOT, REPORTS_DIR, SCRIPTS_DIR
@@ -260,14 +259,8 @@ def build_all(options: Options, env: Mapping[str, str]) -> dict[str, ImageRecord
     return pushed
 
 
-def parse(argv: Sequence[str] | None) -> Options:
-    """The options of scripts/build-images."""
-    parser = argparse.ArgumentParser(
-        prog="scripts/build-images",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        allow_abbrev=False,
-    )
+def configure(parser: argparse.ArgumentParser) -> None:
+    """The options of `microshop build-images` (scripts/build-images)."""
     parser.add_argument(
         "--service",
         action="append",
@@ -279,7 +272,7 @@ def parse(argv: Sequence[str] | None) -> Options:
         "--base",
         choices=BASES,
         default="local",
-        help="local (scripts/build-base-image, default) or distroless (scripts/base-images.env)",
+        help="local (microshop base-image, default) or distroless (scripts/base-images.env)",
     )
     parser.add_argument(
         "--push",
@@ -308,7 +301,10 @@ def parse(argv: Sequence[str] | None) -> Options:
         action="store_true",
         help="do not reuse Docker's layer cache (release builds; reproducibility checks)",
     )
-    args = parser.parse_args(argv)
+
+
+def options(args: argparse.Namespace) -> Options:
+    """The build's Options from the parsed command line."""
     return Options(
         services=tuple(args.service) or all_services(),
         base=args.base,
@@ -321,16 +317,7 @@ def parse(argv: Sequence[str] | None) -> Options:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """CLI of scripts/build-images; a failure prints `error: ...` and exits 1."""
-    options = parse(argv)
-    try:
-        build_all(options, os.environ)
-    except MicroshopError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+def run_command(args: argparse.Namespace) -> int:
+    """Build (and push) every asked service; a failure raises (one `error: ...` line)."""
+    build_all(options(args), os.environ)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
+from microshop_ci.core.errors import UsageError
 from microshop_ci.core.images import ImageRecord, ImageRef, write_images
-from microshop_ci.core.tools import ToolError, docker
+from microshop_ci.core.tools import docker
 
 HEX = "0123456789abcdef"
 
@@ -74,26 +74,23 @@ def parse_record(record: str) -> tuple[str, str, str, str]:
     return parts[0], parts[1], parts[2], parts[3]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI: images_report --out FILE SERVICE=REF=LOCAL_TAG=CONFIG_DIGEST..."""
-    parser = argparse.ArgumentParser(description=__doc__)
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop images-report --out FILE ... SERVICE=REF=LOCAL_TAG=CONFIG_DIGEST...`."""
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--revision", required=True)
     parser.add_argument("--base", required=True)
     parser.add_argument("--builder", required=True)
     parser.add_argument("records", nargs="+", help="SERVICE=NAME@DIGEST=LOCAL_TAG=CONFIG_DIGEST")
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Write the images file of the records."""
     images: dict[str, ImageRecord] = {}
     try:
         for item in args.records:
             service, ref, local_tag, config = parse_record(item)
             images[service] = record(ref, local_tag, config, args.revision, args.base, args.builder)
-    except (ValueError, ToolError) as err:
-        print(f"images_report: {err}", file=sys.stderr)
-        return 2
+    except ValueError as err:
+        raise UsageError(str(err)) from err
     write_images(args.out, images)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

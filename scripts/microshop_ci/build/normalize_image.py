@@ -32,13 +32,13 @@ import gzip
 import json
 import re
 import shutil
-import sys
 import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from microshop_ci.build.image_archive import sha256_file, timestamp, write_layers_archive
+from microshop_ci.core.errors import BuildError
 
 # build-time ids and the engine's own version: not content
 VOLATILE = ("container", "container_config", "docker_version")
@@ -149,10 +149,9 @@ def normalize(saved: Path, out: Path, tag: str, epoch: int, base_layers: int) ->
         return write_layers_archive(layers, out, tag, body.encode(), epoch)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI: normalize_image --saved FILE --out FILE --tag NAME:TAG --epoch N --base-layers N;
-    prints the ID."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop normalize-image --saved FILE --out FILE --tag NAME:TAG --epoch N
+    --base-layers N`."""
     parser.add_argument("--saved", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--tag", required=True)
@@ -160,14 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--base-layers", type=int, required=True, help="layers of the FROM image, kept as loaded"
     )
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Normalize the saved image; prints its ID."""
     try:
         print(normalize(args.saved, args.out, args.tag, args.epoch, args.base_layers))
     except (ValueError, OSError, KeyError, tarfile.TarError) as exc:
-        print(f"normalize_image: {args.saved}: {exc}", file=sys.stderr)
-        return 1
+        raise BuildError(f"normalize_image: {args.saved}: {exc}") from exc
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -11,20 +11,18 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from microshop_ci.build.images import git_tag, head_revision
-from microshop_ci.core.errors import MicroshopError
+from microshop_ci.core.errors import MicroshopError, UsageError
 from microshop_ci.core.images import (
     ImageRecord,
     ImageRef,
-    ImagesFileError,
     read_images,
     write_images,
 )
-from microshop_ci.core.tools import ToolError, pinned_tool, run_tool
+from microshop_ci.core.tools import pinned_tool, run_tool
 
 RELEASE_TAG_RE = re.compile(r"^v\d+\.\d+\.\d+$")
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -84,33 +82,26 @@ def head_tag() -> str:
     return git_tag(head_revision())
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """scripts/promote-images --images FILE --out FILE [--tag T]...
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop promote-images --images FILE --out FILE [--tag T]...`
 
     --registry defaults to MICROSHOP_REGISTRY (the release registry), --tag to git-<HEAD sha12>,
     --crane to the pinned crane.
     """
-    parser = argparse.ArgumentParser(prog="promote-images", description=__doc__)
     parser.add_argument("--images", type=Path, required=True)
     parser.add_argument("--registry", default=os.environ.get("MICROSHOP_REGISTRY", ""))
     parser.add_argument("--tag", action="append", default=[], dest="tags")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--crane", help="crane binary (default: scripts/tool crane)")
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Copy every image by digest; one `SERVICE: REF (TAGS)` line each."""
     if not args.registry:
-        print("promote-images: set MICROSHOP_REGISTRY (the release registry)", file=sys.stderr)
-        return 1
-    try:
-        tags = list(args.tags) or [head_tag()]
-        crane = args.crane or pinned_tool("crane")
-        done = promote(args.images, args.registry, tags, args.out, crane)
-    except (ImagesFileError, PromoteError, ToolError) as exc:
-        print(f"promote-images: {exc}", file=sys.stderr)
-        return 1
+        raise UsageError("set MICROSHOP_REGISTRY (the release registry)")
+    tags = list(args.tags) or [head_tag()]
+    crane = args.crane or pinned_tool("crane")
+    done = promote(args.images, args.registry, tags, args.out, crane)
     for service in sorted(done):
         print(f"{service}: {done[service].ref} ({', '.join(tags)})")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

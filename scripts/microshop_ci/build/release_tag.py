@@ -12,13 +12,11 @@ release); a tag that names another digest is refused for every image before any 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 from microshop_ci.build.promote import RELEASE_TAG_RE, PromoteError, crane_output
-from microshop_ci.core.images import ImageRecord, ImagesFileError, read_images
-from microshop_ci.core.tools import ToolError, pinned_tool
+from microshop_ci.core.images import ImageRecord, read_images
+from microshop_ci.core.tools import pinned_tool
 
 
 def current_digest(crane: str, name: str, tag: str) -> str | None:
@@ -59,25 +57,19 @@ def tag_release(images: dict[str, ImageRecord], tag: str, crane: str) -> dict[st
     return outcome
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """CLI; one `SERVICE: NAME:TAG -> DIGEST (tagged|already tagged)` line per image."""
-    parser = argparse.ArgumentParser(prog="tag-release", description=__doc__)
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop tag-release --images FILE --tag vX.Y.Z [--crane BIN]`."""
     parser.add_argument("--images", type=Path, required=True)
     parser.add_argument("--tag", required=True, help="vX.Y.Z (refused otherwise)")
     parser.add_argument("--crane", help="crane binary (default: scripts/tool crane)")
-    args = parser.parse_args(argv)
-    try:
-        images = read_images(args.images)
-        crane = args.crane or pinned_tool("crane")
-        done = tag_release(images, args.tag, crane)
-    except (ImagesFileError, PromoteError, ToolError) as exc:
-        print(f"tag-release: {exc}", file=sys.stderr)
-        return 1
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Tag; one `SERVICE: NAME:TAG -> DIGEST (tagged|already tagged)` line per image."""
+    images = read_images(args.images)
+    crane = args.crane or pinned_tool("crane")
+    done = tag_release(images, args.tag, crane)
     for service, what in done.items():
         image = images[service].image
         print(f"{service}: {image.name}:{args.tag} -> {image.digest} ({what})")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,11 +11,11 @@ import argparse
 import os
 import shutil
 import stat
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 from microshop_ci.build.dpkg import Package, closure, owned_paths, parse_status
+from microshop_ci.core.errors import MicroshopError, UsageError
 
 ROOTS = (
     "base-files",
@@ -152,21 +152,18 @@ def _write_system_files(out: Path, packages: Mapping[str, Package], keep: list[s
     (dpkg / "status").write_text("\n\n".join(paragraphs) + "\n")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI: rootfs CHROOT OUT -> prints the SOURCE_DATE_EPOCH of the derived runtime rootfs."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop rootfs CHROOT OUT`."""
     parser.add_argument("chroot", type=Path)
     parser.add_argument("out", type=Path)
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Derive the runtime rootfs; prints its SOURCE_DATE_EPOCH."""
     if args.out.exists():
-        parser.error(f"{args.out} already exists")
+        raise UsageError(f"{args.out} already exists")
     try:
         print(build_runtime(args.chroot, args.out))
     except (KeyError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        raise MicroshopError(str(err)) from err
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""`scripts/test [--no-cluster] [--result FILE] [PYTEST_ARGS...]`: every check, then the cluster.
+"""`microshop test [--no-cluster] [--result FILE] [PYTEST_ARGS...]`: every check, then the cluster.
 
 ruff check, ruff format --check, mypy (strict), pytest with coverage on two pytest-xdist workers
 (the Docker tests in order on one of them: tests/conftest.py's xdist_group), then two coverage
@@ -11,7 +11,7 @@ selection too (on_ci), so no test builds one inside its timeout.
 Coverage follows the Python processes the tests start (pyproject.toml: [run] patch =
 subprocess). The services' 99% here is not GitHub's figure: its test job runs against MongoDB 7,
 where the database-restart test does not run. Raise a floor, never lower it. Without PYTEST_ARGS
-and --no-cluster, the kind end-to-end run follows (microshop_ci.cluster e2e); CI never skips it.
+and --no-cluster, the kind end-to-end run follows (microshop cluster e2e); CI never skips it.
 
 --result FILE writes the stage's typed result (core.result.ChecksResult): pytest's counts from a
 JUnit file written beside it, and the line coverage of reports/coverage.xml.
@@ -19,6 +19,7 @@ JUnit file written beside it, and the line coverage of reports/coverage.xml.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -29,15 +30,13 @@ from defusedxml import ElementTree
 
 from microshop_ci.core.paths import REPO_ROOT, REPORTS_DIR
 from microshop_ci.core.result import ChecksResult, PytestCounts, write_result
-from microshop_ci.core.tools import ToolError, python_module, run_visible, venv_tool
+from microshop_ci.core.tools import ToolError, microshop, python_module, run_visible, venv_tool
 
 TYPED = ("services/api-service/src", "services/client-service/src", "scripts/microshop_ci")
 FLOORS = {"services/*": 90, "scripts/microshop_ci/*": 90}  # the whole suite
 SELECTION_FLOORS = {"services/*": 90, "scripts/microshop_ci/*": 83}  # with pytest arguments
 COVERAGE_XML = REPORTS_DIR / "coverage.xml"
-TOOLS_MODULE = "microshop_ci.core.gotools"
 # Fulcio, Rekor and Trillian: the keyless tests (and the cluster run) start the local Sigstore
-SIGSTORE_BUILD_MODULE = "microshop_ci.sigstore.build"
 SIGSTORE_BUILD_LABEL = "local Sigstore (Fulcio, Rekor, Trillian)"
 # Two pytest-xdist workers (the build machines have two cores): the Docker tests in one group,
 # in order, on one worker; every other file beside them (tests/conftest.py: xdist_group).
@@ -103,8 +102,8 @@ def commands(
         ("mypy (strict)", python_module("mypy", *TYPED)),
         *(
             (
-                ("pinned tools (scripts/tool --all)", python_module(TOOLS_MODULE, "--all")),
-                (SIGSTORE_BUILD_LABEL, python_module(SIGSTORE_BUILD_MODULE)),
+                ("pinned tools (scripts/tool --all)", microshop("tool", "--all")),
+                (SIGSTORE_BUILD_LABEL, microshop("sigstore-build")),
             )
             if prebuild
             else ()
@@ -145,33 +144,24 @@ def run_checks(pytest_args: Sequence[str]) -> str | None:
     return None
 
 
-def parse(argv: Sequence[str]) -> tuple[bool, Path | None, list[str]]:
-    """(run the cluster, result file, pytest arguments) from the command line."""
-    args = list(argv)
-    cluster = True
-    if args[:1] == ["--no-cluster"]:
-        cluster = False
-        args = args[1:]
-    result = None
-    if args[:1] == ["--result"] and len(args) > 1:
-        result = Path(args[1]).resolve()
-        args = args[2:]
-    if args:
-        cluster = False
-    return cluster, result, args
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop test [--no-cluster] [--result FILE] [PYTEST_ARGS...]`."""
+    parser.add_argument("--no-cluster", action="store_true", help="skip the kind end-to-end run")
+    parser.add_argument("--result", type=Path, help="write the stage's typed result here")
+    parser.set_defaults(extra_args=[])  # pytest's own arguments, passed through
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """0 when every check passed (and the cluster run, when it runs)."""
-    cluster, result, pytest_args = parse(sys.argv[1:] if argv is None else argv)
+def run_command(args: argparse.Namespace) -> int:
+    """0 when every check passed (and the cluster run, when it runs: only without pytest
+    arguments and without --no-cluster)."""
+    result: Path | None = args.result
+    pytest_args: list[str] = list(args.extra_args)
+    cluster = not args.no_cluster and not pytest_args
     if result is not None:
         pytest_args = [f"--junitxml={result.with_name('junit.xml')}", *pytest_args]
         result.with_name("junit.xml").unlink(missing_ok=True)
     try:
         failed = run_checks(pytest_args)
-    except ToolError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     finally:
         if result is not None:
             outcome = ChecksResult(
@@ -179,9 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             write_result(result, outcome)
     if failed is not None:
-        print(f"error: {failed} failed (output above)", file=sys.stderr)
-        return 1
+        raise ToolError(f"{failed} failed (output above)")
     if cluster:
-        log("kind end to end (microshop_ci.cluster e2e)")
-        return run_visible(python_module("microshop_ci.cluster", "e2e"), cwd=REPO_ROOT)
+        log("kind end to end (microshop cluster e2e)")
+        return run_visible(microshop("cluster", "e2e"), cwd=REPO_ROOT)
     return 0

@@ -9,9 +9,9 @@ E2E_IMAGES_FILE (reports/images.json), E2E_ADMIN_EMAIL / E2E_ADMIN_PASSWORD_FILE
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
-from collections.abc import Sequence
 
 from microshop_ci.core.paths import REPO_ROOT, REPORTS_DIR
 from microshop_ci.core.tools import python_module, run_visible
@@ -19,16 +19,23 @@ from microshop_ci.core.tools import python_module, run_visible
 NOTHING_RAN = 5  # pytest's exit code when no test ran
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """scripts/e2e [--require-cluster] [PYTEST_ARGS...]."""
-    args = list(sys.argv[1:] if argv is None else argv)
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop e2e [--require-cluster] [PYTEST_ARGS...]`."""
+    parser.add_argument("--require-cluster", action="store_true",
+                        help="a missing cluster is a failure (the kind workflow)")  # fmt: skip
+    parser.set_defaults(extra_args=[])  # pytest's own arguments, passed through
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """pytest over tests/e2e; 0 when no cluster is there and none is required."""
     env = dict(os.environ, E2E_CLUSTER="1")  # the opt-in tests/e2e/cluster/conftest.py reads
-    if args[:1] == ["--require-cluster"]:
+    if args.require_cluster:
         env["E2E_REQUIRE_CLUSTER"] = "1"
-        args = args[1:]
     env.setdefault("E2E_IMAGES_FILE", str(REPORTS_DIR / "images.json"))
-    argv_ = python_module("pytest", "tests/e2e", "-m", "e2e", "-p", "no:cacheprovider", *args)
-    status = run_visible(argv_, cwd=REPO_ROOT, env=env)
+    pytest = python_module(
+        "pytest", "tests/e2e", "-m", "e2e", "-p", "no:cacheprovider", *args.extra_args
+    )
+    status = run_visible(pytest, cwd=REPO_ROOT, env=env)
     # Nothing ran: only when the cluster folder skipped as a whole (no cluster).
     if status == NOTHING_RAN and env.get("E2E_REQUIRE_CLUSTER") != "1":
         print(
@@ -37,7 +44,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 0
     return status
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,14 +17,14 @@ member by the name the set gives it.
 
 from __future__ import annotations
 
+import argparse
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from microshop_ci.core.errors import MicroshopError, ToolError, UsageError
+from microshop_ci.core.errors import MicroshopError
 from microshop_ci.core.tools import docker
 
 # MongoDB 7.0 (7.0.39): multi-arch index digest as published in docker-library/repo-info
@@ -111,25 +111,22 @@ def export(value: str, env_file: str | None) -> None:
             out.write(f"MICROSHOP_TEST_MONGODB_URI={value}\n")
 
 
-def main(argv: list[str] | None = None, replica_set: ReplicaSet | None = None) -> int:
-    """up | down; a failure prints `error: ...` on one line and exits non-zero."""
-    args = sys.argv[1:] if argv is None else argv
-    if args not in (["up"], ["down"]):
-        print("error: usage: scripts/mongodb-replset up|down", file=sys.stderr)
-        return UsageError.exit_code
-    members = replica_set or ReplicaSet()
-    try:
-        if args == ["up"]:
-            value = members.up()
-            export(value, os.environ.get("GITHUB_ENV"))
-            print(value)
-        else:
-            members.down()
-    except (ReplicaSetError, ToolError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+def configure(parser: argparse.ArgumentParser) -> None:
+    """up | down."""
+    parser.add_argument("action", choices=("up", "down"))
+
+
+def act(action: str, replica_set: ReplicaSet) -> int:
+    """Bring the replica set up (print its URI, hand it to GITHUB_ENV) or remove it."""
+    if action == "up":
+        value = replica_set.up()
+        export(value, os.environ.get("GITHUB_ENV"))
+        print(value)
+    else:
+        replica_set.down()
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def run_command(args: argparse.Namespace) -> int:
+    """`microshop mongodb-replset up|down`."""
+    return act(args.action, ReplicaSet())

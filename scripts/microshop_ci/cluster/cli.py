@@ -1,16 +1,16 @@
-"""Command line of the local cluster: components, node image, kind up and down, add-ons.
+"""`microshop cluster`: components, node image, kind up and down, add-ons, deploy, e2e.
 
-    python -m microshop_ci.cluster build [NAME...]     build pinned components (all by default)
-    python -m microshop_ci.cluster kubectl             build kubectl alone (the cluster's version)
-    python -m microshop_ci.cluster node-image          build the kind node image, print its name
-    python -m microshop_ci.cluster up [--node-image upstream|local]
-    python -m microshop_ci.cluster down
-    python -m microshop_ci.cluster addons [--mesh|--no-mesh]
-    python -m microshop_ci.cluster database-image --images FILE
-    python -m microshop_ci.cluster proxy-image --images FILE   the injected sidecar, to be signed
-    python -m microshop_ci.cluster deploy --images FILE [--overlay kind] [--component NAME]...
-    python -m microshop_ci.cluster diagnostics OUT_DIR     never fails: notes what it cannot get
-    python -m microshop_ci.cluster e2e [--keep] [--node-image upstream|local] [PYTEST_ARGS...]
+    microshop cluster build [NAME...]     build pinned components (all by default)
+    microshop cluster kubectl             build kubectl alone (the cluster's version)
+    microshop cluster node-image          build the kind node image, print its name
+    microshop cluster up [--node-image upstream|local]
+    microshop cluster down
+    microshop cluster addons [--mesh|--no-mesh]
+    microshop cluster database-image --images FILE
+    microshop cluster proxy-image --images FILE   the injected sidecar, to be signed
+    microshop cluster deploy --images FILE [--overlay kind] [--component NAME]...
+    microshop cluster diagnostics OUT_DIR     never fails: notes what it cannot get
+    microshop cluster e2e [--keep] [--node-image upstream|local] [PYTEST_ARGS...]
 
 A failure is one line naming the step and its log, exit 1; `up` then tears down what it started.
 Ctrl-C during `up` tears down too (exit 130).
@@ -35,7 +35,7 @@ from microshop_ci.cluster import (
     mesh,
     nodeimage,
 )
-from microshop_ci.cluster.pins import PinError
+from microshop_ci.core.errors import UsageError
 from microshop_ci.core.gobuild import BuildError, build, build_seconds
 
 
@@ -52,7 +52,7 @@ def _build(names: Sequence[str]) -> int:
     }
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise KeyError(f"unknown component {unknown[0]!r} (known: {', '.join(known)})")
+        raise UsageError(f"unknown component {unknown[0]!r} (known: {', '.join(known)})")
     chosen = [known[n] for n in names] if names else list(known.values())
     for component in chosen:
         out = build(component)
@@ -71,18 +71,13 @@ def _up(source: str) -> int:
             kind.down(settings)
         except BuildError as down_exc:
             print(f"cluster: tear-down failed too: {down_exc}", file=sys.stderr)
-        if isinstance(exc, KeyboardInterrupt):
-            return 130
-        if isinstance(exc, (BuildError, PinError)):
-            return 1
         raise
     print(f"cluster: kind cluster '{settings.name}' and registry {settings.registry} are up")
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one subcommand."""
-    parser = argparse.ArgumentParser(prog="microshop_ci.cluster", description=__doc__)
+def configure(parser: argparse.ArgumentParser) -> None:
+    """The cluster's subcommands (the module docstring)."""
     sub = parser.add_subparsers(dest="command", required=True)
     build_parser = sub.add_parser("build", help="build components (all when none is named)")
     build_parser.add_argument("names", nargs="*")
@@ -119,9 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     e2e_parser.add_argument(
         "--node-image", choices=("upstream", "local"), default=kind.default_node_source()
     )
-    args, rest = parser.parse_known_args(argv)
-    if rest and args.command != "e2e":
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    e2e_parser.set_defaults(extra_args=[])  # pytest's own arguments, passed through
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run one subcommand."""
     handlers: dict[str, Callable[[], int]] = {
         "build": lambda: _build(args.names),
         "kubectl": lambda: _print(kind.build_kubectl()),
@@ -133,13 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "proxy-image": lambda: _print(mesh.add_proxy_to_images_file(args.images)),
         "deploy": lambda: _done(lambda: deploy.deploy(args.images, args.overlay, args.component)),
         "diagnostics": lambda: _done(lambda: diagnostics.diagnose(args.out)),
-        "e2e": lambda: flow.main(args.node_image == "local", args.keep, rest),
+        "e2e": lambda: flow.run_e2e(args.node_image == "local", args.keep, args.extra_args),
     }
-    try:
-        return handlers[args.command]()
-    except (BuildError, PinError, KeyError) as exc:
-        print(f"cluster: {exc}", file=sys.stderr)
-        return 1
+    return handlers[args.command]()
 
 
 def _print(text: str) -> int:

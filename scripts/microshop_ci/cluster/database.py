@@ -1,7 +1,7 @@
 """The local cluster's database image: the pinned FerretDB binary FROM scratch, pushed by digest.
 
 It joins the images file as `ferretdb`, so scripts/supply-chain signs it like the services and
-scripts/render-manifests (with k8s/components/ferretdb) deploys it by digest; Kyverno admits it
+microshop render-manifests (with k8s/components/ferretdb) deploys it by digest; Kyverno admits it
 only because it is signed.
 """
 

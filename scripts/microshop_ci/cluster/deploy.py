@@ -16,6 +16,7 @@ from pathlib import Path
 
 from microshop_ci.cluster.kind import kubectl
 from microshop_ci.cluster.run import run
+from microshop_ci.core.args import parse_with
 from microshop_ci.core.gobuild import BuildError
 from microshop_ci.k8s import render_cli, secrets
 
@@ -26,12 +27,11 @@ def say(text: str) -> None:
 
 
 def render(what: str, out: Path, images: Path, overlay: str, components: Sequence[str]) -> None:
-    """scripts/render-manifests OVERLAY --what WHAT, in process; BuildError when it refuses."""
+    """microshop render-manifests OVERLAY --what WHAT, in process; BuildError when it refuses."""
     argv = [overlay, "--images", str(images), "--what", what, "-o", str(out)]
     for name in components:
         argv += ["--component", name]
-    if render_cli.main(argv) != 0:
-        raise BuildError(f"render-manifests {overlay} --what {what} failed (message above)")
+    render_cli.run_command(parse_with(render_cli.configure, "microshop render-manifests", argv))
 
 
 def rollout_targets(namespace: str) -> list[str]:
@@ -58,7 +58,7 @@ def deploy(images: Path, overlay: str, components: Sequence[str]) -> None:
         render("policies", work / "policies.yaml", images, overlay, components)
         if "\nkind: ClusterPolicy\n" not in "\n" + (work / "policies.yaml").read_text():
             raise BuildError(
-                f"scripts/render-manifests {overlay} rendered no Kyverno ClusterPolicy: "
+                f"microshop render-manifests {overlay} rendered no Kyverno ClusterPolicy: "
                 "the cluster would admit anything"
             )
         apply(work / "policies.yaml")
@@ -87,8 +87,8 @@ def deploy(images: Path, overlay: str, components: Sequence[str]) -> None:
             log=None,
         )
         database = ["--database", "ferretdb"] if "ferretdb" in components else []
-        if secrets.main([overlay, "--namespace", namespace, *database]) != 0:
-            raise BuildError("deploy-secrets failed (message above)")
+        argv = [overlay, "--namespace", namespace, *database]
+        secrets.run_command(parse_with(secrets.configure, "microshop deploy-secrets", argv))
         render("manifests", work / "manifests.yaml", images, overlay, components)
         apply(work / "manifests.yaml")
     for target in rollout_targets(namespace):

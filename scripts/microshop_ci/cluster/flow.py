@@ -22,9 +22,13 @@ from dataclasses import dataclass, field
 
 from microshop_ci.cluster import database, kind
 from microshop_ci.core.gobuild import REPO_ROOT, BuildError
+from microshop_ci.core.tools import microshop
 
 REPORTS = REPO_ROOT / "reports" / "e2e"
 IMAGES_FILE = REPORTS / "images.json"
+
+# the steps that have no scripts/ wrapper of their own: `microshop NAME` in this environment
+PROGRAM_STEPS = frozenset({"sigstore"})
 
 
 @dataclass
@@ -49,13 +53,16 @@ class Flow:
         }
 
     def script(self, name: str, *args: str) -> None:
-        """Run scripts/NAME ARGS, its output to a numbered log; BuildError on failure."""
+        """Run scripts/NAME ARGS (`microshop NAME ARGS` for a step with no script of its own),
+        its output to a numbered log; BuildError on failure."""
+        program = name in PROGRAM_STEPS
+        argv = microshop(name, *args) if program else (str(REPO_ROOT / "scripts" / name), *args)
         number = len(self.timings) + 1
         log = REPORTS / f"{number:02d}-{name}.log"
         start = time.monotonic()
         with log.open("w") as out:
             result = subprocess.run(  # nosec B603 -- our own scripts, argv list
-                [str(REPO_ROOT / "scripts" / name), *args],
+                argv,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=self.env,
@@ -66,7 +73,8 @@ class Flow:
         if result.returncode != 0:
             tail = log.read_text(errors="replace").splitlines()[-40:]
             print("\n".join(f"    {line}" for line in tail), flush=True)
-            raise BuildError(f"scripts/{name} failed (exit {result.returncode}; log: {log})")
+            what = f"microshop {name}" if program else f"scripts/{name}"
+            raise BuildError(f"{what} failed (exit {result.returncode}; log: {log})")
 
     def _done(self, name: str, start: float) -> None:
         seconds = time.monotonic() - start
@@ -131,7 +139,7 @@ class Flow:
             print(f"[cluster e2e] {exc}", file=sys.stderr, flush=True)
 
 
-def main(local: bool, keep: bool, pytest_args: Sequence[str]) -> int:
+def run_e2e(local: bool, keep: bool, pytest_args: Sequence[str]) -> int:
     """Run the flow; one line and exit 1 on failure, 130 on Ctrl-C (after tear-down)."""
     flow = Flow(local=local, keep=keep, pytest_args=tuple(pytest_args))
     try:

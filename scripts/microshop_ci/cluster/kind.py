@@ -82,7 +82,7 @@ def kubectl() -> str:
         return found
     raise BuildError(
         "kubectl not found on PATH and not built yet"
-        " (scripts/build-kubectl, scripts/kind-node-image)"
+        " (scripts/build-kubectl, microshop cluster node-image)"
     )
 
 

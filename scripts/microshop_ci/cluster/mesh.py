@@ -10,7 +10,7 @@ build machines, so the cluster runs the control plane and agents of the pinned I
     istio/install-cni  the CNI node agent and plugin: injected pods need no istio-init (root,
                        NET_ADMIN), so the restricted Pod Security level admits them
 
-All three are FROM our Debian runtime base (scripts/build-base-image), run as uid 1337, pushed to
+All three are FROM our Debian runtime base (microshop base-image), run as uid 1337, pushed to
 the run's registry and installed by digest. The sidecar image joins the images file as
 `istio-proxyv2`, so scripts/supply-chain signs it like the services and Kyverno admits meshed pods
 because every container, the sidecar too, is signed.
@@ -133,7 +133,7 @@ def envoy() -> Path:
 
 
 def runtime_base() -> str:
-    """Our Debian runtime base image (built or reused, as scripts/build-base-image does)."""
+    """Our Debian runtime base image (built or reused, as microshop base-image does)."""
     try:
         return base_image.base_images().runtime
     except (base_image.BaseImageError, ToolError) as exc:

@@ -125,7 +125,7 @@ def _systemd_like_kind(root: Path, log: Path) -> None:
 def debootstrap(root: Path, log: Path) -> None:
     """A Debian bookworm root with the node's packages, signatures checked against the keyring.
 
-    Shares scripts/build-base-image's package cache and takes its lock while it writes there.
+    Shares microshop base-image's package cache and takes its lock while it writes there.
     """
     debs = cache_root() / "base" / "debs"
     debs.mkdir(parents=True, exist_ok=True)

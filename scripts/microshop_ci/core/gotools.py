@@ -15,13 +15,14 @@ so a fresh clone on the same machine reuses them and a fresh machine rebuilds th
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +32,6 @@ from microshop_ci.core.gobuild import BuildError, go, module_dir, writable_copy
 from microshop_ci.core.paths import SCRIPTS_DIR
 from microshop_ci.core.pins import pin
 
-USAGE = (__doc__ or "\n\n").split("\n\n", 1)[1].strip() + "\n"
 PREFIX = "scripts/tool"
 
 
@@ -61,12 +61,12 @@ def _ferretdb_version_file(work: Path, version: str) -> None:
 def _act_drain_fix(work: Path, _version: str) -> None:
     """microshop_ci.gha.act_output: a failing self-hosted step's last output lines are kept (it
     refuses a source without the expected lines)."""
-    argv = [sys.executable, "-m", "microshop_ci.gha.act_output", "."]
+    argv = [sys.executable, "-m", "microshop_ci", "act-output", str(work)]
     result = subprocess.run(  # nosec B603 -- this interpreter, argv list
         argv, cwd=work, env={**os.environ, "PYTHONPATH": str(SCRIPTS_DIR)}, check=False
     )
     if result.returncode != 0:
-        raise BuildError(f"microshop_ci.gha.act_output failed (exit {result.returncode})")
+        raise BuildError(f"microshop act-output failed (exit {result.returncode})")
 
 
 def _v_stripped(flag: str) -> Callable[[str], str]:
@@ -233,32 +233,29 @@ def _say(message: str) -> None:
     print(f"{PREFIX}: {message}", file=sys.stderr, flush=True)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """CLI: scripts/tool NAME | --all | --list | --ensure NAME... (the module's docstring)."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    first = args[0] if args else ""
-    try:
-        if first in ("", "-h", "--help"):
-            sys.stdout.write(USAGE)
-        elif first == "--list":
-            for tool in TOOLS:
-                print(f"{tool.name} {version_of(tool)}")
-        elif first == "--ensure":
-            names = [tool.name for tool in TOOLS] if args[1:] == ["all"] else args[1:]
-            for name in names:
-                print(f"{name} {ensure(name)}")
-        elif first == "--all":
-            for tool in TOOLS:
-                ensure(tool.name)
-        else:
-            print(ensure(first))
-    except ToolError as err:
-        _say(str(err))
-        return 1
-    except KeyboardInterrupt:
-        return 130
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop tool NAME | --all | --list | --ensure NAME...` (the module's docstring)."""
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("name", nargs="?", help="build NAME if missing, print its path")
+    what.add_argument("--all", action="store_true", help="build every tool")
+    what.add_argument("--list", action="store_true", help="print NAME VERSION for every tool")
+    what.add_argument(
+        "--ensure", nargs="+", metavar="NAME", help="build those if missing, print NAME PATH each"
+    )
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Build, list or ensure; a tool that cannot be built raises ToolError."""
+    if args.list:
+        for tool in TOOLS:
+            print(f"{tool.name} {version_of(tool)}")
+    elif args.ensure:
+        names = [tool.name for tool in TOOLS] if args.ensure == ["all"] else args.ensure
+        for name in names:
+            print(f"{name} {ensure(name)}")
+    elif args.all:
+        for tool in TOOLS:
+            ensure(tool.name)
+    else:
+        print(ensure(args.name))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -4,14 +4,15 @@ Images are pushed here by digest; signatures and attestations are stored next to
 in the git-ignored .local/registry/ (MICROSHOP_REGISTRY_DATA), the address is MICROSHOP_REGISTRY
 (default 127.0.0.1:5000).
 
-    python -m microshop_ci.core.registry up      start it unless something already answers
-    python -m microshop_ci.core.registry down    stop the registry this module started (data kept)
-    python -m microshop_ci.core.registry addr    print HOST:PORT
-    python -m microshop_ci.core.registry status  exit 0 if it answers /v2/
+    microshop registry up      start it unless something already answers
+    microshop registry down    stop the registry this module started (data kept)
+    microshop registry addr    print HOST:PORT
+    microshop registry status  exit 0 if it answers /v2/
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import http.client
 import os
@@ -142,26 +143,18 @@ def _log(message: str) -> None:
     print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """up | down | addr | status; a failure prints `error: ...` and exits 1."""
-    args = sys.argv[1:] if argv is None else argv
-    command = args[0] if len(args) == 1 else ""
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop registry up | down | addr | status`."""
+    parser.add_argument("action", choices=("up", "down", "addr", "status"))
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """up | down | addr | status; status exits 1 when nothing answers."""
     addr = address()
-    if command not in ("addr", "status", "up", "down"):
-        print("error: usage: scripts/registry up|down|addr|status", file=sys.stderr)
-        return 1
-    if command == "addr":
+    if args.action == "addr":
         print(addr)
         return 0
-    if command == "status":
+    if args.action == "status":
         return 0 if answers(addr) else 1
-    try:
-        _log(up(addr, data_dir()) if command == "up" else down(data_dir()))
-    except RegistryError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    _log(up(addr, data_dir()) if args.action == "up" else down(data_dir()))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

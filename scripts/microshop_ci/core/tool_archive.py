@@ -17,9 +17,9 @@ more than tarfile; the checks are the point.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
-import sys
 import tarfile
 import tempfile
 from collections.abc import Sequence
@@ -133,22 +133,19 @@ def unpack(archive: Path) -> list[Carried]:
     return carried
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """CLI: pack ARCHIVE NAME... | unpack ARCHIVE; prints one `NAME FOLDER sha256:HEX` per tool."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    command, rest = (args[0], args[1:]) if args else ("", [])
-    if command not in ("pack", "unpack") or not rest or (command == "unpack" and len(rest) != 1):
-        print("usage: scripts/tool-archive pack ARCHIVE NAME... | unpack ARCHIVE", file=sys.stderr)
-        return 2
-    try:
-        done = pack(Path(rest[0]), rest[1:]) if command == "pack" else unpack(Path(rest[0]))
-    except ToolError as exc:
-        print(f"tool-archive: {exc}", file=sys.stderr)
-        return 1
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop tool-archive pack ARCHIVE NAME... | unpack ARCHIVE`."""
+    sub = parser.add_subparsers(dest="action", required=True)
+    packing = sub.add_parser("pack", help="the named tools (built first if missing)")
+    packing.add_argument("archive", type=Path)
+    packing.add_argument("names", nargs="*", metavar="NAME")
+    unpacking = sub.add_parser("unpack", help="into the tool cache, each tool's pinned version")
+    unpacking.add_argument("archive", type=Path)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Pack or unpack; prints one `NAME FOLDER sha256:HEX` per tool."""
+    done = pack(args.archive, args.names) if args.action == "pack" else unpack(args.archive)
     for tool in done:
         print(tool.line())
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

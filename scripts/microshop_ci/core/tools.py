@@ -14,7 +14,7 @@ from typing import BinaryIO, TextIO
 
 from microshop_ci.core import gotools
 from microshop_ci.core.errors import ToolError
-from microshop_ci.core.paths import SCRIPTS_DIR
+from microshop_ci.core.paths import REPO_ROOT, SCRIPTS_DIR
 from microshop_ci.core.uv import UvError, ensure_uv
 
 TOOL_TIMEOUT = 900
@@ -64,10 +64,16 @@ def run_tool(
 def python_module(module: str, *args: str) -> tuple[str, ...]:
     """argv of `python -m MODULE ARGS` in this interpreter's environment (the locked one).
 
-    The one way the pipeline starts its own Python as a child process (scripts/lib.sh's
-    py_module is the same for a person at a shell); see module_env for where it is imported from.
+    The one way the pipeline starts its own Python as a child process (microshop() below is this
+    for the program); see module_env for where it is imported from.
     """
     return (sys.executable, "-m", module, *args)
+
+
+def microshop(*args: str) -> tuple[str, ...]:
+    """argv of `microshop ARGS` (microshop_ci.cli) in this interpreter's environment: the way
+    one subcommand starts another as a child process."""
+    return python_module("microshop_ci", *args)
 
 
 def module_env(repo: Path, env: Mapping[str, str]) -> dict[str, str]:
@@ -188,12 +194,21 @@ def uv_binary() -> str:
         raise ToolError(str(err)) from None
 
 
+def locked_microshop(*args: str) -> tuple[str, ...]:
+    """argv of `microshop ARGS` in the locked environment (uv run, as scripts/lib.sh's
+    microshop), for a standard-library process that may itself run without it."""
+    uv = uv_binary()
+    return (uv, "run", "--frozen", "--quiet", "--project", str(REPO_ROOT), "microshop", *args)
+
+
 __all__ = [
     "TOOL_TIMEOUT",
     "ToolError",
     "as_root",
     "docker",
     "image_exists",
+    "locked_microshop",
+    "microshop",
     "module_env",
     "pinned_tool",
     "python_module",

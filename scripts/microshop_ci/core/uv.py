@@ -3,11 +3,12 @@
 The version and hash come from scripts/requirements-bootstrap.txt; uv goes into its own venv at
 MICROSHOP_CACHE/tools/uv/VERSION (pip with --require-hashes, no dependencies). Standard library
 only: scripts/lib.sh's uv_bin and scripts/setup run it with the system Python, before the locked
-environment exists. `python -m microshop_ci.core.uv` prints the path of the uv binary.
+environment exists. `microshop uv` prints the path of the uv binary.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
 import sys
@@ -81,18 +82,13 @@ def _executable(path: Path) -> bool:
     return path.is_file() and path.stat().st_mode & 0o111 != 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Print the path of the pinned uv (installing it if needed); a failure exits 1."""
-    if list(sys.argv[1:] if argv is None else argv):
-        print("error: microshop_ci.core.uv takes no arguments", file=sys.stderr)
-        return 1
-    try:
-        print(ensure_uv())
-    except UvError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop uv` takes no arguments."""
+    del parser
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Print the path of the pinned uv (installing it if needed)."""
+    del args
+    print(ensure_uv())
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""`scripts/gates`: run the security gates, write SARIF + summaries, exit 0 only if all passed."""
+"""`microshop gates`: run the security gates, write SARIF + summaries; 0 only if all passed."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+from microshop_ci.core.errors import UsageError
 from microshop_ci.core.paths import REPO_ROOT
 from microshop_ci.core.result import GatesResult, GateSummary, write_result
 from microshop_ci.gates.context import Context, Mode
@@ -25,12 +26,11 @@ from microshop_ci.osv.server import serve_in_thread
 
 POLICY = REPO_ROOT / "policies" / "gates" / "policy.yaml"
 EXCEPTIONS = REPO_ROOT / "policies" / "gates" / "exceptions.yaml"
-EXIT_FAILED, EXIT_CONFIG = 1, 2
+EXIT_FAILED = 1
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """The command line; see docs/security-gates.md."""
-    parser = argparse.ArgumentParser(prog="gates", description=__doc__)
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop gates [--offline|--online] [--report-dir DIR] ...`; see docs/security-gates.md."""
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--offline", dest="mode", action="store_const", const="offline",
                       help="advisories from the local OSV service (default)")  # fmt: skip
@@ -46,7 +46,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--osv-zip", type=Path, default=None, help="OSV export zip (offline)")
     parser.add_argument("--result", type=Path, default=None,
                         help="write the stage's typed result (core.result) here")  # fmt: skip
-    return parser.parse_args(argv)
 
 
 def run_gates(args: argparse.Namespace, today: dt.date) -> list[GateResult]:
@@ -111,20 +110,17 @@ def gate_summaries(results: list[GateResult]) -> tuple[GateSummary, ...]:
     return tuple(summaries)
 
 
-def execute(argv: list[str] | None) -> tuple[int, list[GateResult]]:
-    """Run and report: (exit code, every gate's result); 0 all passed, 1 a gate failed the run,
-    2 invalid configuration."""
-    args = parse_args(argv)
+def execute(args: argparse.Namespace) -> tuple[int, list[GateResult]]:
+    """Run and report: (exit code, every gate's result); 0 all passed, 1 a gate failed the run;
+    an invalid configuration raises (exit code 2)."""
     if not args.root.is_dir():
-        print(f"gates: --root {args.root}: not a directory", file=sys.stderr)
-        return EXIT_CONFIG, []
+        raise UsageError(f"--root {args.root}: not a directory")
     today = dt.datetime.now(dt.UTC).date()
     started = time.monotonic()
     try:
         results = run_gates(args, today)
     except ConfigError as err:
-        print(f"gates: invalid configuration: {err}", file=sys.stderr)
-        return EXIT_CONFIG, []
+        raise ConfigError(f"invalid configuration: {err}") from err
     meta: dict[str, object] = {
         "mode": args.mode,
         "date": today.isoformat(),
@@ -140,10 +136,6 @@ def execute(argv: list[str] | None) -> tuple[int, list[GateResult]]:
     return (0 if run_passed(results) else EXIT_FAILED), results
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: 0 all passed, 1 a gate failed the run, 2 invalid configuration."""
-    return execute(argv)[0]
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def run_command(args: argparse.Namespace) -> int:
+    """0 all passed, 1 a gate failed the run, 2 invalid configuration."""
+    return execute(args)[0]

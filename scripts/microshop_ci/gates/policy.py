@@ -22,6 +22,8 @@ Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=20)]
 class ConfigError(MicroshopError):
     """A policy or exceptions file is invalid; the message names the file and the field."""
 
+    exit_code = 2  # bad input: a usage error
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -17,7 +17,6 @@ not have exactly the expected lines, so a version bump cannot silently drop the 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from microshop_ci.core.errors import MicroshopError
@@ -47,18 +46,12 @@ def fix(module: Path) -> None:
     path.write_text(text.replace(EARLY_RETURN, DRAIN_FIRST))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI: act_output MODULE_DIR (the writable copy scripts/tool builds act in)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop act-output MODULE_DIR` (the writable copy scripts/tool builds act in)."""
     parser.add_argument("module", type=Path)
-    args = parser.parse_args(argv)
-    try:
-        fix(args.module)
-    except SourceError as exc:
-        print(f"act_output: {exc}", file=sys.stderr)
-        return 1
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Apply the fix to the act source in args.module."""
+    fix(args.module)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

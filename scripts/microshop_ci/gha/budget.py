@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import shutil
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -122,9 +121,8 @@ def render(title: str, marks: Sequence[Mark]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """CLI: mark LABEL | report --out FILE [--title T]; --log FILE for both."""
-    parser = argparse.ArgumentParser(prog="job-budget", description=__doc__)
+def configure(parser: argparse.ArgumentParser) -> None:
+    """mark LABEL | report --out FILE [--title T]; --log FILE for both."""
     parser.add_argument("--log", type=Path, default=LOG)
     sub = parser.add_subparsers(dest="command", required=True)
     mark = sub.add_parser("mark")
@@ -132,7 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = sub.add_parser("report")
     report.add_argument("--out", type=Path, required=True)
     report.add_argument("--title", default="Time and disk of this job")
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Record a mark (the report's last one is `end`) and write the report when asked."""
     label = args.label if args.command == "mark" else "end"
     append(args.log, measure(label, os.environ))
     if args.command == "report":
@@ -140,7 +141,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.out.write_text(render(args.title, read(args.log)))
     print(f"job-budget: {label} ({args.log})")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

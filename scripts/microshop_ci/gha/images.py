@@ -6,13 +6,12 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from microshop_ci.core.images import ImagesFileError, read_images
 
-__all__ = ["Image", "ImagesFileError", "load_images", "main"]
+__all__ = ["Image", "ImagesFileError", "configure", "load_images", "run_command"]
 
 
 @dataclass(frozen=True)
@@ -34,9 +33,8 @@ def load_images(path: Path) -> dict[str, Image]:
     return {s: Image(s, r.name, r.digest) for s, r in read_images(path).items()}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def configure(parser: argparse.ArgumentParser) -> None:
     """`outputs FILE [SERVICE]` (to $GITHUB_OUTPUT), `ref FILE SERVICE` (print)."""
-    parser = argparse.ArgumentParser(prog="images", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
     out = sub.add_parser("outputs")
     out.add_argument("file", type=Path)
@@ -44,19 +42,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ref = sub.add_parser("ref")
     ref.add_argument("file", type=Path)
     ref.add_argument("service")
-    args = parser.parse_args(argv)
-    try:
-        images = load_images(args.file)
-    except ImagesFileError as exc:
-        print(f"images: {exc}", file=sys.stderr)
-        return 2
-    if getattr(args, "service", None) and args.service not in images:
-        print(
-            f"images: {args.file} has no image for {args.service!r} "
-            f"(has: {', '.join(sorted(images))})",
-            file=sys.stderr,
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Write the images (or one service's) to $GITHUB_OUTPUT and print them."""
+    images = load_images(args.file)
+    if args.service and args.service not in images:
+        raise ImagesFileError(
+            f"{args.file} has no image for {args.service!r} (has: {', '.join(sorted(images))})"
         )
-        return 2
     if args.cmd == "ref":
         print(images[args.service].ref)
         return 0
@@ -78,7 +72,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             fh.write(lines)
     sys.stdout.write(lines)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from microshop_ci.core.paths import REPO_ROOT
-from microshop_ci.core.tools import ToolError, pinned_tool, run_visible, venv_tool
+from microshop_ci.core.tools import pinned_tool, run_visible, venv_tool
 from microshop_ci.gha import policy
 
 ZIZMOR_CONFIG = Path("policies/gates/zizmor.yml")
@@ -38,20 +38,18 @@ def linted(label: str, argv: Sequence[str]) -> bool:
     return run_visible(argv, cwd=REPO_ROOT) == 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Every linter, then one line saying whether the workflows are clean."""
-    parser = argparse.ArgumentParser(prog="lint-workflows", description=__doc__)
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop lint-workflows [--pins FILE]`."""
     parser.add_argument(
         "--pins", type=Path, help="the pin list (default: .github/actions-pins.yaml)"
     )
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Every linter, then one line saying whether the workflows are clean."""
     workflows = files(".github/workflows/*.yml")
     actions = files(".github/actions/*/action.yml")
-    try:
-        actionlint, zizmor = pinned_tool("actionlint"), venv_tool("zizmor")
-    except ToolError as exc:
-        print(f"lint-workflows: {exc}", file=sys.stderr)
-        return 2
+    actionlint, zizmor = pinned_tool("actionlint"), venv_tool("zizmor")
     config = ["--config", str(ZIZMOR_CONFIG)] if (REPO_ROOT / ZIZMOR_CONFIG).is_file() else []
     results = [
         linted(f"actionlint {' '.join(workflows)}", [actionlint, "-no-color", *workflows]),
@@ -61,11 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
     ]
     log("workflow policy")
-    pins = ["--pins", str(args.pins)] if args.pins else []
-    results.append(policy.main(["--repo", str(REPO_ROOT), *pins, *workflows, *actions]) == 0)
+    paths = [REPO_ROOT / name for name in [*workflows, *actions]]
+    results.append(policy.check(REPO_ROOT, args.pins, paths) == 0)
     log("workflows: clean" if all(results) else "workflows: findings above")
     return 0 if all(results) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

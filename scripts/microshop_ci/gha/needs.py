@@ -6,8 +6,10 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
+
+from microshop_ci.core.errors import UsageError
 
 
 def failed_jobs(needs: Mapping[str, Any], allow_skipped: frozenset[str] = frozenset()) -> list[str]:
@@ -21,35 +23,24 @@ def failed_jobs(needs: Mapping[str, Any], allow_skipped: frozenset[str] = frozen
     return bad
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Read `toJSON(needs)` from NEEDS_JSON and exit 1 if any job did not succeed."""
-    parser = argparse.ArgumentParser(prog="require-jobs", description=__doc__)
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop require-jobs [--allow-skipped JOB]...`, with NEEDS_JSON set."""
     parser.add_argument("--allow-skipped", action="append", default=[], metavar="JOB")
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Read `toJSON(needs)` from NEEDS_JSON and exit 1 if any job did not succeed."""
     raw = os.environ.get("NEEDS_JSON")
     if not raw:
-        print(
-            "require-jobs: NEEDS_JSON is not set (pass `toJSON(needs)` through env:)",
-            file=sys.stderr,
-        )
-        return 2
+        raise UsageError("NEEDS_JSON is not set (pass `toJSON(needs)` through env:)")
     try:
         needs = json.loads(raw)
     except json.JSONDecodeError as exc:
-        print(f"require-jobs: NEEDS_JSON is not JSON: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(f"NEEDS_JSON is not JSON: {exc}") from exc
     if not isinstance(needs, dict) or not needs:
-        print(
-            "require-jobs: NEEDS_JSON names no job: the final job must `needs` every job",
-            file=sys.stderr,
-        )
-        return 2
+        raise UsageError("NEEDS_JSON names no job: the final job must `needs` every job")
     bad = failed_jobs(needs, frozenset(args.allow_skipped))
     for line in bad:
         print(f"require-jobs: {line}", file=sys.stderr)
     print(f"require-jobs: {len(needs) - len(bad)}/{len(needs)} jobs succeeded")
     return 1 if bad else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -53,7 +53,9 @@ def uses_lines(text: str) -> list[UsesLine]:
 
 
 class PinListError(MicroshopError, ValueError):
-    """The pin list cannot be read."""
+    """The pin list cannot be read (a configuration error: exit code 2)."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 import yaml
 
 from microshop_ci.core.findings import Finding, Severity
-from microshop_ci.gha.pins import PINS_PATH, PinListError, PinRule, uses_lines
+from microshop_ci.gha.pins import PINS_PATH, PinRule, uses_lines
 
 SCRIPT_RE = re.compile(r'^(?:"\$\()?(scripts/[A-Za-z0-9_.-]+)')
 FORBIDDEN_VERSIONS = ("0.69.4",)  # trivy v0.69.4 was a malicious release
@@ -290,21 +289,12 @@ def default_files(repo: Path) -> list[Path]:
     return sorted([*gh.glob("workflows/*.y*ml"), *gh.glob("actions/*/action.y*ml")])
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Check the files (default: the repo's workflows and actions); exit 1 on any finding."""
-    parser = argparse.ArgumentParser(prog="workflow-policy", description=__doc__)
-    parser.add_argument("files", nargs="*", type=Path)
-    parser.add_argument("--repo", type=Path, default=Path.cwd())
-    parser.add_argument("--pins", type=Path, default=None, help=f"default: <repo>/{PINS_PATH}")
-    args = parser.parse_args(argv)
-    try:
-        checker = Checker.for_repo(args.repo, args.pins)
-    except PinListError as exc:
-        print(f"workflow-policy: {exc}", file=sys.stderr)
-        return 2
+def check(repo: Path, pins: Path | None, paths: Sequence[Path]) -> int:
+    """Check the files (default: the repo's workflows and actions); 1 on any finding."""
+    checker = Checker.for_repo(repo, pins)
     if checker.pins.github is not None:
         print("workflow-policy: unlisted SHAs are checked against their tags on GitHub")
-    files = args.files or default_files(args.repo)
+    files = list(paths) or default_files(repo)
     findings = [f for path in files for f in checker.check_file(path)]
     for found in findings:
         print(describe(found))
@@ -312,5 +302,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if findings else 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop workflow-policy [--repo DIR] [--pins FILE] [FILE...]`."""
+    parser.add_argument("files", nargs="*", type=Path)
+    parser.add_argument("--repo", type=Path, default=Path.cwd())
+    parser.add_argument("--pins", type=Path, default=None, help=f"default: <repo>/{PINS_PATH}")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """The house rules over the files; exit 1 on any finding."""
+    return check(args.repo, args.pins, args.files)

@@ -4,9 +4,9 @@ writes it failed before the end."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -20,13 +20,14 @@ def summary_text(report: Path) -> str:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """scripts/step-summary FILE.md."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1:
-        print("usage: scripts/step-summary FILE.md", file=sys.stderr)
-        return 2
-    text = summary_text(Path(args[0]))
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop step-summary FILE.md`."""
+    parser.add_argument("report", type=Path, metavar="FILE.md")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Append the report (or the line saying it is missing) to the job summary, or print it."""
+    text = summary_text(args.report)
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if target:
         with open(target, "a", encoding="utf-8") as out:
@@ -34,7 +35,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         sys.stdout.write(text)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

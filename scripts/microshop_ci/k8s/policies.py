@@ -3,7 +3,7 @@
 Profiles: `release` (keyless: the release workflow of REPOSITORY on a v* tag; only the release
 registry), `local` (the cosign public key of local and kind runs, transparency log and SCT
 checks off for offline use, the local registries reached over plain HTTP) and `keyless-local`
-(the release rendering trusting the local Sigstore of `scripts/sigstore` instead of the public
+(the release rendering trusting the local Sigstore of `microshop sigstore` instead of the public
 one: its OIDC issuer, Fulcio root, Rekor URL and key; the local registries as in `local`).
 """
 

@@ -2,15 +2,14 @@
 each autogen controller (Deployment, StatefulSet, Job, CronJob), plus the compliant pod and the
 compliant pod with Istio's injected sidecar, which every pod-security policy must admit.
 
-Usage: python -m microshop_ci.k8s.pss_suites write|check|table
+Usage: microshop pss-suites write|check|table
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ KINDS = ("Pod", "Deployment", "StatefulSet", "Job", "CronJob")
 IMAGE = "127.0.0.1:5000/api-service@sha256:" + "a" * 64
 PROXY_IMAGE = "docker.io/istio/proxyv2:1.30.3"
 NAMESPACE = "microshop"
-HEADER = "# Generated from pss_controls.py by `python -m microshop_ci.k8s.pss_suites write`.\n"
+HEADER = "# Generated from pss_controls.py by `microshop pss-suites write`.\n"
 RESOURCES = "resources.yaml"
 
 
@@ -330,11 +329,13 @@ def table() -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """write: regenerate the suites; check: exit 1 naming stale files; table: print the table."""
-    parser = argparse.ArgumentParser(prog="pss_suites", description=__doc__)
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop pss-suites write|check|table`."""
     parser.add_argument("action", choices=("write", "check", "table"))
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """write: regenerate the suites; check: exit 1 naming stale files; table: print the table."""
     if args.action == "table":
         print(table())
         return 0
@@ -343,9 +344,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     stale = stale_files()
     for path in stale:
-        print(f"pss_suites: stale {path} (run: python -m microshop_ci.k8s.pss_suites write)")
+        print(f"pss_suites: stale {path} (run: microshop pss-suites write)")
     return 1 if stale else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,16 +1,14 @@
-"""scripts/render-manifests: one overlay with the pushed images' digests, and its policies."""
+"""microshop render-manifests: one overlay with the pushed images' digests, and its policies."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 from microshop_ci.core.errors import UsageError
 from microshop_ci.core.paths import LOCAL_DIR
-from microshop_ci.core.tools import ToolError
 from microshop_ci.k8s import overlay, policies
 from microshop_ci.k8s.common import SECRETS_DIR, overlay_dir
 from microshop_ci.k8s.images import load_images
@@ -40,15 +38,14 @@ def _trust(args: argparse.Namespace) -> policies.SigstoreTrust:
     )
 
 
-def parser() -> argparse.ArgumentParser:
-    """The command line of scripts/render-manifests."""
-    p = argparse.ArgumentParser(prog="render-manifests", description=__doc__)
+def configure(p: argparse.ArgumentParser) -> None:
+    """The command line of `microshop render-manifests`."""
     p.add_argument("overlay", help="k8s/overlays/<overlay>: kind or production")
     p.add_argument("--images", type=Path, default=os.environ.get("MICROSHOP_IMAGES_FILE"),
                    help="images file of scripts/build-images (env MICROSHOP_IMAGES_FILE); "
                    "without it the committed placeholder digests stay")  # fmt: skip
     p.add_argument("--jwks", type=Path, help="inline JWKS for the RequestAuthentication "
-                   "(default: .local/k8s/OVERLAY/jwks.json of scripts/deploy-secrets)")  # fmt: skip
+                   "(default: .local/k8s/OVERLAY/jwks.json, microshop deploy-secrets)")  # fmt: skip
     p.add_argument("--what", choices=("all", "manifests", "policies"), default="all")
     p.add_argument("--component", action="append", default=[],
                    help="add k8s/components/NAME (repeatable), e.g. ferretdb")  # fmt: skip
@@ -59,7 +56,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cosign-pub", type=Path,
                    default=Path(os.environ.get("MICROSHOP_COSIGN_PUB", DEFAULT_COSIGN_PUB)),
                    help="cosign public key for the local profile")  # fmt: skip
-    local = p.add_argument_group("keyless-local profile: the local Sigstore (scripts/sigstore env)")
+    local = p.add_argument_group("keyless-local profile: the local Sigstore (`sigstore env`)")
     local.add_argument("--issuer", help="the OIDC issuer URL Fulcio certifies")
     local.add_argument("--rekor-url", help="Rekor's URL")
     local.add_argument("--rekor-pub", type=Path, help="Rekor's public key (PEM file)")
@@ -73,7 +70,6 @@ def parser() -> argparse.ArgumentParser:
         help="another registry (HOST:PORT) allowed and verified in the local profile",
     )
     p.add_argument("-o", "--out", type=Path, help="write here instead of standard output")
-    return p
 
 
 def render(args: argparse.Namespace) -> str:
@@ -96,23 +92,11 @@ def render(args: argparse.Namespace) -> str:
     return "---\n".join(part if part.endswith("\n") else part + "\n" for part in parts)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Render, print or write; a user's mistake is one line on stderr and exit code 2."""
-    args = parser().parse_args(argv)
-    try:
-        text = render(args)
-    except UsageError as exc:
-        print(f"render-manifests: {exc}", file=sys.stderr)
-        return 2
-    except ToolError as exc:
-        print(f"render-manifests: {exc}", file=sys.stderr)
-        return 1
+def run_command(args: argparse.Namespace) -> int:
+    """Render, print or write."""
+    text = render(args)
     if args.out:
         args.out.write_text(text)
     else:
         sys.stdout.write(text)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -25,6 +25,8 @@ Advisory = Mapping[str, Any]
 class OsvDataError(MicroshopError, ValueError):
     """The export zip cannot be read as OSV advisories."""
 
+    exit_code = 2  # bad input: a usage error
+
 
 def default_zip() -> Path:
     """MICROSHOP_OSV_ZIP, else the shared PyPI export beside the clone (../shared/data/osv/)."""

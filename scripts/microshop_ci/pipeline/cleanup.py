@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from microshop_ci.core.registry import answers as registry_answers
-from microshop_ci.core.tools import ToolError, docker, module_env, python_module, run_tool
+from microshop_ci.core.tools import ToolError, docker, microshop, module_env, run_tool
 from microshop_ci.smoke import compose
 
 RUN_LABEL = "org.microshop.pipeline-run"
@@ -40,7 +40,7 @@ def stop_local_stack(repo: Path) -> None:
 
 
 def stop_registry(repo: Path) -> None:
-    """Stop the registry the run started: `python -m microshop_ci.core.registry down` in repo."""
+    """Stop the registry the run started: `microshop registry down` in repo."""
     with contextlib.suppress(ToolError):
-        run_tool(python_module("microshop_ci.core.registry", "down"), ok_codes=None, cwd=repo,
+        run_tool(microshop("registry", "down"), ok_codes=None, cwd=repo,
                  env=module_env(repo, os.environ), timeout=60)  # fmt: skip

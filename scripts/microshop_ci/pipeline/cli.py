@@ -1,4 +1,4 @@
-"""Command line of the local pipeline: `scripts/pipeline [--stage NAME] [--offline|--online]`."""
+"""`microshop pipeline [--stage NAME] [--offline|--online]`: the local pipeline, its report."""
 
 from __future__ import annotations
 
@@ -25,12 +25,15 @@ from microshop_ci.pipeline.runner import Runner
 from microshop_ci.pipeline.stages import STAGE_NAMES, Options, build_stages, rescan_stage
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """Parse the command line."""
-    parser = argparse.ArgumentParser(
-        prog="scripts/pipeline",
-        description="Run the MicroShop supply-chain pipeline locally: " + " -> ".join(STAGE_NAMES),
-    )
+def _release(text: str) -> str:
+    """--rescan REF: a record folder (read from where the user stands) or a tag."""
+    folder = Path(text)
+    return str(folder.absolute()) if folder.is_dir() else text
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop pipeline [--stage NAME]... [--offline|--online] [--report-dir DIR] [--plain]`."""
+    parser.epilog = "stages: " + " -> ".join(STAGE_NAMES)
     parser.add_argument(
         "--stage",
         action="append",
@@ -62,15 +65,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--rescan",
         metavar="REF",
+        type=_release,
         default=None,
         help="instead of the stages: re-scan one release (a tag of .local/releases or a record "
         "folder vX.Y.Z) with today's advisories (scripts/rescan)",
     )
     parser.add_argument("--plain", action="store_true", help="plain progress lines, no live table")
     parser.add_argument("--repo", type=Path, default=REPO_ROOT)
-    args = parser.parse_args(argv)
-    args.source = args.source or "offline"
-    return args
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -100,9 +101,9 @@ def chosen_stages(opts: Options, args: argparse.Namespace) -> list[Stage]:
     return [s for s in build_stages(opts) if not args.stage or s.name in args.stage]
 
 
-def main(argv: list[str] | None = None) -> int:
+def run_command(args: argparse.Namespace) -> int:
     """Run the asked stages, write the report, print the summary; 0 only when all passed."""
-    args = parse_args(argv)
+    args.source = args.source or "offline"
     repo: Path = args.repo.resolve()
     report_dir: Path = (args.report_dir or repo / "reports" / "pipeline").resolve()
     (report_dir / "logs").mkdir(parents=True, exist_ok=True)

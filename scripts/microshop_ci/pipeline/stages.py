@@ -1,8 +1,8 @@
 """The pipeline's stages, in the order the pull request and release workflows run them.
 
-Every step is `python -m microshop_ci.<module>` (core.tools.python_module), the same module the
-workflows reach through the one-line scripts/<name>; each stage's last step writes the stage's
-typed result (core.result) to REPORT_DIR/STAGE/result.json.
+Every step is a `microshop SUBCOMMAND` of this interpreter (core.tools.microshop), the same
+subcommand the workflows reach through the one-line scripts/<name>; each stage's last step writes
+the stage's typed result (core.result) to REPORT_DIR/STAGE/result.json.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from microshop_ci.core.result import RESULT_FILE
-from microshop_ci.core.tools import python_module
+from microshop_ci.core.tools import microshop
 from microshop_ci.pipeline.model import Stage, Step
 
 
@@ -30,7 +30,7 @@ class Options:
 
 def registry_up() -> Step:
     """Start the local registry unless one answers (core.registry)."""
-    return Step("registry", python_module("microshop_ci.core.registry", "up"))
+    return Step("registry", microshop("registry", "up"))
 
 
 def build_stages(opts: Options) -> list[Stage]:
@@ -45,8 +45,8 @@ def build_stages(opts: Options) -> list[Stage]:
             (
                 Step(
                     "lint-type-test",
-                    python_module(
-                        "microshop_ci.checks",
+                    microshop(
+                        "test",
                         "--result",
                         opts.result("checks"),
                         "-m",
@@ -61,8 +61,8 @@ def build_stages(opts: Options) -> list[Stage]:
             (
                 Step(
                     "gates",
-                    python_module(
-                        "microshop_ci.gates.cli",
+                    microshop(
+                        "gates",
                         source,
                         "--report-dir",
                         str(r / "gates"),
@@ -77,16 +77,16 @@ def build_stages(opts: Options) -> list[Stage]:
             "build",
             "hermetic image builds, pushed by digest to the local registry",
             (
-                Step("base-image", python_module("microshop_ci.build.base_image")),
+                Step("base-image", microshop("base-image")),
                 registry_up(),
                 Step(
                     "build-push",
-                    python_module("microshop_ci.build.images", "--push", "--out", str(images)),
+                    microshop("build-images", "--push", "--out", str(images)),
                 ),
                 Step(
                     "image-scans",
-                    python_module(
-                        "microshop_ci.gates.scan_images",
+                    microshop(
+                        "scan-images",
                         source,
                         "--images",
                         str(images),
@@ -106,8 +106,8 @@ def build_stages(opts: Options) -> list[Stage]:
                 registry_up(),
                 Step(
                     "supply-chain",
-                    python_module(
-                        "microshop_ci.sign",
+                    microshop(
+                        "sign",
                         "--mode",
                         "key",
                         "--images",
@@ -126,19 +126,19 @@ def build_stages(opts: Options) -> list[Stage]:
             "Kyverno policies and manifest validators over every overlay and every pushed image",
             (
                 registry_up(),
-                Step("kyverno-test", python_module("microshop_ci.admission.suites")),
+                Step("kyverno-test", microshop("kyverno-test")),
                 Step(
                     "validate-manifests",
-                    python_module(
-                        "microshop_ci.admission.validate",
+                    microshop(
+                        "validate-manifests",
                         "--json",
                         str(r / "admission" / "manifests.json"),
                     ),
                 ),
                 Step(
                     "admission-check",
-                    python_module(
-                        "microshop_ci.admission.check",
+                    microshop(
+                        "admission-check",
                         "--images",
                         str(images),
                         "--json",
@@ -157,8 +157,8 @@ def build_stages(opts: Options) -> list[Stage]:
                 registry_up(),
                 Step(
                     "smoke",
-                    python_module(
-                        "microshop_ci.smoke",
+                    microshop(
+                        "smoke",
                         "--images",
                         str(images),
                         "--json",
@@ -188,8 +188,8 @@ def rescan_stage(opts: Options, ref: str) -> Stage:
         (
             Step(
                 "rescan",
-                python_module(
-                    "microshop_ci.rescan",
+                microshop(
+                    "rescan",
                     f"--{opts.advisory_source}",
                     *argv,
                     "--report-dir",

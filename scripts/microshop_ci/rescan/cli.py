@@ -48,17 +48,16 @@ from microshop_ci.gates.trivy_gates import TrivyVulnGate
 from microshop_ci.osv.db import OsvDatabase, OsvDataError, default_zip
 from microshop_ci.osv.server import serve_in_thread
 from microshop_ci.rescan import report
-from microshop_ci.rescan.github import GitHub, GitHubError, IssueFiles, Issues
+from microshop_ci.rescan.github import GitHub, IssueFiles, Issues
 from microshop_ci.rescan.records import RecordError, ReleasedImage, latest, local_records
 
 GATES_RESCANNED = ("trivy-vuln", "pip-audit")
 DEFAULT_LAST = 3
-EXIT_FINDINGS, EXIT_CONFIG = 1, 2
+EXIT_FINDINGS = 1
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def configure(parser: argparse.ArgumentParser) -> None:
     """The command line (module docstring)."""
-    parser = argparse.ArgumentParser(prog="scripts/rescan", description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--offline", dest="mode", action="store_const", const="offline")
     mode.add_argument("--online", dest="mode", action="store_const", const="online")
@@ -71,7 +70,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     which.add_argument("--tag", default=None, help="only this release (vX.Y.Z)")
     parser.add_argument("--report-dir", type=Path, default=REPORTS_DIR / "rescan")
     parser.add_argument("--osv-zip", type=Path, default=None, help="OSV export zip (offline)")
-    return parser.parse_args(argv)
 
 
 def released_images(args: argparse.Namespace) -> tuple[Path, list[ReleasedImage], Issues]:
@@ -151,24 +149,16 @@ def write_reports(
     print(summary)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """0 nothing new, 1 a released image fails the policy now, 2 bad configuration or records."""
-    args = parse_args(argv)
+def run_command(args: argparse.Namespace) -> int:
+    """0 nothing new, 1 a released image fails the policy now; bad configuration or records
+    raise (exit code 2)."""
     today = dt.datetime.now(dt.UTC).date()
-    try:
-        policy = load_policy(POLICY, set(GATES))
-        exceptions = load_exceptions(EXCEPTIONS, set(GATES))
-        scans, issues = rescan(args, today, policy, exceptions)
-        write_reports(scans, args, today, policy, exceptions)
-        for scan in scans:
-            if scan.new_findings:
-                done = issues.upsert(scan.issue_title(), report.issue_body(scan, today))
-                print(f"rescan: {done}")
-    except (ConfigError, RecordError, GitHubError) as err:
-        print(f"rescan: {err}", file=sys.stderr)
-        return EXIT_CONFIG
+    policy = load_policy(POLICY, set(GATES))
+    exceptions = load_exceptions(EXCEPTIONS, set(GATES))
+    scans, issues = rescan(args, today, policy, exceptions)
+    write_reports(scans, args, today, policy, exceptions)
+    for scan in scans:
+        if scan.new_findings:
+            done = issues.upsert(scan.issue_title(), report.issue_body(scan, today))
+            print(f"rescan: {done}")
     return EXIT_FINDINGS if any(s.fails for s in scans) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -26,6 +26,8 @@ SBOM_SUFFIX = ".sbom.cdx.json"
 class RecordError(MicroshopError, ValueError):
     """A release record is missing or incomplete; the message names the file."""
 
+    exit_code = 2  # bad input: a usage error
+
 
 def version_key(tag: str) -> tuple[int, int, int]:
     """(major, minor, patch) of a vX.Y.Z tag; RecordError for anything else."""

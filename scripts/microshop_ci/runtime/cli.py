@@ -1,4 +1,4 @@
-"""`scripts/runtime-rules check|evaluate`: check rule files, or evaluate JSON events against one.
+"""`microshop runtime-rules check|evaluate`: check rule files, or evaluate JSON events against one.
 
 `check [FILE ...]` (default: policies/runtime/microshop-rules.yaml) prints one line per file and
 exits 2 on the first refused file, with the file, the rule and the problem in that line.
@@ -53,14 +53,15 @@ def check(files: Sequence[Path]) -> int:
     return 0
 
 
-def run_evaluate(rules_file: Path, source: str) -> int:
-    """Print the alerts of every event read from source (`-` is stdin)."""
+def run_evaluate(rules_file: Path, path: Path | None) -> int:
+    """Print the alerts of every event read from path (stdin when None)."""
     rules = load(rules_file, shown(rules_file))
-    if source == "-":
+    source = "-" if path is None else str(path)
+    if path is None:
         stream: TextIO = sys.stdin
     else:
         try:
-            stream = Path(source).open()  # noqa: SIM115 - closed below
+            stream = path.open()  # noqa: SIM115 - closed below
         except OSError as err:
             raise UsageError(f"{source}: cannot be read: {err.strerror}") from None
     try:
@@ -73,24 +74,18 @@ def run_evaluate(rules_file: Path, source: str) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse the command line and run one subcommand; errors are one line on stderr."""
-    parser = argparse.ArgumentParser(prog="runtime-rules", description=__doc__)
+def configure(parser: argparse.ArgumentParser) -> None:
+    """check [FILE...] | evaluate [--rules FILE] [EVENTS]."""
     sub = parser.add_subparsers(dest="command", required=True)
     check_cmd = sub.add_parser("check", help="check rule files against the supported subset")
     check_cmd.add_argument("files", nargs="*", type=Path, default=[RULES])
     eval_cmd = sub.add_parser("evaluate", help="alerts for JSON events, one a line")
     eval_cmd.add_argument("--rules", type=Path, default=RULES)
-    eval_cmd.add_argument("events", nargs="?", default="-")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "check":
-            return check(args.files)
-        return run_evaluate(args.rules, args.events)
-    except MicroshopError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return err.exit_code
+    eval_cmd.add_argument("events", nargs="?", type=Path, default=None, help="default: stdin")
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def run_command(args: argparse.Namespace) -> int:
+    """`microshop runtime-rules check|evaluate`."""
+    if args.command == "check":
+        return check(args.files)
+    return run_evaluate(args.rules, args.events)

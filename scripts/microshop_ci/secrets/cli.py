@@ -1,4 +1,4 @@
-"""scripts/secrets: the pinned OpenBao binary, its set-up, seeding, rotation and access checks.
+"""`microshop secrets`: the pinned OpenBao binary, its set-up, seeding, rotation and access checks.
 
 The address and token come from BAO_ADDR and BAO_TOKEN (read by `bao` itself, never printed);
 no secret value is ever printed. Any refusal is one line naming the path and the reason, exit 1.
@@ -7,18 +7,16 @@ no secret value is ever printed. Any refusal is one line naming the path and the
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Sequence
 from datetime import timedelta
 
 from microshop_ci.secrets import store
-from microshop_ci.secrets.bao import BaoError, bao_binary
+from microshop_ci.secrets.bao import bao_binary
 from microshop_ci.secrets.layout import SECRETS, SERVICES, secrets_of
 from microshop_ci.secrets.rotate import DEFAULT_RETENTION, rotate, seed
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="secrets", description=__doc__)
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop secrets bao | setup | seed | rotate KIND | check SERVICE`."""
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("bao", help="print the path of the pinned bao binary (installs it)")
     commands.add_parser("setup", help="the KV v2 mount and the policies (audit must be on)")
@@ -33,31 +31,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     check = commands.add_parser("check", help="read a service's secrets with the current token")
     check.add_argument("service", choices=SERVICES)
-    return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; 0 on success, 1 when OpenBao refuses or fails (one line on stderr)."""
-    args = _parser().parse_args(argv)
-    try:
-        if args.command == "bao":
-            print(bao_binary())
-        elif args.command == "setup":
-            for line in store.setup():
-                print(f"secrets: {line}")
-        elif args.command == "seed":
-            for done in seed():
-                print(f"secrets: wrote {done.path} version {done.version} {done.note}".rstrip())
-        elif args.command == "rotate":
-            retention = timedelta(minutes=args.retention_minutes)
-            done = rotate(args.kind, retention)
-            print(f"secrets: rotated {done.path}: version {done.version} {done.note}".rstrip())
-        else:
-            for secret in secrets_of(args.service):
-                stored = store.read(secret)
-                state = f"version {stored.version}" if stored.version else "not written yet"
-                print(f"secrets: {secret.path}: readable, {state}")
-    except BaoError as exc:
-        print(f"secrets: {exc}", file=sys.stderr)
-        return 1
+def run_command(args: argparse.Namespace) -> int:
+    """Run one command; OpenBao's refusal or failure raises (one line, exit 1)."""
+    if args.command == "bao":
+        print(bao_binary())
+    elif args.command == "setup":
+        for line in store.setup():
+            print(f"secrets: {line}")
+    elif args.command == "seed":
+        for done in seed():
+            print(f"secrets: wrote {done.path} version {done.version} {done.note}".rstrip())
+    elif args.command == "rotate":
+        retention = timedelta(minutes=args.retention_minutes)
+        done = rotate(args.kind, retention)
+        print(f"secrets: rotated {done.path}: version {done.version} {done.note}".rstrip())
+    else:
+        for secret in secrets_of(args.service):
+            stored = store.read(secret)
+            state = f"version {stored.version}" if stored.version else "not written yet"
+            print(f"secrets: {secret.path}: readable, {state}")
     return 0

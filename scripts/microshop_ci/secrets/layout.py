@@ -7,7 +7,7 @@ from pathlib import Path
 
 from microshop_ci.core.paths import REPO_ROOT
 
-MOUNT = "secret"  # the KV v2 mount (the dev server's default mount; scripts/secrets setup makes it)
+MOUNT = "secret"  # the KV v2 mount (the dev server's default; `microshop secrets setup` makes it)
 PREFIX = "microshop"
 POLICIES_DIR = REPO_ROOT / "policies" / "openbao"
 AGENT_DIR = REPO_ROOT / "k8s" / "openbao"
@@ -33,7 +33,7 @@ class Secret:
         return f"{MOUNT}/data/{self.path}"
 
 
-# What `scripts/secrets rotate KIND` replaces; each service's agent renders its own into files.
+# What `microshop secrets rotate KIND` replaces; each service's agent renders its own into files.
 SECRETS = {
     "jwt": Secret("api-service", "jwt", ("private_key", "previous_keys")),
     "db-password": Secret("api-service", "database", ("password",)),

@@ -1,8 +1,8 @@
 """The sign stage: SBOM (syft), cosign signature and SBOM attestation, then verification.
 
-`scripts/supply-chain` runs this module; the PR workflow, the release workflow and the local
-pipeline all call that script. Per service, in OUT_DIR/SERVICE/: sbom.cdx.json, verify.json,
-attestation.json, and the logs of each cosign call.
+`microshop sign` (scripts/supply-chain) runs this module; the PR workflow, the release workflow
+and the local pipeline all call that script. Per service, in OUT_DIR/SERVICE/: sbom.cdx.json,
+verify.json, attestation.json, and the logs of each cosign call.
 
 --mode key      local and PR: a cosign key pair in --key-dir (default .local/cosign,
                 git-ignored; generated on first use, password in a 0600 file, never printed),
@@ -11,7 +11,7 @@ attestation.json, and the logs of each cosign call.
                 Rekor entry; verification pins COSIGN_CERTIFICATE_IDENTITY and
                 COSIGN_CERTIFICATE_OIDC_ISSUER; MICROSHOP_SIGSTORE_{FULCIO_URL,REKOR_URL,
                 TRUSTED_ROOT} point it at a private Sigstore instead of the public one.
---mode keyless-local  the keyless steps against the local Sigstore (`scripts/sigstore up`), signed
+--mode keyless-local  the keyless steps against the local Sigstore (`microshop sigstore up`), signed
                 as this repository's release.yml on tag MICROSHOP_RELEASE_TAG (default v0.0.0)
                 with a token of the token service stand-in (microshop_ci.sigstore.jobs).
 Signatures use cosign's legacy format (`.sig` tags), which Kyverno's `type: Cosign` reads;
@@ -30,12 +30,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from microshop_ci.core.errors import MicroshopError
 from microshop_ci.core.images import ImagesFileError, read_images
 from microshop_ci.core.log import log
 from microshop_ci.core.paths import LOCAL_DIR, REPO_ROOT, REPORTS_DIR
 from microshop_ci.core.result import SignedImage, SignResult, write_result
-from microshop_ci.core.tools import ToolError, pinned_tool, run_tool
+from microshop_ci.core.tools import ToolError, locked_microshop, pinned_tool, run_tool
 from microshop_ci.sign import provenance, sbom
 from microshop_ci.sign.signer import Signer, SignError, plain_http, signer
 
@@ -204,9 +203,6 @@ def _verify(service: str, ref: str, folder: Path, kinds: Sequence[str], cosign: 
 def run(args: argparse.Namespace) -> None:
     """Check the options, then sign every service of the images file (or those asked for)."""
     steps = tuple(args.step or STEPS)
-    for step in steps:
-        if step not in STEPS:
-            raise SignError(f"scripts/supply-chain: unknown step '{step}'")
     images = args.images
     if not images.is_file():
         raise SignError(f"{images}: not found (run scripts/build-images --push --out FILE first)")
@@ -235,17 +231,16 @@ def run(args: argparse.Namespace) -> None:
 
 def local_release_env() -> dict[str, str]:
     """What --mode keyless-local adds: the release job's signing environment on the local
-    Sigstore, from `scripts/sigstore` (its own environment holds what minting a token needs; this
-    stage stays on the standard library); SignError when the Sigstore is not up."""
-    sigstore = str(REPO_ROOT / "scripts" / "sigstore")
-    status = run_tool([sigstore, "status"], ok_codes=None)
+    Sigstore, from `microshop sigstore` in the locked environment (which holds what minting a
+    token needs; this stage stays on the standard library); SignError when it is not up."""
+    status = run_tool(locked_microshop("sigstore", "status"), ok_codes=None)
     if status.returncode != 0:
         down = [line.split()[0] for line in status.stdout.splitlines() if line.endswith(" down")]
         why = ", ".join(down) or status.stderr.strip().removeprefix("error: ")
-        raise SignError(f"the local Sigstore is not up ({why}): run scripts/sigstore up")
-    job = run_tool([sigstore, "release-job"], ok_codes=None)
+        raise SignError(f"the local Sigstore is not up ({why}): run microshop sigstore up")
+    job = run_tool(locked_microshop("sigstore", "release-job"), ok_codes=None)
     if job.returncode != 0:
-        raise SignError(job.stderr.strip() or "scripts/sigstore release-job failed")
+        raise SignError(job.stderr.strip() or "microshop sigstore release-job failed")
     found = dict(shlex.split(line)[0].split("=", 1) for line in job.stdout.splitlines() if line)
     log(f"keyless-local: signing as {found['COSIGN_CERTIFICATE_IDENTITY']} (local Sigstore)")
     return found
@@ -273,29 +268,24 @@ def outcome(out_dir: Path) -> SignResult:
     return SignResult(services)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """CLI of scripts/supply-chain; a failure prints `error: ...` and exits 1."""
-    parser = argparse.ArgumentParser(prog="scripts/supply-chain", description=__doc__)
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop sign --mode key|keyless|keyless-local [...]` (scripts/supply-chain)."""
     parser.add_argument("--mode", required=True, choices=("key", "keyless", "keyless-local"))
     parser.add_argument("--images", type=Path, default=REPORTS_DIR / "images.json",
                         help="service -> {ref: REGISTRY/NAME@sha256:...}")  # fmt: skip
     parser.add_argument("--service", action="append", default=[], help="only these services")
     parser.add_argument("--out-dir", type=Path, default=REPORTS_DIR / "supply-chain")
     parser.add_argument("--key-dir", type=Path, default=LOCAL_DIR / "cosign")
-    parser.add_argument("--step", action="append", default=[], help="sbom|sign|attest|verify")
+    parser.add_argument("--step", action="append", default=[], choices=STEPS)
     parser.add_argument("--result", type=Path, default=None,
                         help="write the stage's typed result (core.result) here")  # fmt: skip
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Sign; the typed result is written whether it passed or not."""
     try:
         run(args)
-    except MicroshopError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     finally:
         if args.result is not None:
             write_result(args.result, outcome(args.out_dir))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

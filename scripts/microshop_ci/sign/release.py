@@ -15,7 +15,7 @@ import argparse
 import os
 import shutil
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 from microshop_ci.core.images import ImagesFileError, read_images
@@ -104,21 +104,15 @@ def _check_provenance(verified: Path, env: Mapping[str, str]) -> None:
     print("[verify-release] the provenance names this workflow, ref and commit", file=sys.stderr)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """scripts/verify-release --images FILE --service NAME [--sbom-dir DIR] [--out-dir DIR]."""
-    parser = argparse.ArgumentParser(prog="verify-release", description=__doc__)
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop verify-release --images FILE --service NAME [--sbom-dir DIR] [--out-dir DIR]`."""
     parser.add_argument("--images", type=Path, required=True)
     parser.add_argument("--service", required=True)
     parser.add_argument("--sbom-dir", type=Path, default=REPORTS_DIR / "supply-chain")
     parser.add_argument("--out-dir", type=Path, default=REPORTS_DIR / "release")
-    args = parser.parse_args(argv)
-    try:
-        verify(args.images, args.service, args.sbom_dir, args.out_dir)
-    except SignError as exc:
-        print(f"verify-release: {exc}", file=sys.stderr)
-        return 1
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Verify the released image and write its release assets."""
+    verify(args.images, args.service, args.sbom_dir, args.out_dir)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -91,7 +91,7 @@ def private_sigstore(env: Mapping[str, str]) -> tuple[tuple[str, ...], tuple[str
 
     Unset, keyless signing uses the public Sigstore (Fulcio, Rekor and cosign's own trust root).
     Set, the same steps sign with that Fulcio and Rekor and trust only its root: this is all that
-    differs when the release path runs against the local Sigstore of `scripts/sigstore`. A trusted
+    differs when the release path runs against the local Sigstore of `microshop sigstore`. A trusted
     root that names no CT log has no SCT to check: verification then skips the SCT check.
     """
     given = {name: env.get(name, "") for name in PRIVATE_SIGSTORE}

@@ -3,15 +3,15 @@
 One `go build` per module: Trillian's log server, log signer and createtree share one build (and
 so one compile of their common packages). Binaries land in CACHE/cluster/NAME/VERSION/bin.
 
-    python -m microshop_ci.sigstore.build    build what is missing, print NAME SECONDS BYTES
+    microshop sigstore-build    build what is missing, print NAME SECONDS BYTES
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 
-from microshop_ci.core.gobuild import BuildError, GoComponent, build
+from microshop_ci.core.gobuild import GoComponent, build
 
 RELEASE_UTILS = "sigs.k8s.io/release-utils/version"
 
@@ -58,17 +58,14 @@ def build_all() -> dict[str, dict[str, object]]:
     return report
 
 
-def main() -> int:
-    """Build them all; one line per component, `error: ...` and exit 1 on a failure."""
-    try:
-        report = build_all()
-    except BuildError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    for name, done in report.items():
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop sigstore-build` takes no arguments."""
+    del parser
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Build them all; one line per component."""
+    del args
+    for name, done in build_all().items():
         print(f"{name} {done['seconds']}s {json.dumps(done['bytes'])}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

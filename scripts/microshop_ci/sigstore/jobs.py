@@ -18,7 +18,7 @@ from microshop_ci.core.paths import REPO_ROOT
 from microshop_ci.core.tools import run_tool
 from microshop_ci.k8s.policies import DEFAULT_REPOSITORY
 from microshop_ci.sigstore import oidc
-from microshop_ci.sigstore.settings import Settings
+from microshop_ci.sigstore.settings import Settings, SettingsError
 from microshop_ci.sigstore.variables import PRIVATE_SIGSTORE
 
 TAG = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+$")
@@ -94,7 +94,7 @@ def private_sigstore_env(sigstore: Settings) -> dict[str, str]:
 
 
 def release_job_lines(sigstore: Settings, env: Mapping[str, str]) -> list[str]:
-    """`scripts/sigstore release-job`: KEY=value lines (shell-quoted) of the release job at HEAD."""
+    """`microshop sigstore release-job`: KEY=value lines (shell-quoted) of the release job, HEAD."""
     sha = run_tool(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"]).stdout.strip()
     signing = release_job(env, sha).signing_env(sigstore)
     return [f"{key}={shlex.quote(value)}" for key, value in signing.items()]
@@ -106,5 +106,5 @@ def release_job(env: Mapping[str, str], sha: str) -> Job:
     repository = env.get("GITHUB_REPOSITORY") or DEFAULT_REPOSITORY
     tag = env.get("MICROSHOP_RELEASE_TAG") or "v0.0.0"
     if not TAG.match(tag):
-        raise ValueError(f"MICROSHOP_RELEASE_TAG must be vX.Y.Z, not {tag!r}")
+        raise SettingsError(f"MICROSHOP_RELEASE_TAG must be vX.Y.Z, not {tag!r}")
     return Job(repository, "release.yml", f"refs/tags/{tag}", sha)

@@ -1,6 +1,6 @@
 """The local Sigstore's keys: Fulcio's file CA and Rekor's signing key, made once in the user cache.
 
-Made with `cryptography` (already locked) at the first `scripts/sigstore up` and kept in
+Made with `cryptography` (already locked) at the first `microshop sigstore up` and kept in
 CACHE/sigstore/keys (folder 0700, private keys and the CA key's password 0600), so every clone on
 this machine trusts the same roots and a wiped .local/ keeps them. Fulcio's file CA insists on an
 encrypted key (PKCS#8, a random password in its own file); Rekor's file signer takes a plain one.

@@ -13,14 +13,13 @@ import json
 import os
 import re
 import secrets
-import sys
 import time
 import uuid
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography.hazmat.primitives import serialization
@@ -29,6 +28,7 @@ from jose import jwk, jwt
 from jose.exceptions import JOSEError
 from jose.utils import base64url_encode
 
+from microshop_ci.core.errors import UsageError
 from microshop_ci.core.jsonhttp import JsonHandler
 
 GITHUB = "https://github.com"
@@ -226,18 +226,12 @@ def job(data: Path, fields: dict[str, str], ttl: int) -> list[str]:
     """The runner's two variables for one job: the token endpoint and the job's request token."""
     url_file = data / "url"
     if not url_file.exists():
-        raise SystemExit(f"oidc: error: {url_file} is missing: start `serve --data {data}` first")
+        raise UsageError(f"{url_file} is missing: start `microshop oidc serve --data {data}` first")
     run_id = str(secrets.randbelow(9 * 10**9) + 10**9)
     request = {**fields, "run_id": run_id, "exp": int(time.time()) + ttl}
     token = jwt.encode(request, _job_secret(data), "HS256")
     url = f"{url_file.read_text()}{ENDPOINT}?api-version=2.0"
     return [f"ACTIONS_ID_TOKEN_REQUEST_URL={url}", f"ACTIONS_ID_TOKEN_REQUEST_TOKEN={token}"]
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        """One line naming the flag, exit 2."""
-        self.exit(2, f"oidc: error: {message}\n")
 
 
 def _matching(pattern: str, what: str) -> Any:
@@ -249,9 +243,8 @@ def _matching(pattern: str, what: str) -> Any:
     return check
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`serve` the token service, or print a `job`'s ACTIONS_ID_TOKEN_REQUEST_* lines."""
-    parser = _Parser(prog="python -m microshop_ci.sigstore.oidc", description=__doc__)
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop oidc serve ... | job ...`."""
     commands = parser.add_subparsers(dest="command", required=True)
     serving = commands.add_parser("serve", help="serve discovery, JWKS and ID tokens")
     serving.add_argument("--host", default="127.0.0.1")
@@ -262,15 +255,14 @@ def main(argv: list[str] | None = None) -> int:
     for flag, (pattern, what) in JOB_FLAGS.items():
         one.add_argument(f"--{flag}", required=True, type=_matching(pattern, what))
     one.add_argument("--ttl", type=int, default=JOB_TTL, help="seconds the job may ask")
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """`serve` the token service, or print a `job`'s ACTIONS_ID_TOKEN_REQUEST_* lines."""
     if args.command == "serve":
         serve(args.host, args.port, args.data)
         return 0
     if args.ttl <= 0:
-        parser.error("argument --ttl: must be a positive number of seconds")
+        raise UsageError("argument --ttl: must be a positive number of seconds")
     print("\n".join(job(args.data, {k: getattr(args, k) for k in JOB_FLAGS}, args.ttl)))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from microshop_ci.core.tools import python_module
+from microshop_ci.core.tools import microshop
 from microshop_ci.sigstore import oidc
 from microshop_ci.sigstore.build import FULCIO, REKOR, TRILLIAN
 from microshop_ci.sigstore.keys import write_private
@@ -123,7 +123,7 @@ def rekor(s: Settings, db: MariaDB, tree_id: str) -> Server:
 def oidc_issuer(s: Settings) -> Server:
     """The stand-in of GitHub's token service (its keys in DATA/oidc)."""
     host, port = s.issuer_url.removeprefix("http://").rsplit(":", 1)
-    argv = python_module(oidc.__name__, "serve", "--host", host, "--port", port)
+    argv = microshop("oidc", "serve", "--host", host, "--port", port)
     argv = (*argv, "--data", str(s.folder("oidc")))
     return Server("oidc", argv, _ready(s, "oidc"), {"PYTHONPATH": _scripts_path()})
 

@@ -1,11 +1,11 @@
-"""`scripts/sigstore up|down|status|env`: start, stop, check and describe the local Sigstore.
+"""`microshop sigstore up|down|status|env`: start, stop, check and describe the local Sigstore.
 
 up      build what is missing, create the keys once, then start MariaDB, Trillian's log server
         and log signer, Rekor, the OIDC issuer and Fulcio in that order, each polled until it
         answers (bounded); a running component is left alone; writes the trusted root
 down    stop exactly the processes `up` started (their pid files); the data stays
 status  one line per component, exit 0 only when all answer
-env     the shell variables a signer or verifier needs (`eval "$(scripts/sigstore env)"`)
+env     the shell variables a signer or verifier needs (`eval "$(microshop sigstore env)"`)
 release-job  the variables `scripts/supply-chain --mode keyless` needs to sign here as this
         repository's release.yml on tag MICROSHOP_RELEASE_TAG (default v0.0.0) at HEAD: a token of
         the token service stand-in, the runner's GITHUB_* variables, the private-Sigstore settings
@@ -13,11 +13,11 @@ release-job  the variables `scripts/supply-chain --mode keyless` needs to sign h
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shlex
 import signal
-import sys
 import time
 from pathlib import Path
 
@@ -40,7 +40,6 @@ STOP_TIERS = (
     ("trillian-log-signer", "trillian-log-server"),
     ("mariadb",),
 )
-USAGE = "usage: scripts/sigstore up|down|status|env|release-job"
 
 
 class StackError(MicroshopError):
@@ -158,7 +157,7 @@ def down(s: Settings) -> list[str]:
             pid_file(s, name).unlink(missing_ok=True)
         _stop(list(pids.values()))
         said += [f"{name} stopped (pid {pid})" for name, pid in pids.items()]
-    return said or ["nothing started by scripts/sigstore is running"]
+    return said or ["nothing started by microshop sigstore is running"]
 
 
 def status(s: Settings) -> list[tuple[str, bool]]:
@@ -185,34 +184,26 @@ def env_lines(s: Settings) -> list[str]:
     return [f"{key}={shlex.quote(value)}" for key, value in values.items()]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """up | down | status | env; a failure prints one `error: ...` line and exits 1."""
-    args = sys.argv[1:] if argv is None else argv
-    command = args[0] if len(args) == 1 else ""
-    if command not in ("up", "down", "status", "env", "release-job"):
-        print(f"error: {USAGE}", file=sys.stderr)
-        return 1
-    try:
-        s = settings()
-        if command == "up":
-            up(s)
-        elif command == "down":
-            for line in down(s):
-                log(line)
-        elif command == "status":
-            states = status(s)
-            for name, ok in states:
-                print(f"{name} {'up' if ok else 'down'}")
-            return 0 if all(ok for _, ok in states) else 1
-        elif command == "release-job":
-            print("\n".join(jobs.release_job_lines(s, os.environ)))
-        else:
-            print("\n".join(env_lines(s)))
-    except (MicroshopError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop sigstore up | down | status | env | release-job`."""
+    parser.add_argument("action", choices=("up", "down", "status", "env", "release-job"))
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run one action; status exits 1 when a server is down."""
+    s = settings()
+    if args.action == "up":
+        up(s)
+    elif args.action == "down":
+        for line in down(s):
+            log(line)
+    elif args.action == "status":
+        states = status(s)
+        for name, ok in states:
+            print(f"{name} {'up' if ok else 'down'}")
+        return 0 if all(ok for _, ok in states) else 1
+    elif args.action == "release-job":
+        print("\n".join(jobs.release_job_lines(s, os.environ)))
+    else:
+        print("\n".join(env_lines(s)))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

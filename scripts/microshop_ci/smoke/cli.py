@@ -1,4 +1,4 @@
-"""`scripts/smoke --images FILE [--json OUT]`: run the signed images and place one real order."""
+"""`microshop smoke --images FILE [--json OUT]`: run the signed images and place one real order."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import argparse
 import json
 import secrets
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -66,27 +65,28 @@ def _stop(signum: int, frame: object) -> None:
     raise SmokeError(f"stopped by signal {signum}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI entry point; a failure prints one line naming the step and exits 1."""
-    # The pipeline stops a step with SIGTERM: turn it into an error so the stack is torn down.
-    signal.signal(signal.SIGTERM, _stop)
-    parser = argparse.ArgumentParser(prog="scripts/smoke", description=__doc__)
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop smoke --images FILE [--json OUT] [--result FILE]`."""
     parser.add_argument("--images", type=Path, required=True, help="images file (build stage)")
     parser.add_argument("--json", type=Path, default=None, help="write the result here")
     parser.add_argument("--repo", type=Path, default=REPO_ROOT)
     parser.add_argument("--result", type=Path, default=None,
                         help="write the stage's typed result (core.result) here")  # fmt: skip
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the smoke test; a failure is written to --json/--result, then raised."""
+    # The pipeline stops a step with SIGTERM: turn it into an error so the stack is torn down.
+    signal.signal(signal.SIGTERM, _stop)
     out_dir = (args.json.parent if args.json else args.repo / "reports" / "pipeline").resolve()
     try:
         result = run(args.repo.resolve(), args.images, out_dir)
     except (SmokeError, ToolError) as exc:
-        print(f"smoke: {exc}", file=sys.stderr)
         if args.json:
             args.json.write_text(json.dumps({"headline": f"failed: {exc}"}, indent=2) + "\n")
         if args.result:
             write_result(args.result, SmokeResult(order_placed=False, summary=f"failed: {exc}"))
-        return 1
+        raise
     print(result["headline"])
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from microshop_ci.bootstrap import dockerd
 from microshop_ci.build import images as build_images
 from microshop_ci.core import registry
-from microshop_ci.core.images import ImagesFileError, read_images
+from microshop_ci.core.images import read_images
 from microshop_ci.core.paths import REPO_ROOT, REPORTS_DIR
 from microshop_ci.core.tools import ToolError, docker, pinned_tool
 
@@ -141,11 +141,11 @@ def wait_healthy(container: str, timeout: float = 90) -> None:
     while time.monotonic() < deadline:
         state = json.loads(docker("inspect", "-f", "{{json .State}}", container))
         if not state["Running"]:
-            raise RuntimeError(f"{container} exited: {docker('logs', container, check=False)}")
+            raise ToolError(f"{container} exited: {docker('logs', container, check=False)}")
         if state.get("Health", {}).get("Status") == "healthy":
             return
         time.sleep(1)
-    raise RuntimeError(f"{container} is not healthy after {timeout:.0f} s")
+    raise ToolError(f"{container} is not healthy after {timeout:.0f} s")
 
 
 def up(
@@ -195,19 +195,13 @@ def ensure_images(images_file: Path) -> None:
     if none answers), as scripts/build-images --push --out FILE does."""
     if images_file.is_file():
         return
-    try:
-        print(registry.up(registry.address(), registry.data_dir()), file=sys.stderr)
-    except registry.RegistryError as exc:
-        raise RuntimeError(str(exc)) from None
-    if build_images.main(["--push", "--out", str(images_file)]) != 0:
-        raise RuntimeError(f"scripts/build-images --push --out {images_file} failed (above)")
+    print(registry.up(registry.address(), registry.data_dir()), file=sys.stderr)
+    options = build_images.Options(build_images.all_services(), push=True, out=images_file)
+    build_images.build_all(options, os.environ)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """scripts/compose-local up [--images FILE] [--ferretdb BIN] | down."""
-    parser = argparse.ArgumentParser(
-        prog="scripts/compose-local", description=__doc__.splitlines()[0] if __doc__ else None
-    )
+def configure(parser: argparse.ArgumentParser) -> None:
+    """`microshop compose up [--images FILE] [--ferretdb BIN] | down`."""
     parser.add_argument("action", choices=("up", "down"))
     parser.add_argument(
         "--images",
@@ -217,22 +211,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--ferretdb", help="FerretDB binary (default: scripts/tool ferretdb)")
     parser.add_argument("--repo", type=Path, default=REPO_ROOT)
-    args = parser.parse_args(argv)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Start the shop here, or remove it."""
     paths = Paths(args.repo.resolve())
+    if args.action == "down":
+        down(paths)
+        return 0
+    dockerd.ensure(os.environ)
+    ensure_images(args.images)
+    records = read_images(args.images, require=SERVICES)
+    images = {name: records[name].image.ref for name in SERVICES}
     try:
-        if args.action == "down":
-            down(paths)
-            return 0
-        dockerd.ensure(os.environ)
-        ensure_images(args.images)
-        records = read_images(args.images, require=SERVICES)
-        images = {name: records[name].image.ref for name in SERVICES}
         up(paths, images, args.ferretdb or pinned_tool("ferretdb"))
-    except (OSError, RuntimeError, ToolError, ImagesFileError) as err:
-        print(f"compose-local: {err}", file=sys.stderr)
-        return 1
+    except OSError as err:
+        raise ToolError(str(err)) from err
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -14,7 +14,7 @@ from playwright.sync_api import expect, sync_playwright
 from microshop_ci.browser import CHROMIUM_ARGS, chromium
 from microshop_ci.smoke.stack import API_URL, STOREFRONT_URL, SmokeError
 
-PRODUCT = {"name": "Smoke test kettle", "description": "Placed by scripts/smoke.", "price": 2599}
+PRODUCT = {"name": "Smoke test kettle", "description": "Placed by microshop smoke.", "price": 2599}
 STOCK, QTY = 5, 2
 
 

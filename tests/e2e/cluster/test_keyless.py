@@ -2,7 +2,7 @@
 
 For this module the live policy is the keyless-local rendering: the release policy (this
 repository's release.yml on a vX.Y.Z tag, logged in Rekor, with the release workflow's SLSA
-provenance) trusting the local Sigstore of `scripts/sigstore` instead of the public one. The key
+provenance) trusting the local Sigstore of `microshop sigstore` instead of the public one. The key
 rendering is put back afterwards. Images are copies of our api-service image, each signed keyless
 by one workflow identity through the token service stand-in, the local Fulcio and Rekor.
 """
@@ -42,11 +42,11 @@ RELEASE = Job(REPOSITORY, "release.yml", "refs/tags/v0.0.1", SHA)
 
 @pytest.fixture(scope="module")
 def sigstore() -> Settings:
-    """The local Sigstore the cluster run started (scripts/sigstore up): every part answers."""
+    """The local Sigstore the cluster run started (microshop sigstore up): every part answers."""
     local = settings()
     down = [name for name, answers in status(local) if not answers]
     if down:
-        pytest.fail(f"the local Sigstore is not up ({', '.join(down)}): run scripts/sigstore up")
+        pytest.fail(f"the local Sigstore is not up ({', '.join(down)}): run microshop sigstore up")
     return local
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from microshop_ci.admission import check as admission
+from microshop_ci.cli import main as microshop
 from microshop_ci.k8s import overlay, policies
 from microshop_ci.k8s.common import REPO_ROOT
 from microshop_ci.k8s.images import parse_ref
@@ -119,8 +120,7 @@ def test_a_missing_images_file_is_a_usage_error(tmp_path: Path) -> None:
     result = _run("--images", str(tmp_path / "nope.json"))
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        f"admission-check: {tmp_path / 'nope.json'}: cannot read the images file "
-        "(No such file or directory)"
+        f"error: {tmp_path / 'nope.json'}: cannot read the images file (No such file or directory)"
     )
 
 
@@ -176,8 +176,8 @@ def test_an_unreadable_cosign_key_is_a_usage_error(
     images_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     missing = tmp_path / "cosign.pub"
-    code = admission.main(["--images", str(images_file), "--cosign-pub", str(missing)])
-    assert code == 2
-    assert capsys.readouterr().err == (
-        f"admission-check: {missing}: cannot read the cosign public key\n"
+    code = microshop(
+        ["admission-check", "--images", str(images_file), "--cosign-pub", str(missing)]
     )
+    assert code == 2
+    assert capsys.readouterr().err == (f"error: {missing}: cannot read the cosign public key\n")

@@ -13,6 +13,7 @@ import yaml
 
 from microshop_ci.admission import check as admission
 from microshop_ci.admission import validate
+from microshop_ci.cli import main as microshop
 from microshop_ci.k8s import overlay, pss_suites
 from microshop_ci.k8s.common import POLICIES_DIR, REPO_ROOT
 from microshop_ci.k8s.policies import policy_files
@@ -204,16 +205,16 @@ def test_writing_the_suites_into_an_empty_tree_leaves_nothing_stale(tmp_path: Pa
 def test_the_command_line_checks_writes_and_prints_the_table(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    assert pss_suites.main(["table"]) == 0
+    assert microshop(["pss-suites", "table"]) == 0
     assert capsys.readouterr().out == pss_suites.table() + "\n"
-    assert pss_suites.main(["check"]) == 0
+    assert microshop(["pss-suites", "check"]) == 0
     assert capsys.readouterr().out == ""
     stale = tmp_path / "stale.yaml"
     monkeypatch.setattr(pss_suites, "stale_files", lambda: [stale])
-    assert pss_suites.main(["check"]) == 1
+    assert microshop(["pss-suites", "check"]) == 1
     assert capsys.readouterr().out == (
-        f"pss_suites: stale {stale} (run: python -m microshop_ci.k8s.pss_suites write)\n"
+        f"pss_suites: stale {stale} (run: microshop pss-suites write)\n"
     )
     monkeypatch.setattr(pss_suites, "write", lambda: [stale, stale])
-    assert pss_suites.main(["write"]) == 0
+    assert microshop(["pss-suites", "write"]) == 0
     assert capsys.readouterr().out == "pss_suites: wrote 2 files\n"

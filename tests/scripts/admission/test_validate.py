@@ -99,7 +99,7 @@ def test_an_unknown_overlay_is_a_usage_error() -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "validate-manifests: unknown overlay 'staging' (known: kind, production)"
+        "error: unknown overlay 'staging' (known: kind, production)"
     )
     assert "Traceback" not in result.stderr
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from microshop_ci.bench import admission
+from microshop_ci.cli import main as microshop
 
 
 def test_a_summary_row_has_the_count_median_and_p90_in_milliseconds() -> None:
@@ -18,7 +19,7 @@ def test_a_missing_images_file_is_an_error_naming_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     missing = tmp_path / "images.json"
-    assert admission.main(["--images", str(missing)]) == 1
+    assert microshop(["benchmark-admission", "--images", str(missing)]) == 1
     assert capsys.readouterr().err == (
         f"error: {missing}: cannot read the images file (No such file or directory)\n"
     )

@@ -18,6 +18,7 @@ import pytest
 
 from microshop_ci.bench import run as bench
 from microshop_ci.bench.commands import CommandCount, markdown_commands
+from microshop_ci.cli import main as microshop
 from tests.conftest import free_port, loopback_http_server
 
 
@@ -181,10 +182,8 @@ def test_the_machine_and_load_lines_read_proc() -> None:
 def test_bad_options_are_refused_before_anything_starts(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit) as caught:
-        bench.main(argv)
-    assert caught.value.code == 2
-    assert capsys.readouterr().err.endswith(f"error: {message}\n")
+    assert microshop(["benchmark", *argv]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"
 
 
 def test_the_options_reach_the_run(
@@ -199,7 +198,7 @@ def test_the_options_reach_the_run(
     monkeypatch.setattr(bench, "run", fake_run)
     out = tmp_path / "r.md"
     argv = ["--workers", "1", "--duration", "3", "--connections", "4,8", "--out", str(out)]
-    assert bench.main(argv) == 0
+    assert microshop(["benchmark", *argv]) == 0
     assert seen == [(1, 3, [4, 8], out)]
     assert capsys.readouterr().out == "report\n"
 

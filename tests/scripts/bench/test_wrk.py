@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from microshop_ci.bench.run import main
 from microshop_ci.bench.wrk import Cell, WrkResult, markdown_table, parse_wrk
+from microshop_ci.cli import main as microshop
 
 WRK_OUTPUT = """\
 Running 10s test @ http://127.0.0.1:8000/products
@@ -68,7 +68,5 @@ def test_markdown_table_has_one_row_per_cell() -> None:
     "args", [["--connections", "1,x"], ["--workers", "0"], ["--duration", "-1"]]
 )
 def test_cli_refuses_bad_arguments(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exited:
-        main(args)
-    assert exited.value.code == 2
-    assert "benchmark-api: error:" in capsys.readouterr().err
+    assert microshop(["benchmark", *args]) == 2
+    assert capsys.readouterr().err.startswith("error: --")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from microshop_ci.bootstrap import dockerd
+from microshop_ci.cli import main as microshop
 from tests.scripts.bootstrap.conftest import Fake
 
 BUILD_MACHINE = "Name:\tpython3\nCapBnd:\t000001fffeffffff\n"  # lacks CAP_SYS_RESOURCE
@@ -192,16 +193,18 @@ def test_only_a_docker_host_off_the_local_sockets_is_another_engine(
 def test_main_refuses_an_option_and_reports_a_failure_in_one_line(
     tmp_path: Path, fake: Fake, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert dockerd.main(["--now"]) == 1
-    assert capsys.readouterr().err == "error: scripts/dockerd-up: unknown option '--now'\n"
+    assert microshop(["dockerd", "--now"]) == 2
+    assert capsys.readouterr().err == (
+        "error: microshop dockerd: unrecognized arguments: --now (see microshop dockerd --help)\n"
+    )
     fake("docker", DOCKER)
     monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:1")
-    assert dockerd.main([]) == 1
+    assert microshop(["dockerd"]) == 1
     assert capsys.readouterr().err == (
         "error: DOCKER_HOST=tcp://127.0.0.1:1 does not answer (docker info failed)\n"
     )
     (tmp_path / "up").touch()
-    assert dockerd.main([]) == 0
+    assert microshop(["dockerd"]) == 0
 
 
 def test_no_docker_client_counts_as_no_answer(fake: Fake) -> None:

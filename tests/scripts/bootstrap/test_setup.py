@@ -11,6 +11,8 @@ import pytest
 
 from microshop_ci import browser
 from microshop_ci.bootstrap import setup
+from microshop_ci.cli import main as microshop
+from microshop_ci.commands import BY_NAME
 from microshop_ci.core.paths import REPO_ROOT, SCRIPTS_DIR
 from microshop_ci.core.uv import pinned_version
 from tests.scripts.bootstrap.conftest import Fake
@@ -28,20 +30,32 @@ done < "$STATE/absent"
 printf 'install ok installed'"""
 
 
-def test_the_options_turn_off_docker_and_the_browser() -> None:
-    assert setup.parse_args([]) == setup.Options(docker=True, browser=True)
-    assert setup.parse_args(["--no-docker", "--no-browser"]) == setup.Options(False, False)
+def test_the_options_turn_off_docker_and_the_browser(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[setup.Options] = []
+    monkeypatch.setattr(setup, "setup", asked.append)
+    assert microshop(["setup"]) == 0
+    assert microshop(["setup", "--no-docker", "--no-browser"]) == 0
+    assert asked == [setup.Options(docker=True, browser=True), setup.Options(False, False)]
 
 
-def test_an_unknown_option_is_one_error_line_and_exit_1() -> None:
+def test_an_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert microshop(["setup", "--now"]) == 2
+    assert capsys.readouterr().err == (
+        "error: microshop setup: unrecognized arguments: --now (see microshop setup --help)\n"
+    )
+
+
+def test_an_unknown_option_is_one_error_line_and_exit_2() -> None:
     result = subprocess.run(
         [str(SCRIPTS_DIR / "setup"), "--no-browser", "--fast"],
         capture_output=True,
         text=True,
         check=False,
     )
-    assert (result.returncode, result.stdout) == (1, "")
-    assert result.stderr == "error: scripts/setup: unknown option '--fast'\n"
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "error: microshop setup: unrecognized arguments: --fast (see microshop setup --help)\n"
+    )
 
 
 def test_wanted_packages_add_docker_where_no_engine_is_installed_and_the_browser_plan() -> None:
@@ -128,7 +142,7 @@ def test_setup_installs_what_is_missing_then_syncs_the_locked_environment(
     _fake_uv(tmp_path, fake, monkeypatch)
     monkeypatch.setattr(setup.os, "geteuid", lambda: 0)
     monkeypatch.setattr(setup, "browser_plan", lambda: DEBIAN_PLAN)
-    assert setup.main(["--no-docker"]) == 0
+    assert microshop(["setup", "--no-docker"]) == 0
     calls = recorded()
     assert [c for c in calls if not c.startswith("dpkg-query")] == [
         "apt-get update -qq",
@@ -157,7 +171,7 @@ def test_setup_with_everything_installed_only_starts_the_engine_and_syncs(
     _fake_uv(tmp_path, fake, monkeypatch)
     engines: list[object] = []
     monkeypatch.setattr(setup.dockerd, "ensure", engines.append)
-    assert setup.main(["--no-browser"]) == 0
+    assert microshop(["setup", "--no-browser"]) == 0
     assert recorded() == [
         *(f"dpkg-query -W -f=${{Status}} {name}" for name in BASE),
         "uv sync --frozen --all-packages --quiet",
@@ -175,19 +189,24 @@ def test_a_failed_install_is_one_error_line_and_exit_1(
     fake("apt-get", "echo 'E: Unable to locate package wrk' >&2; exit 100")
     (tmp_path / "absent").write_text("wrk\n")
     monkeypatch.setattr(setup.os, "geteuid", lambda: 0)
-    assert setup.main(["--no-docker", "--no-browser"]) == 1
+    assert microshop(["setup", "--no-docker", "--no-browser"]) == 1
     assert capsys.readouterr().err.splitlines()[-1] == (
         "error: apt-get exited 100: E: Unable to locate package wrk"
     )
 
 
 @pytest.mark.parametrize(
-    ("script", "module"),
-    [("setup", "microshop_ci.bootstrap.setup"), ("dockerd-up", "microshop_ci.bootstrap.dockerd")],
+    ("script", "command", "module"),
+    [("setup", "setup", "bootstrap.setup"), ("dockerd-up", "dockerd", "bootstrap.dockerd")],
 )
-def test_the_entry_point_is_one_documented_line_over_its_module(script: str, module: str) -> None:
+def test_the_entry_point_is_one_documented_line_over_its_module(
+    script: str, command: str, module: str
+) -> None:
     lines = (SCRIPTS_DIR / script).read_text().splitlines()
     code = [line for line in lines[1:] if line.strip() and not line.startswith("#")]
-    assert code == [f'source "$(dirname "${{BASH_SOURCE[0]}}")/lib.sh"; py_stdlib {module} "$@"']
-    logic = f"# Logic: scripts/{module.replace('.', '/')}.py,"
+    assert code == [
+        f'source "$(dirname "${{BASH_SOURCE[0]}}")/lib.sh"; microshop_stdlib {command} "$@"'
+    ]
+    assert BY_NAME[command].module == f"microshop_ci.{module}"
+    logic = f"# Logic: scripts/microshop_ci/{module.replace('.', '/')}.py,"
     assert sum(line.startswith(logic) for line in lines) == 1

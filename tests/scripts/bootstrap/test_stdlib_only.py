@@ -1,6 +1,6 @@
 """The set-up modules run with the system Python before the locked environment exists (and
-dockerd runs the runtime wrapper with it): they and every pipeline module they import use only
-the standard library."""
+dockerd runs the runtime wrapper with it), through the `microshop` program's own modules: they and
+every pipeline module they import use only the standard library."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from microshop_ci.core.paths import SCRIPTS_DIR
 from tests.scripts.test_layering import imported_names
 
 ENTRY_POINTS = (
+    "microshop_ci.__main__",
+    "microshop_ci.cli",
     "microshop_ci.bootstrap.setup",
     "microshop_ci.bootstrap.dockerd",
     "microshop_ci.bootstrap.runtime_wrapper",

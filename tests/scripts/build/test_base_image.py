@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from microshop_ci.build import base_image
+from microshop_ci.cli import main as microshop
 from tests.scripts.build.conftest import executable
 
 # debootstrap stand-in: logs whether SOURCE_DATE_EPOCH reached it; FAIL=signature|network fails.
@@ -156,7 +157,7 @@ def test_cached_images_are_reused_and_printed_for_source(
     monkeypatch.setattr(base_image, "image_exists", lambda _name: True)
     monkeypatch.setattr(base_image, "_build", pytest.fail)
     monkeypatch.setenv("MICROSHOP_DEBIAN_KEYRING", str(source.keyring))
-    assert base_image.main(["--env"]) == 0
+    assert microshop(["base-image", "--env"]) == 0
     images = base_image.image_names(base_image.MIRROR)
     out, err = capsys.readouterr()
     assert out == f"RUNTIME_IMAGE={images.runtime}\nBUILDER_IMAGE={images.builder}\n"
@@ -189,7 +190,7 @@ def test_a_missing_keyring_stops_the_script_with_one_error_line(
 ) -> None:
     monkeypatch.setenv("MICROSHOP_DEBIAN_KEYRING", str(tmp_path / "none.gpg"))
     monkeypatch.setattr(base_image.dockerd, "ensure", pytest.fail)
-    assert base_image.main([]) == 1
+    assert microshop(["base-image"]) == 1
     assert capsys.readouterr() == (
         "",
         f"error: Debian archive keyring {tmp_path}/none.gpg is missing or empty: install"

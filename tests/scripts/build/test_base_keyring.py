@@ -1,14 +1,13 @@
-"""The base image's packages are authenticated: a bad keyring stops scripts/build-base-image."""
+"""The base image's packages are authenticated: a bad keyring stops microshop base-image."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import REPO_ROOT
 
 # Debian's own keyring of retired archive keys: real keys, none of which signs bookworm today.
 REMOVED_KEYS = Path("/usr/share/keyrings/debian-archive-removed-keys.gpg")
@@ -16,7 +15,14 @@ REMOVED_KEYS = Path("/usr/share/keyrings/debian-archive-removed-keys.gpg")
 
 def build_rootfs(tmp_path: Path, keyring: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(REPO_ROOT / "scripts" / "build-base-image"), "--rootfs-only", str(tmp_path / "root")],
+        [
+            sys.executable,
+            "-m",
+            "microshop_ci",
+            "base-image",
+            "--rootfs-only",
+            str(tmp_path / "root"),
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -19,6 +19,8 @@ from microshop_ci.build.context import (
     service_requirement,
     wheel_cache_key,
 )
+from microshop_ci.cli import main as microshop
+from microshop_ci.cli import parse
 from microshop_ci.core import tools
 from microshop_ci.core.paths import REPO_ROOT
 from tests.scripts.build.conftest import executable
@@ -74,7 +76,7 @@ def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_without_options_every_service_is_prepared_and_built_locally() -> None:
-    assert images.parse([]) == images.Options(
+    assert images.options(parse(["build-images"])) == images.Options(
         services=("api-service", "client-service"),
         base="local",
         push=False,
@@ -92,7 +94,7 @@ def test_every_option_is_read(tmp_path: Path) -> None:
         "--out", str(tmp_path / "o.json"), "--context-dir", str(tmp_path / "ctx"),
         "--skip-prepare", "--no-cache",
     ]  # fmt: skip
-    assert images.parse(argv) == images.Options(
+    assert images.options(parse(["build-images", *argv])) == images.Options(
         services=("client-service",),
         base="distroless",
         push=True,
@@ -102,7 +104,7 @@ def test_every_option_is_read(tmp_path: Path) -> None:
         build=True,
         no_cache=True,
     )
-    assert images.parse(["--prepare-only"]).build is False
+    assert images.options(parse(["build-images", "--prepare-only"])).build is False
 
 
 @pytest.mark.parametrize(
@@ -117,9 +119,7 @@ def test_every_option_is_read(tmp_path: Path) -> None:
 def test_a_bad_option_is_named_and_exits_2(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        images.parse(argv)
-    assert exit_info.value.code == 2
+    assert microshop(["build-images", *argv]) == 2
     assert message in capsys.readouterr().err
 
 
@@ -130,7 +130,7 @@ def test_an_unknown_service_is_refused_before_anything_runs(
         raise AssertionError("stamp() ran")
 
     monkeypatch.setattr(images, "stamp", must_not_run)
-    assert images.main(["--service", "api-service", "--service", "cart-service"]) == 1
+    assert microshop(["build-images", "--service", "api-service", "--service", "cart-service"]) == 1
     assert capsys.readouterr().err == (
         "error: no such service: 'cart-service' (no services/cart-service/Dockerfile)\n"
     )
@@ -414,8 +414,15 @@ def test_building_without_a_prepared_context_is_refused(
 ) -> None:
     monkeypatch.setattr(images, "base_images", lambda: BaseImages("run:k", "build:k"))
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
-    code = images.main(
-        ["--service", "api-service", "--skip-prepare", "--context-dir", str(tmp_path)]
+    code = microshop(
+        [
+            "build-images",
+            "--service",
+            "api-service",
+            "--skip-prepare",
+            "--context-dir",
+            str(tmp_path),
+        ]
     )
     assert code == 1
     assert capsys.readouterr().err == (
@@ -431,7 +438,7 @@ def test_prepare_only_builds_nothing(
     monkeypatch.setattr(images, "prepare_context", lambda s, *_a: prepared.append(s))
     monkeypatch.setattr(images, "build_image", pytest.fail)
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(EPOCH))
-    assert images.main(["--prepare-only", "--context-dir", str(tmp_path)]) == 0
+    assert microshop(["build-images", "--prepare-only", "--context-dir", str(tmp_path)]) == 0
     assert prepared == ["api-service", "client-service"]
     err = capsys.readouterr().err
     assert err.count("context ready in") == 2

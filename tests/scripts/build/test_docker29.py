@@ -20,6 +20,7 @@ import io
 import json
 import os
 import subprocess
+import sys
 import tarfile
 import time
 from collections.abc import Iterator
@@ -142,8 +143,8 @@ def build_images(
 
 
 def base_images() -> list[str]:
-    """The base image tags of this tree (scripts/build-base-image --env, on this machine)."""
-    lines = run(SCRIPTS / "build-base-image", "--env").stdout.splitlines()
+    """The base image tags of this tree (microshop base-image --env, on this machine)."""
+    lines = run(sys.executable, "-m", "microshop_ci", "base-image", "--env").stdout.splitlines()
     return [line.split("=", 1)[1] for line in lines]
 
 
@@ -262,7 +263,7 @@ def test_the_base_image_build_runs_on_the_containerd_store(
 ) -> None:
     # after the builds (which used this machine's bases): debootstrap and `docker load` for real
     result = subprocess.run(
-        [SCRIPTS / "build-base-image", "--force", "--env"],
+        [sys.executable, "-m", "microshop_ci", "base-image", "--force", "--env"],
         env=engine.env(), capture_output=True, text=True, check=False, timeout=1800,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
@@ -281,5 +282,5 @@ def test_the_base_image_build_runs_on_the_containerd_store(
         assert manifest["RepoTags"] == [tag]
         assert len(config["rootfs"]["diff_ids"]) == 1
         assert config["history"][0]["created_by"].startswith(
-            f"scripts/build-base-image {comment} (bookworm"
+            f"microshop base-image {comment} (bookworm"
         )

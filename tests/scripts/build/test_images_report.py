@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from microshop_ci.build import images_report
+from microshop_ci.cli import main as microshop
 
 CONFIG = "sha256:" + "c" * 64
 MANIFEST = "sha256:" + "d" * 64
@@ -51,14 +52,19 @@ def test_cli_writes_the_file_and_refuses_a_record_without_config_digest(
     monkeypatch.setattr(images_report, "_inspect", inspect_as(MANIFEST))
     out = tmp_path / "images.json"
     common = ["--out", str(out), "--revision", "abc", "--base", "b", "--builder", "c"]
-    assert images_report.main([*common, f"api-service={REF}=api-service:git-1={CONFIG}"]) == 0
+    assert (
+        microshop(["images-report", *common, f"api-service={REF}=api-service:git-1={CONFIG}"]) == 0
+    )
     assert json.loads(out.read_text())["api-service"]["image_id"] == CONFIG
-    assert images_report.main([*common, f"api-service={REF}=api-service:git-1"]) == 2
+    assert microshop(["images-report", *common, f"api-service={REF}=api-service:git-1"]) == 2
     assert capsys.readouterr().err == (
-        f"images_report: 'api-service={REF}=api-service:git-1' is not"
+        f"error: 'api-service={REF}=api-service:git-1' is not"
         " SERVICE=NAME@DIGEST=LOCAL_TAG=CONFIG_DIGEST\n"
     )
-    assert images_report.main([*common, f"api-service={REF}=api-service:git-1=sha256:XYZ"]) == 2
+    assert (
+        microshop(["images-report", *common, f"api-service={REF}=api-service:git-1=sha256:XYZ"])
+        == 2
+    )
     assert capsys.readouterr().err == (
-        "images_report: 'sha256:XYZ' is not a config digest (sha256:<64 hex>)\n"
+        "error: 'sha256:XYZ' is not a config digest (sha256:<64 hex>)\n"
     )

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from microshop_ci.build.normalize_image import main, normalize, normalize_config
+from microshop_ci.build.normalize_image import normalize, normalize_config
+from microshop_ci.cli import main as microshop
 
 EPOCH = 1_700_000_000
 
@@ -92,11 +93,11 @@ def test_a_layer_that_is_not_its_diff_id_is_refused(
                 data = gzip.compress(good + b"\0" * 512, mtime=0)
             member.size = len(data)
             dst.addfile(member, io.BytesIO(data))
-    code = main(["--saved", str(bad), "--out", str(tmp_path / "o.tar"), "--tag", "s:1",
-                 "--epoch", str(EPOCH), "--base-layers", "1"])  # fmt: skip
+    code = microshop(["normalize-image", "--saved", str(bad), "--out", str(tmp_path / "o.tar"),
+                      "--tag", "s:1", "--epoch", str(EPOCH), "--base-layers", "1"])  # fmt: skip
     assert code == 1
     err = capsys.readouterr().err
-    assert err.startswith(f"normalize_image: {bad}: ")
+    assert err.startswith(f"error: normalize_image: {bad}: ")
     assert "content is not the config's diff_id sha256:" in err
     assert "Traceback" not in err
 
@@ -169,8 +170,8 @@ def test_base_layers_beyond_the_image_are_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     archive = classic_save(tmp_path, layer_tar())
-    code = main(["--saved", str(archive), "--out", str(tmp_path / "o.tar"), "--tag", "s:1",
-                 "--epoch", str(EPOCH), "--base-layers", "2"])  # fmt: skip
+    code = microshop(["normalize-image", "--saved", str(archive), "--out", str(tmp_path / "o.tar"),
+                      "--tag", "s:1", "--epoch", str(EPOCH), "--base-layers", "2"])  # fmt: skip
     assert code == 1
     assert "--base-layers 2: the image has 1 layers" in capsys.readouterr().err
 

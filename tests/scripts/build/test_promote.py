@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from microshop_ci.build.promote import main
+from microshop_ci.cli import main as microshop
 from tests.conftest import REPO_ROOT
 
 DIGEST = "sha256:" + "a" * 64
@@ -39,8 +39,9 @@ def test_images_are_copied_by_digest_with_tls_verified_towards_the_release_regis
 ) -> None:
     crane, calls = fake_crane(tmp_path)
     out = tmp_path / "images.json"
-    code = main(
+    code = microshop(
         [
+            "promote-images",
             "--images",
             str(images_file(tmp_path)),
             "--registry",
@@ -76,11 +77,13 @@ def test_images_are_copied_by_digest_with_tls_verified_towards_the_release_regis
 
 @pytest.fixture
 def promote_git_1(tmp_path: Path) -> Callable[..., int]:
-    """main() over the gated file to ghcr.io/o as git-1 (out.json), with a crane and more args."""
+    """`microshop promote-images`: the gated file to ghcr.io/o as git-1 (out.json), a crane, more
+    arguments."""
 
     def promote(crane: Path, *extra: str) -> int:
-        return main(
+        return microshop(
             [
+                "promote-images",
                 "--images",
                 str(images_file(tmp_path)),
                 "--registry",
@@ -105,7 +108,7 @@ def test_a_copy_with_another_digest_is_refused(
     code = promote_git_1(crane)
     assert code == 1
     assert capsys.readouterr().err == (
-        f"promote-images: api-service: ghcr.io/o/api-service has digest sha256:{'b' * 64},"
+        f"error: api-service: ghcr.io/o/api-service has digest sha256:{'b' * 64},"
         f" the gated one is {DIGEST}\n"
     )
     assert not (tmp_path / "out.json").exists()
@@ -123,7 +126,7 @@ def test_the_copy_never_writes_a_version_tag(
     code = promote_git_1(crane, "--tag", tag)
     assert code == 1
     assert capsys.readouterr().err == (
-        f"promote-images: {tag!r} is a version tag: scripts/tag-release adds it once the release"
+        f"error: {tag!r} is a version tag: scripts/tag-release adds it once the release"
         " is approved, signed and verified\n"
     )
     assert not calls.exists()
@@ -134,9 +137,7 @@ def test_the_copy_has_no_release_tag_option(
     tmp_path: Path, promote_git_1: Callable[..., int]
 ) -> None:
     crane, calls = fake_crane(tmp_path)
-    with pytest.raises(SystemExit) as exited:
-        promote_git_1(crane, "--release-tag", "v1.2.3")
-    assert exited.value.code == 2
+    assert promote_git_1(crane, "--release-tag", "v1.2.3") == 2
     assert not calls.exists()
 
 
@@ -156,5 +157,5 @@ def test_the_script_needs_the_release_registry(tmp_path: Path) -> None:
         timeout=60,
         env=env,
     )
-    assert result.returncode == 1
-    assert result.stderr == "promote-images: set MICROSHOP_REGISTRY (the release registry)\n"
+    assert result.returncode == 2
+    assert result.stderr == "error: set MICROSHOP_REGISTRY (the release registry)\n"

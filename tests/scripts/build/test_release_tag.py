@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from microshop_ci.build.release_tag import main
+from microshop_ci.cli import main as microshop
 from tests.conftest import REPO_ROOT
 
 API = "ghcr.io/o/api-service"
@@ -63,7 +63,17 @@ def images_file(tmp_path: Path) -> Path:
 
 
 def tag(tmp_path: Path, crane: Path, version: str = "v1.2.3") -> int:
-    return main(["--images", str(images_file(tmp_path)), "--tag", version, "--crane", str(crane)])
+    return microshop(
+        [
+            "tag-release",
+            "--images",
+            str(images_file(tmp_path)),
+            "--tag",
+            version,
+            "--crane",
+            str(crane),
+        ]
+    )
 
 
 def test_the_verified_digests_get_the_version_tag(
@@ -110,7 +120,7 @@ def test_a_version_tag_on_another_digest_is_never_moved_and_nothing_is_tagged(
     crane, calls = registry(tmp_path, repos)
     assert tag(tmp_path, crane) == 1
     assert capsys.readouterr().err == (
-        f"tag-release: client-service: {CLIENT}:v1.2.3 is {OTHER}; refusing to re-point it at"
+        f"error: client-service: {CLIENT}:v1.2.3 is {OTHER}; refusing to re-point it at"
         f" {DIGEST_C} (a version tag never moves: release a new version)\n"
     )
     assert json.loads(crane.with_name("crane.json").read_text()) == repos  # api-service too
@@ -123,7 +133,7 @@ def test_only_a_semver_version_is_accepted(
 ) -> None:
     crane, calls = registry(tmp_path, {API: {}, CLIENT: {}})
     assert tag(tmp_path, crane, version) == 1
-    assert capsys.readouterr().err == f"tag-release: {version!r} is not vX.Y.Z\n"
+    assert capsys.readouterr().err == f"error: {version!r} is not vX.Y.Z\n"
     assert not calls.exists()
 
 
@@ -135,6 +145,5 @@ def test_the_script_names_a_missing_images_file(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 1
     assert result.stderr == (
-        f"tag-release: {tmp_path / 'no.json'}: cannot read the images file (No such file or"
-        " directory)\n"
+        f"error: {tmp_path / 'no.json'}: cannot read the images file (No such file or directory)\n"
     )

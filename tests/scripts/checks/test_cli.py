@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from microshop_ci.checks import cli
+from microshop_ci.cli import main as microshop
+from microshop_ci.cli import parse
 from microshop_ci.core.result import ChecksResult, PytestCounts, read_result
 
 
@@ -17,16 +19,22 @@ def off_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CI", raising=False)
 
 
+def _split(*argv: str) -> tuple[bool, Path | None, list[str]]:
+    args = parse(["test", *argv])
+    return args.no_cluster, args.result, args.extra_args
+
+
 def test_the_command_line_splits_cluster_result_and_pytest_arguments(tmp_path: Path) -> None:
-    assert cli.parse([]) == (True, None, [])
-    assert cli.parse(["--no-cluster"]) == (False, None, [])
-    assert cli.parse(["tests/x.py", "-q"]) == (False, None, ["tests/x.py", "-q"])
-    result = tmp_path / "r.json"
-    assert cli.parse(["--result", str(result), "-m", "not slow"]) == (
+    assert _split() == (False, None, [])
+    assert _split("--no-cluster") == (True, None, [])
+    assert _split("tests/x.py", "-q") == (False, None, ["tests/x.py", "-q"])
+    assert _split("--no-cov", "-m", "slow or docker") == (
         False,
-        result,
-        ["-m", "not slow"],
+        None,
+        ["--no-cov", "-m", "slow or docker"],
     )
+    result = tmp_path / "r.json"
+    assert _split("--result", str(result), "-m", "not slow") == (False, result, ["-m", "not slow"])
 
 
 def test_the_checks_run_in_order_with_both_coverage_floors() -> None:
@@ -63,13 +71,15 @@ def test_the_whole_suite_builds_every_pinned_tool_before_pytest() -> None:
     assert dict(commands)["pinned tools (scripts/tool --all)"] == (
         sys.executable,
         "-m",
-        "microshop_ci.core.gotools",
+        "microshop_ci",
+        "tool",
         "--all",
     )
     assert dict(commands)["local Sigstore (Fulcio, Rekor, Trillian)"] == (
         sys.executable,
         "-m",
-        "microshop_ci.sigstore.build",
+        "microshop_ci",
+        "sigstore-build",
     )
     assert "pinned tools (scripts/tool --all)" not in dict(cli.commands(["-q"]))
 
@@ -128,7 +138,7 @@ def test_the_first_failing_check_stops_the_run_and_the_result_is_still_written(
     monkeypatch.setattr(cli, "COVERAGE_XML", tmp_path / "coverage.xml")
     result = tmp_path / "checks" / "result.json"
     result.parent.mkdir()
-    assert cli.main(["--result", str(result), "-m", "not slow"]) == 1
+    assert microshop(["test", "--result", str(result), "-m", "not slow"]) == 1
     assert [a[2] if a[1] == "-m" else Path(a[0]).name for a in ran] == [
         "ruff",
         "ruff",
@@ -148,11 +158,11 @@ def test_without_pytest_arguments_the_cluster_run_follows(monkeypatch: pytest.Mo
         return 0
 
     monkeypatch.setattr(cli, "run_visible", run_visible)
-    assert cli.main([]) == 0
-    assert ran[-1] == (sys.executable, "-m", "microshop_ci.cluster", "e2e")
+    assert microshop(["test"]) == 0
+    assert ran[-1] == (sys.executable, "-m", "microshop_ci", "cluster", "e2e")
     ran.clear()
-    assert cli.main(["--no-cluster"]) == 0
-    assert "microshop_ci.cluster" not in ran[-1]
+    assert microshop(["test", "--no-cluster"]) == 0
+    assert "cluster" not in ran[-1]
 
 
 def test_without_coverage_no_floor_runs() -> None:

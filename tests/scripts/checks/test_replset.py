@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from microshop_ci.checks import replset
-from microshop_ci.checks.replset import IMAGE, NAME, ReplicaSet, ReplicaSetError, main
+from microshop_ci import cli
+from microshop_ci.checks.replset import IMAGE, NAME, ReplicaSet, ReplicaSetError, act
 
 
 @dataclass
@@ -102,38 +103,39 @@ def test_a_refused_initiate_stops_before_waiting_for_a_primary() -> None:
     assert [call[-1][:7] for call in docker.calls if call[0] == "exec"] == ["db.admi", "rs.init"]
 
 
-def test_main_prints_the_uri_and_hands_it_to_the_later_steps(
+def test_up_prints_the_uri_and_hands_it_to_the_later_steps(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     env_file = tmp_path / "github-env"
     env_file.write_text("EARLIER=1\n")
     monkeypatch.setenv("GITHUB_ENV", str(env_file))
-    assert main(["up"], replica_set(healthy())) == 0
+    assert act("up", replica_set(healthy())) == 0
     assert capsys.readouterr().out == "mongodb://127.0.0.1:27017/?replicaSet=rs0\n"
     assert env_file.read_text() == (
         "EARLIER=1\nMICROSHOP_TEST_MONGODB_URI=mongodb://127.0.0.1:27017/?replicaSet=rs0\n"
     )
 
 
-def test_main_reports_a_failure_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_failure_is_one_error_line(capsys: pytest.CaptureFixture[str]) -> None:
     docker = RecordedDocker({"db.adminCommand": ["1"], "rs.initiate": ["0"]})
-    assert main(["up"], replica_set(docker)) == 1
-    assert capsys.readouterr().err == f"error: {NAME}: rs.initiate answered '0', not 1\n"
+    with pytest.raises(ReplicaSetError) as raised:
+        act("up", replica_set(docker))
+    assert (str(raised.value), raised.value.exit_code) == (
+        f"{NAME}: rs.initiate answered '0', not 1", 1)  # fmt: skip
 
 
 @pytest.mark.parametrize("argv", [[], ["start"], ["up", "now"]])
-def test_main_refuses_anything_but_up_or_down(
+def test_the_command_refuses_anything_but_up_or_down(
     argv: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    docker = RecordedDocker()
-    assert main(argv, replica_set(docker)) == 2
-    assert capsys.readouterr().err == "error: usage: scripts/mongodb-replset up|down\n"
-    assert docker.calls == []
+    assert cli.main(["mongodb-replset", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: microshop mongodb-replset [-h] {up,down}\n"), err
 
 
 def test_down_removes_the_container() -> None:
     docker = RecordedDocker()
-    assert main(["down"], replica_set(docker)) == 0
+    assert act("down", replica_set(docker)) == 0
     assert docker.calls == [("rm", "--force", "--volumes", NAME)]
 
 

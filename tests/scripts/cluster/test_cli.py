@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from microshop_ci.cli import main as microshop
 from microshop_ci.cluster import cli, kind
 from microshop_ci.cluster.pins import PinError
 from microshop_ci.core.gobuild import BuildError, GoComponent
@@ -22,9 +23,9 @@ def settings(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_an_unknown_component_is_named_with_the_known_ones(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert cli.main(["build", "kubernetes", "nginx"]) == 1
+    assert microshop(["cluster", "build", "kubernetes", "nginx"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("cluster: \"unknown component 'nginx' (known: kubernetes, etcd, ")
+    assert err.startswith("error: unknown component 'nginx' (known: kubernetes, etcd, ")
     assert err.count("\n") == 1
 
 
@@ -39,7 +40,7 @@ def test_build_builds_the_named_components_in_order(
 
     monkeypatch.setattr(cli, "build", build)
     monkeypatch.setattr(cli, "build_seconds", lambda component: 7)
-    assert cli.main(["build", "runc", "etcd"]) == 0
+    assert microshop(["cluster", "build", "runc", "etcd"]) == 0
     assert built == ["runc", "etcd"]
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == ["runc", "etcd"]
@@ -57,11 +58,12 @@ def test_a_failed_bring_up_names_the_step_and_tears_down(
 
     monkeypatch.setattr(kind, "up", up)
     monkeypatch.setattr(kind, "down", lambda settings: seen.append(f"down {settings.name}"))
-    assert cli.main(["up", "--node-image", "upstream"]) == 1
+    assert microshop(["cluster", "up", "--node-image", "upstream"]) == 1
     assert seen == ["up microshop upstream", "down microshop"]
     assert capsys.readouterr().err == (
         "cluster: bring-up failed: kind create cluster microshop failed (exit 1; log: "
         "/x/kind.log); tearing down\n"
+        "error: kind create cluster microshop failed (exit 1; log: /x/kind.log)\n"
     )
 
 
@@ -76,10 +78,11 @@ def test_ctrl_c_during_bring_up_tears_down_and_exits_130(
 
     monkeypatch.setattr(kind, "up", up)
     monkeypatch.setattr(kind, "down", down)
-    assert cli.main(["up", "--node-image", "local"]) == 130
+    assert microshop(["cluster", "up", "--node-image", "local"]) == 130
     assert capsys.readouterr().err == (
         "cluster: bring-up failed: interrupted; tearing down\n"
         "cluster: tear-down failed too: kind delete cluster failed (exit 1; log: /x/kind.log)\n"
+        "error: interrupted\n"
     )
 
 
@@ -94,7 +97,7 @@ def test_an_unexpected_bring_up_error_is_raised_after_tear_down(
     monkeypatch.setattr(kind, "up", up)
     monkeypatch.setattr(kind, "down", lambda settings: seen.append("down"))
     with pytest.raises(ZeroDivisionError, match="a bug"):
-        cli.main(["up"])
+        microshop(["cluster", "up"])
     assert seen == ["down"]
 
 
@@ -103,7 +106,7 @@ def test_a_bring_up_reports_the_cluster_and_registry(
 ) -> None:
     monkeypatch.setenv("KIND_CLUSTER_NAME", "ci")
     monkeypatch.setattr(kind, "up", lambda settings, source: None)
-    assert cli.main(["up"]) == 0
+    assert microshop(["cluster", "up"]) == 0
     assert capsys.readouterr().out == (
         "cluster: kind cluster 'ci' and registry kind-registry:5000 are up\n"
     )
@@ -119,12 +122,12 @@ def test_down_addons_and_images_dispatch_to_their_modules(
     monkeypatch.setattr(cli.mesh, "add_proxy_to_images_file", lambda path: f"proxy {path.name}")
     monkeypatch.setattr(cli.nodeimage, "build_node_image", lambda: "kindest/node:local")
     images = str(tmp_path / "images.json")
-    assert cli.main(["down"]) == 0
-    assert cli.main(["addons"]) == 0
-    assert cli.main(["addons", "--no-mesh"]) == 0
-    assert cli.main(["database-image", "--images", images]) == 0
-    assert cli.main(["proxy-image", "--images", images]) == 0
-    assert cli.main(["node-image"]) == 0
+    assert microshop(["cluster", "down"]) == 0
+    assert microshop(["cluster", "addons"]) == 0
+    assert microshop(["cluster", "addons", "--no-mesh"]) == 0
+    assert microshop(["cluster", "database-image", "--images", images]) == 0
+    assert microshop(["cluster", "proxy-image", "--images", images]) == 0
+    assert microshop(["cluster", "node-image"]) == 0
     assert seen == [("down", "kind-registry:5000"), ("addons", True), ("addons", False)]
     assert capsys.readouterr().out == "db images.json\nproxy images.json\nkindest/node:local\n"
 
@@ -136,16 +139,16 @@ def test_e2e_passes_what_it_does_not_know_to_pytest(monkeypatch: pytest.MonkeyPa
         seen.append((local, keep, rest))
         return 0
 
-    monkeypatch.setattr(cli.flow, "main", run)
-    assert cli.main(["e2e", "--keep", "--node-image", "upstream", "-k", "shop"]) == 0
+    monkeypatch.setattr(cli.flow, "run_e2e", run)
+    assert microshop(["cluster", "e2e", "--keep", "--node-image", "upstream", "-k", "shop"]) == 0
     assert seen == [(False, True, ["-k", "shop"])]
 
 
 def test_other_commands_refuse_unknown_arguments(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as caught:
-        cli.main(["down", "--force"])
-    assert caught.value.code == 2
-    assert capsys.readouterr().err.endswith("error: unrecognized arguments: --force\n")
+    assert microshop(["cluster", "down", "--force"]) == 2
+    assert capsys.readouterr().err == (
+        "error: microshop cluster: unrecognized arguments: --force (see microshop cluster --help)\n"
+    )
 
 
 def test_a_missing_pin_is_one_line(
@@ -155,7 +158,7 @@ def test_a_missing_pin_is_one_line(
         raise PinError("KIND_NODE_IMAGE is not pinned in scripts/tool-versions.env")
 
     monkeypatch.setattr(cli.nodeimage, "build_node_image", broken)
-    assert cli.main(["node-image"]) == 1
+    assert microshop(["cluster", "node-image"]) == 1
     assert capsys.readouterr().err == (
-        "cluster: KIND_NODE_IMAGE is not pinned in scripts/tool-versions.env\n"
+        "error: KIND_NODE_IMAGE is not pinned in scripts/tool-versions.env\n"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -58,8 +59,8 @@ def test_policies_are_ready_before_secrets_and_the_shop(
         )
 
     monkeypatch.setattr(deploy, "render", render)
-    secrets: list[list[str]] = []
-    monkeypatch.setattr(deploy.secrets, "main", lambda argv: secrets.append(argv) or 0)
+    secrets: list[argparse.Namespace] = []
+    monkeypatch.setattr(deploy.secrets, "run_command", lambda args: secrets.append(args) or 0)
     monkeypatch.setenv("E2E_NAMESPACE", "shop")
     deploy.deploy(images, "kind", ["ferretdb"])
     calls = _calls(kubectl)
@@ -73,7 +74,9 @@ def test_policies_are_ready_before_secrets_and_the_shop(
         ["rollout", "status", "-n", "shop", "statefulset.apps/mongodb", "--timeout=300s"],
     ]
     assert rendered == ["policies", "manifests"]
-    assert secrets == [["kind", "--namespace", "shop", "--database", "ferretdb"]]
+    assert [(a.overlay_arg, a.namespace, a.database) for a in secrets] == [
+        ("kind", "shop", "ferretdb")
+    ]
 
 
 def test_a_render_without_a_cluster_policy_stops_before_anything_is_applied(

@@ -34,6 +34,10 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(flow, "REPORTS", reports)
     monkeypatch.setattr(flow, "IMAGES_FILE", reports / "images.json")
     monkeypatch.setattr(flow.kind, "network_gateway", lambda: "172.18.0.1")
+    # `microshop sigstore` stands in as a script too
+    monkeypatch.setattr(
+        flow, "microshop", lambda name, *args: (str(root / "scripts" / name), *args)
+    )
     return root
 
 
@@ -56,7 +60,7 @@ def calls(root: Path) -> list[str]:
 def test_the_upstream_run_follows_the_workflows_order_and_tears_down(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert flow.main(local=False, keep=False, pytest_args=["-k", "shop"]) == 0
+    assert flow.run_e2e(local=False, keep=False, pytest_args=["-k", "shop"]) == 0
     reports = repo / "reports" / "e2e"
     images = reports / "images.json"
     tail = "| kind-registry:5000 true"
@@ -122,7 +126,7 @@ def test_a_failed_step_prints_its_log_runs_diagnostics_and_tears_down(
 ) -> None:
     script(repo, "install-cluster-addons", "echo 'kyverno: webhook not ready'; exit 3")
     script(repo, "kind-diagnostics", "exit 1")
-    assert flow.main(local=False, keep=False, pytest_args=[]) == 1
+    assert flow.run_e2e(local=False, keep=False, pytest_args=[]) == 1
     reports = repo / "reports" / "e2e"
     assert [line.split()[0] for line in calls(repo)] == [
         "kind-up",
@@ -144,7 +148,7 @@ def test_the_sigstore_and_the_tests_see_the_kind_networks_gateway(repo: Path) ->
     """Kyverno's pods reach the local Rekor there; the tests sign against the same address."""
     for name in ("sigstore", "e2e"):
         script(repo, name, f'echo "{name} $MICROSHOP_SIGSTORE_HOST" >> {repo}/hosts.log')
-    assert flow.main(local=False, keep=False, pytest_args=[]) == 0
+    assert flow.run_e2e(local=False, keep=False, pytest_args=[]) == 0
     assert (repo / "hosts.log").read_text().splitlines() == [
         "sigstore 172.18.0.1",
         "e2e 172.18.0.1",
@@ -154,7 +158,7 @@ def test_the_sigstore_and_the_tests_see_the_kind_networks_gateway(repo: Path) ->
 
 def test_a_failed_e2e_run_still_stops_the_sigstore(repo: Path) -> None:
     script(repo, "e2e", "exit 1")
-    assert flow.main(local=False, keep=False, pytest_args=[]) == 1
+    assert flow.run_e2e(local=False, keep=False, pytest_args=[]) == 1
     assert [line.split()[0:2] for line in calls(repo)][-4:] == [
         ["e2e", "--require-cluster"],
         ["sigstore", "down"],
@@ -169,5 +173,5 @@ def test_ctrl_c_tears_down_and_exits_130(repo: Path, monkeypatch: pytest.MonkeyP
         raise KeyboardInterrupt
 
     monkeypatch.setattr(flow.Flow, "steps", interrupted)
-    assert flow.main(local=True, keep=False, pytest_args=[]) == 130
+    assert flow.run_e2e(local=True, keep=False, pytest_args=[]) == 130
     assert [line.split()[0] for line in calls(repo)] == ["kind-up", "kind-diagnostics", "kind-down"]

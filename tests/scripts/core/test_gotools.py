@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from microshop_ci.cli import main as microshop
 from microshop_ci.core import gotools, pins
 from microshop_ci.core.cache import locked
 from microshop_ci.core.errors import ToolError
@@ -148,7 +149,7 @@ def test_the_cache_path_is_tools_name_version_then_fix_suffix(
 
 
 def test_list_prints_every_tool_and_its_pinned_version(capsys: pytest.CaptureFixture[str]) -> None:
-    assert gotools.main(["--list"]) == 0
+    assert microshop(["tool", "--list"]) == 0
     versions = pins.pins()
     lines = capsys.readouterr().out.splitlines()
     assert lines == [f"{n} {versions[n.upper().replace('-', '_') + '_VERSION']}" for n in EXPECTED]
@@ -156,19 +157,22 @@ def test_list_prints_every_tool_and_its_pinned_version(capsys: pytest.CaptureFix
     assert len(lines) == 15
 
 
-def test_help_prints_the_usage(capsys: pytest.CaptureFixture[str]) -> None:
-    assert gotools.main([]) == 0
-    assert capsys.readouterr().out.startswith("Usage: scripts/tool NAME ")
+def test_naming_no_tool_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert microshop(["tool"]) == 2
+    assert capsys.readouterr().err == (
+        "error: microshop tool: one of the arguments name --all --list --ensure is required "
+        "(see microshop tool --help)\n"
+    )
 
 
 def test_an_unknown_tool_is_one_line_naming_the_known_ones(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert gotools.main(["nope", "extra"]) == 1
+    assert microshop(["tool", "nope"]) == 1
     captured = capsys.readouterr()
     assert (captured.out, captured.err) == (
         "",
-        "scripts/tool: unknown tool 'nope' (known: ferretdb cosign kyverno kind crane registry "
+        "error: unknown tool 'nope' (known: ferretdb cosign kyverno kind crane registry "
         "kubeconform kube-linter actionlint syft trivy istioctl kustomize helm act)\n",
     )
 
@@ -178,10 +182,10 @@ def test_without_go_the_build_says_to_install_it(
 ) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
     version = pins.pin("KIND_VERSION")
-    assert gotools.main(["kind"]) == 1
+    assert microshop(["tool", "kind"]) == 1
     assert capsys.readouterr().err == (
         f"scripts/tool: building kind {version} (once per machine)...\n"
-        f"scripts/tool: Go is required to build kind {version} (install Go 1.26)\n"
+        f"error: Go is required to build kind {version} (install Go 1.26)\n"
     )
     assert not (tmp_path / "cache/tools/kind" / version / "kind").exists()
 
@@ -191,7 +195,7 @@ def test_go_install_builds_into_a_partial_file_renamed_in_place_once(
 ) -> None:
     version = pins.pin("COSIGN_VERSION")
     folder = tmp_path / "cache" / "tools" / "cosign" / version
-    assert gotools.main(["cosign"]) == 0
+    assert microshop(["tool", "cosign"]) == 0
     captured = capfd.readouterr()
     assert captured.out == f"{folder / 'cosign'}\n"
     assert captured.err.splitlines()[0] == (
@@ -211,7 +215,7 @@ def test_go_install_builds_into_a_partial_file_renamed_in_place_once(
     assert env.split()[3].startswith("gobin=/")
     assert env.split()[4] == "goexperiment="
     # cached: no go command, no message
-    assert gotools.main(["cosign"]) == 0
+    assert microshop(["tool", "cosign"]) == 0
     assert capfd.readouterr() == (f"{folder / 'cosign'}\n", "")
     assert len(go.read_text().splitlines()) == 1
 
@@ -249,7 +253,7 @@ def test_act_is_built_with_the_drain_fix_into_its_own_folder_or_not_at_all(
     (source / FILE).write_text(text)
     version = pins.pin("ACT_VERSION")
     binary = tmp_path / "cache" / "tools" / "act" / f"{version}+drain-failed-output" / "act"
-    assert gotools.main(["act"]) == (0 if fixable else 1)
+    assert microshop(["tool", "act"]) == (0 if fixable else 1)
     err = capfd.readouterr().err
     assert (source / FILE).read_text() == text  # the module cache's copy is never edited
     if fixable:
@@ -257,9 +261,9 @@ def test_act_is_built_with_the_drain_fix_into_its_own_folder_or_not_at_all(
         assert Path(f"{go}.act").read_text() == ACT_EXEC.replace(EARLY_RETURN, DRAIN_FIRST)
     else:
         assert not binary.exists()
-        assert "act_output: " in err
+        assert "error: " in err
         assert "the early return after cmd.Run() is not there exactly once" in err
-        assert err.endswith(f"\nscripts/tool: building act {version} failed\n")
+        assert err.endswith(f"\nerror: building act {version} failed\n")
         assert [line.split(" | ")[0] for line in go.read_text().splitlines()] == [
             f"mod download -json github.com/nektos/act@{version}"
         ]
@@ -270,9 +274,9 @@ def test_a_failed_build_is_one_line_and_leaves_no_binary(
 ) -> None:
     monkeypatch.setenv("FAKE_GO_FAIL", "1")
     version = pins.pin("KIND_VERSION")
-    assert gotools.main(["kind"]) == 1
+    assert microshop(["tool", "kind"]) == 1
     err = capfd.readouterr().err  # go's own stderr passes through, as in the bash script
-    assert err.endswith(f"compile error\nscripts/tool: building kind {version} failed\n")
+    assert err.endswith(f"compile error\nerror: building kind {version} failed\n")
     assert not (tmp_path / "cache" / "tools" / "kind" / version / "kind").exists()
 
 
@@ -285,7 +289,7 @@ def test_all_on_a_warm_cache_builds_nothing_and_prints_nothing(
         binary.mkdir(parents=True)
         (binary / tool.name).write_text("cached")
         (binary / tool.name).chmod(0o755)
-    assert gotools.main(["--all"]) == 0
+    assert microshop(["tool", "--all"]) == 0
     assert capfd.readouterr() == ("", "")
     assert not go.exists()
 
@@ -319,7 +323,7 @@ def test_the_entry_point_runs_the_module_with_the_standard_library_only(tmp_path
         [str(SCRIPTS_DIR / "tool"), "nope"], env=env, capture_output=True, text=True, check=False
     )
     assert (unknown.returncode, unknown.stdout) == (1, "")
-    assert unknown.stderr.startswith("scripts/tool: unknown tool 'nope' (known: ferretdb ")
+    assert unknown.stderr.startswith("error: unknown tool 'nope' (known: ferretdb ")
     assert unknown.stderr.count("\n") == 1
     # the module imports nothing outside the standard library and microshop_ci
     probe = (
@@ -345,19 +349,19 @@ def test_ensure_prints_name_and_path_per_tool_and_stops_at_an_unknown_one(
         return Path("/cache") / name
 
     monkeypatch.setattr(gotools, "ensure", ensure)
-    assert gotools.main(["--ensure", "kind", "crane"]) == 0
+    assert microshop(["tool", "--ensure", "kind", "crane"]) == 0
     assert capsys.readouterr().out == "kind /cache/kind\ncrane /cache/crane\n"
-    assert gotools.main(["--ensure", "kind", "nope", "crane"]) == 1
+    assert microshop(["tool", "--ensure", "kind", "nope", "crane"]) == 1
     captured = capsys.readouterr()
     assert captured.out == "kind /cache/kind\n"
-    assert captured.err == "scripts/tool: unknown tool 'nope'\n"
+    assert captured.err == "error: unknown tool 'nope'\n"
 
 
 def test_ensure_all_builds_every_pinned_tool_in_order(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(gotools, "ensure", lambda name: Path("/cache") / name)
-    assert gotools.main(["--ensure", "all"]) == 0
+    assert microshop(["tool", "--ensure", "all"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
     assert names == [tool.name for tool in gotools.TOOLS]
     assert len(names) == 15

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from microshop_ci.cli import main as microshop
 from microshop_ci.core import registry
 from microshop_ci.core.paths import LOCAL_DIR
 from tests.conftest import REPO_ROOT, loopback_http_server, tool_path
@@ -37,8 +38,11 @@ def test_only_a_loopback_registry_is_started(tmp_path: Path) -> None:
 
 
 def test_a_wrong_command_prints_the_usage(capsys: pytest.CaptureFixture[str]) -> None:
-    assert registry.main(["start"]) == 1
-    assert capsys.readouterr().err == "error: usage: scripts/registry up|down|addr|status\n"
+    assert microshop(["registry", "start"]) == 2
+    assert capsys.readouterr().err == (
+        "error: microshop registry: argument action: invalid choice: 'start' "
+        "(choose from 'up', 'down', 'addr', 'status') (see microshop registry --help)\n"
+    )
 
 
 def test_down_without_a_started_registry_says_so(tmp_path: Path) -> None:
@@ -56,7 +60,7 @@ def test_up_starts_a_registry_that_outlives_the_command_and_down_stops_it(
 ) -> None:
     addr = f"127.0.0.1:{_free_port()}"
     env = {**os.environ, "MICROSHOP_REGISTRY": addr, "MICROSHOP_REGISTRY_DATA": str(tmp_path)}
-    cmd = [sys.executable, "-m", "microshop_ci.core.registry"]
+    cmd = [sys.executable, "-m", "microshop_ci", "registry"]
     started = subprocess.run(
         [*cmd, "up"], env=env, capture_output=True, text=True, timeout=60, check=False
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from microshop_ci.cli import main as microshop
 from microshop_ci.core import gotools, tool_archive
 from microshop_ci.core.errors import ToolError
 from tests.conftest import REPO_ROOT
@@ -41,10 +42,10 @@ def test_the_receiving_job_gets_the_same_binaries_executable_in_its_tool_cache(
     fake_build(tmp_path / "build-job", "crane", b"crane binary")
     fake_build(tmp_path / "build-job", "cosign", b"cosign binary")
     archive = tmp_path / "reports" / "release-tools.tar"
-    assert tool_archive.main(["pack", str(archive), "crane", "cosign"]) == 0
+    assert microshop(["tool-archive", "pack", str(archive), "crane", "cosign"]) == 0
     packed = capsys.readouterr().out
     use_cache(monkeypatch, tmp_path / "sign-job")
-    assert tool_archive.main(["unpack", str(archive)]) == 0
+    assert microshop(["tool-archive", "unpack", str(archive)]) == 0
     assert capsys.readouterr().out == packed
     crane_sha = hashlib.sha256(b"crane binary").hexdigest()
     assert packed.splitlines()[0] == f"crane {pinned_folder('crane')} sha256:{crane_sha}"
@@ -143,14 +144,17 @@ def test_a_bad_archive_and_bad_usage_are_one_line_each(tmp_path: Path) -> None:
         [script, "unpack", str(missing)], capture_output=True, text=True, env=env, check=False
     )
     assert result.returncode == 1
-    assert result.stderr.startswith(f"tool-archive: {missing}: cannot read the tool archive (")
+    assert result.stderr.startswith(f"error: {missing}: cannot read the tool archive (")
     assert result.stderr.count("\n") == 1
     usage = subprocess.run([script, "pack"], capture_output=True, text=True, env=env, check=False)
     assert usage.returncode == 2
-    assert usage.stderr == "usage: scripts/tool-archive pack ARCHIVE NAME... | unpack ARCHIVE\n"
+    assert usage.stderr == (
+        "error: microshop tool-archive pack: the following arguments are required: archive, NAME "
+        "(see microshop tool-archive pack --help)\n"
+    )
     unknown = subprocess.run(
         [script, "pack", str(tmp_path / "t.tar"), "curl"],
         capture_output=True, text=True, env=env, check=False,
     )  # fmt: skip
     assert unknown.returncode == 1
-    assert unknown.stderr.startswith("tool-archive: unknown tool 'curl' (known: ferretdb cosign")
+    assert unknown.stderr.startswith("error: unknown tool 'curl' (known: ferretdb cosign")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from microshop_ci.cli import main as microshop
 from microshop_ci.core import tools, uv
 from microshop_ci.core.cache import cache_root
 from microshop_ci.core.paths import SCRIPTS_DIR
@@ -105,7 +106,9 @@ def test_uv_binary_turns_a_failed_install_into_a_tool_error(
 
 
 def test_main_prints_the_path_and_refuses_arguments(capsys: pytest.CaptureFixture[str]) -> None:
-    assert uv.main([]) == 0
+    assert microshop(["uv"]) == 0
     assert capsys.readouterr().out == f"{uv.ensure_uv()}\n"
-    assert uv.main(["--x"]) == 1
-    assert capsys.readouterr().err == "error: microshop_ci.core.uv takes no arguments\n"
+    assert microshop(["uv", "--x"]) == 2
+    assert capsys.readouterr().err == (
+        "error: microshop uv: unrecognized arguments: --x (see microshop uv --help)\n"
+    )

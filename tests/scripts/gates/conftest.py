@@ -50,7 +50,7 @@ def run_gates(
     report_dir: Path, *args: str, env: dict[str, str] | None = None, entry: str | None = None
 ) -> GatesRun:
     """Run the gates CLI in a child process (or the given entry point, as workflows do)."""
-    command = [entry] if entry else [sys.executable, "-m", "microshop_ci.gates.cli"]
+    command = [entry] if entry else [sys.executable, "-m", "microshop_ci", "gates"]
     result = subprocess.run(
         [*command, "--report-dir", str(report_dir), *args],
         capture_output=True,

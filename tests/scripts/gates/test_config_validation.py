@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from microshop_ci.gates.cli import POLICY, main
+from microshop_ci.cli import main as microshop
+from microshop_ci.gates.cli import POLICY
 from microshop_ci.gates.policy import Policy, load_policy
 from microshop_ci.gates.registry import GATES
 
@@ -47,10 +48,12 @@ def test_invalid_exception_is_refused_naming_file_and_field(
     path = tmp_path / "exceptions.yaml"
     path.write_text(exceptions_yaml(**changes))
     reports = tmp_path / "reports"
-    code = main(["--exceptions", str(path), "--report-dir", str(reports), "--root", str(tmp_path)])
+    code = microshop(
+        ["gates", "--exceptions", str(path), "--report-dir", str(reports), "--root", str(tmp_path)]
+    )
     err = capsys.readouterr().err
     assert code == 2
-    assert f"gates: invalid configuration: {path}: {field}" in err
+    assert f"error: invalid configuration: {path}: {field}" in err
     assert "Traceback" not in err
     assert not reports.exists()
 
@@ -69,8 +72,16 @@ def test_invalid_policy_is_refused(
 ) -> None:
     path = tmp_path / "policy.yaml"
     path.write_text(text)
-    code = main(
-        ["--policy", str(path), "--report-dir", str(tmp_path / "r"), "--root", str(tmp_path)]
+    code = microshop(
+        [
+            "gates",
+            "--policy",
+            str(path),
+            "--report-dir",
+            str(tmp_path / "r"),
+            "--root",
+            str(tmp_path),
+        ]
     )
     assert code == 2
     assert message in capsys.readouterr().err
@@ -79,7 +90,7 @@ def test_invalid_policy_is_refused(
 def test_bad_threshold_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "policy.yaml"
     path.write_text("version: 1\ngates:\n  bandit: {fail_on: severe}\n")
-    assert main(["--policy", str(path), "--root", str(tmp_path)]) == 2
+    assert microshop(["gates", "--policy", str(path), "--root", str(tmp_path)]) == 2
     assert f"{path}: gates.bandit.fail_on: Input should be 'any'" in capsys.readouterr().err
 
 
@@ -90,5 +101,5 @@ def test_repository_policy_excludes_the_failing_fixtures() -> None:
 
 
 def test_missing_root_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--root", str(tmp_path / "nope")]) == 2
-    assert f"gates: --root {tmp_path / 'nope'}: not a directory" in capsys.readouterr().err
+    assert microshop(["gates", "--root", str(tmp_path / "nope")]) == 2
+    assert f"error: --root {tmp_path / 'nope'}: not a directory" in capsys.readouterr().err

@@ -1,9 +1,10 @@
-"""scripts/render-manifests: our digests and the JWKS go in, policies render per profile."""
+"""microshop render-manifests: our digests and the JWKS go in, policies render per profile."""
 
 from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,6 @@ import yaml
 
 from microshop_ci.core.errors import UsageError
 from microshop_ci.k8s import overlay, policies
-from microshop_ci.k8s.common import REPO_ROOT
 from microshop_ci.k8s.images import load_images, parse_ref
 
 DIGEST = "sha256:" + "b" * 64
@@ -212,12 +212,12 @@ def test_keyless_local_without_trust_is_refused() -> None:
 def test_the_cli_renders_keyless_local_from_the_trust_files(tmp_path: Path) -> None:
     (tmp_path / "rekor.pub").write_text(KEY)
     (tmp_path / "fulcio.pem").write_text(CERT)
-    base = [str(REPO_ROOT / "scripts" / "render-manifests"), "kind", "--what", "policies",
+    base = [sys.executable, "-m", "microshop_ci", "render-manifests", "kind", "--what", "policies",
             "--profile", "keyless-local", "--issuer", TRUST.issuer, "--rekor-url",
             TRUST.rekor_url, "--rekor-pub", str(tmp_path / "rekor.pub")]  # fmt: skip
     missing = subprocess.run(base, capture_output=True, text=True, check=False)
     assert (missing.returncode, missing.stderr) == (
-        2, "render-manifests: --profile keyless-local needs --fulcio-root\n")  # fmt: skip
+        2, "error: --profile keyless-local needs --fulcio-root\n")  # fmt: skip
     args = [*base, "--fulcio-root", str(tmp_path / "fulcio.pem")]
     result = subprocess.run(args, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
@@ -261,7 +261,7 @@ def test_the_cli_renders_policies_first_then_the_overlay(tmp_path: Path) -> None
     pub = tmp_path / "cosign.pub"
     pub.write_text(KEY)
     result = subprocess.run(
-        [str(REPO_ROOT / "scripts" / "render-manifests"), "kind", "--images", str(images),
+        [sys.executable, "-m", "microshop_ci", "render-manifests", "kind", "--images", str(images),
          "--cosign-pub", str(pub)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
@@ -274,13 +274,13 @@ def test_the_cli_renders_policies_first_then_the_overlay(tmp_path: Path) -> None
 
 def test_the_cli_without_a_key_for_the_local_profile_says_which_file(tmp_path: Path) -> None:
     result = subprocess.run(
-        [str(REPO_ROOT / "scripts" / "render-manifests"), "kind", "--cosign-pub",
+        [sys.executable, "-m", "microshop_ci", "render-manifests", "kind", "--cosign-pub",
          str(tmp_path / "missing.pub")],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        f"render-manifests: {tmp_path / 'missing.pub'}: cannot read the cosign public key "
+        f"error: {tmp_path / 'missing.pub'}: cannot read the cosign public key "
         "(No such file or directory)"
     )
 

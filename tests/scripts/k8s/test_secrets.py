@@ -1,4 +1,4 @@
-"""scripts/deploy-secrets and the JWKS: values never in git or logs, a JWKS Istio can verify."""
+"""microshop deploy-secrets and the JWKS: values never in git or logs, a JWKS Istio can verify."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import base64
 import json
 import stat
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jose import jwt
 
+from microshop_ci.cli import main as microshop
 from microshop_ci.core.errors import UsageError
 from microshop_ci.k8s import secrets
-from microshop_ci.k8s.common import REPO_ROOT
 from microshop_ci.k8s.jwks import jwks_json, public_jwk
 
 
@@ -55,7 +56,8 @@ def test_a_key_that_is_not_pem_is_refused() -> None:
 
 def _run(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(REPO_ROOT / "scripts" / "deploy-secrets"), "--env-file", str(tmp_path / "s.env"),
+        [sys.executable, "-m", "microshop_ci", "deploy-secrets",
+         "--env-file", str(tmp_path / "s.env"),
          "--jwt-key", str(tmp_path / "jwt.pem"), "--jwks-out", str(tmp_path / "jwks.json"),
          "--out", str(tmp_path / "secrets.yaml"), *extra],
         capture_output=True, text=True, check=False,
@@ -110,7 +112,7 @@ def test_a_bad_env_file_names_the_line_and_changes_nothing(
     (tmp_path / "s.env").write_text(line + "\n")
     result = _run(tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip().startswith(f"deploy-secrets: {tmp_path / 's.env'}{error}")
+    assert result.stderr.strip().startswith(f"error: {tmp_path / 's.env'}{error}")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "secrets.yaml").exists()
     assert not (tmp_path / "jwt.pem").exists()
@@ -153,15 +155,15 @@ def kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _argv(tmp_path: Path, *extra: str) -> list[str]:
     return [
-        "--env-file", str(tmp_path / "s.env"), "--jwt-key", str(tmp_path / "jwt.pem"),
-        "--jwks-out", str(tmp_path / "jwks.json"), *extra,
+        "deploy-secrets", "--env-file", str(tmp_path / "s.env"),
+        "--jwt-key", str(tmp_path / "jwt.pem"), "--jwks-out", str(tmp_path / "jwks.json"), *extra,
     ]  # fmt: skip
 
 
 def test_without_out_the_secrets_are_applied_with_kubectl(
     tmp_path: Path, kubectl: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = secrets.main(_argv(tmp_path, "--namespace", "shop", "--database", "ferretdb"))
+    code = microshop(_argv(tmp_path, "--namespace", "shop", "--database", "ferretdb"))
     assert code == 0
     assert (tmp_path / "kubectl.args").read_text() == "apply -f -\n"
     applied = {d["metadata"]["name"]: d for d in yaml.safe_load_all(kubectl.read_text())}
@@ -181,15 +183,15 @@ def test_a_failed_apply_is_one_line_and_exit_1(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("KUBECTL_FAIL", "1")
-    assert secrets.main(_argv(tmp_path)) == 1
-    assert capsys.readouterr().err == "deploy-secrets: kubectl apply failed: connection refused\n"
+    assert microshop(_argv(tmp_path)) == 1
+    assert capsys.readouterr().err == "error: kubectl apply failed: connection refused\n"
 
 
 def test_without_kubectl_the_out_option_is_named(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
-    assert secrets.main(_argv(tmp_path)) == 2
+    assert microshop(_argv(tmp_path)) == 2
     assert capsys.readouterr().err == (
-        "deploy-secrets: kubectl not found (use --out FILE to write the manifests)\n"
+        "error: kubectl not found (use --out FILE to write the manifests)\n"
     )

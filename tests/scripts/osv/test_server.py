@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from microshop_ci.osv.cli import main
+from microshop_ci.cli import main as microshop
 from microshop_ci.osv.db import OsvDatabase
 from microshop_ci.osv.server import serve_in_thread
 from tests.conftest import interruptible_module
@@ -93,7 +93,7 @@ def test_osv_server_command_refuses_a_file_that_is_not_an_export(
 ) -> None:
     bogus = tmp_path / "x.zip"
     bogus.write_text("not a zip")
-    assert main(["--zip", str(bogus)]) == 2
+    assert microshop(["osv-server", "--zip", str(bogus)]) == 2
     assert f"{bogus}: not an OSV export zip" in capsys.readouterr().err
 
 
@@ -101,7 +101,7 @@ def test_the_server_command_prints_its_url_serves_and_stops_on_ctrl_c(
     osv_fixture_zip: Path,
 ) -> None:
     proc = subprocess.Popen(
-        interruptible_module("microshop_ci.osv.cli", "--zip", str(osv_fixture_zip)),
+        interruptible_module("microshop_ci", "osv-server", "--zip", str(osv_fixture_zip)),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

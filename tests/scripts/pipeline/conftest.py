@@ -1,8 +1,8 @@
 """A throw-away repository whose stage steps are small shell stand-ins we control.
 
-The pipeline runs each step as `python -m microshop_ci.<module>` with the repository's
-scripts/ first on PYTHONPATH, so a stand-in is a module file in the fake repository's own
-scripts/microshop_ci that hands its arguments to a bash body ($1, $2, ... as before).
+The pipeline runs each step as `python -m microshop_ci SUBCOMMAND` with the repository's
+scripts/ first on PYTHONPATH, so the fake repository's own scripts/microshop_ci is a stand-in
+program that runs the subcommand's bash body with its arguments ($1, $2, ... as before).
 """
 
 from __future__ import annotations
@@ -11,24 +11,26 @@ from pathlib import Path
 
 import pytest
 
-# The name each test uses for a step -> the module file that stands in for it.
-MODULES = {
-    "test": "checks/__main__.py",
-    "gates": "gates/cli.py",
-    "registry": "core/registry.py",
-    "scan-images": "gates/scan_images.py",
-    "supply-chain": "sign/__main__.py",
-    "kyverno-test": "admission/suites.py",
-    "validate-manifests": "admission/validate.py",
-    "admission-check": "admission/check.py",
-    "smoke": "smoke/__main__.py",
-    "build-base-image": "build/base_image.py",
-    "build-images": "build/images.py",
+# The name each test uses for a step -> the subcommand it stands in for.
+COMMANDS = {
+    "test": "test",
+    "gates": "gates",
+    "registry": "registry",
+    "scan-images": "scan-images",
+    "supply-chain": "sign",
+    "kyverno-test": "kyverno-test",
+    "validate-manifests": "validate-manifests",
+    "admission-check": "admission-check",
+    "smoke": "smoke",
+    "build-base-image": "base-image",
+    "build-images": "build-images",
 }
 STAND_IN = """import os
 import sys
+from pathlib import Path
 
-os.execvp("bash", ["bash", "-c", {body!r}, "stand-in", *sys.argv[1:]])
+body = Path(__file__).with_name("steps") / sys.argv[1]
+os.execvp("bash", ["bash", str(body), *sys.argv[2:]])
 """
 
 
@@ -37,8 +39,11 @@ class FakeRepo:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        (root / "scripts").mkdir(parents=True)
-        for name in MODULES:
+        package = root / "scripts" / "microshop_ci"
+        (package / "steps").mkdir(parents=True)
+        (package / "__init__.py").touch()
+        (package / "__main__.py").write_text(STAND_IN)
+        for name in COMMANDS:
             self.script(name, "exit 0")
         # build-images writes images.json where the pipeline asks (--out FILE).
         self.script(
@@ -50,12 +55,9 @@ class FakeRepo:
         )
 
     def script(self, name: str, body: str) -> Path:
-        """Replace step NAME's module with bash running body."""
-        path = self.root / "scripts" / "microshop_ci" / MODULES[name]
-        for package in (path.parent, path.parent.parent):
-            package.mkdir(parents=True, exist_ok=True)
-            (package / "__init__.py").touch()
-        path.write_text(STAND_IN.format(body=f"set -eu\n{body}\n"))
+        """Replace step NAME's subcommand with bash running body."""
+        path = self.root / "scripts" / "microshop_ci" / "steps" / COMMANDS[name]
+        path.write_text(f"set -eu\n{body}\n")
         return path
 
 

@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from microshop_ci.pipeline.cli import main
+from microshop_ci.cli import main as microshop
 from tests.conftest import interruptible_module
 from tests.scripts.pipeline.conftest import FakeRepo
 
@@ -25,7 +25,9 @@ def process_alive(pid: int) -> bool:
 
 def run(repo: FakeRepo, *args: str) -> tuple[int, Path]:
     report = repo.root / "reports" / "pipeline"
-    code = main(["--repo", str(repo.root), "--report-dir", str(report), "--plain", *args])
+    code = microshop(
+        ["pipeline", "--repo", str(repo.root), "--report-dir", str(report), "--plain", *args]
+    )
     return code, report
 
 
@@ -116,7 +118,8 @@ def test_ctrl_c_stops_the_running_step_and_its_children(fake_repo: FakeRepo) -> 
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3] / "scripts")}
     proc = subprocess.Popen(
         interruptible_module(
-            "microshop_ci.pipeline",
+            "microshop_ci",
+            "pipeline",
             "--repo",
             str(fake_repo.root),
             "--report-dir",

@@ -3,6 +3,7 @@ pipeline reads it back; the figures and headlines are the ones the stages' own f
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 from pathlib import Path
@@ -11,6 +12,8 @@ import pytest
 
 from microshop_ci.admission import check
 from microshop_ci.checks import cli as checks
+from microshop_ci.cli import main as microshop
+from microshop_ci.core.paths import REPO_ROOT
 from microshop_ci.core.result import (
     ChecksResult,
     GatesResult,
@@ -19,7 +22,6 @@ from microshop_ci.core.result import (
     write_result,
 )
 from microshop_ci.gates import cli as gates_cli
-from microshop_ci.gates import scan_images
 from microshop_ci.gates.evaluate import GateResult
 from microshop_ci.gates.model import Finding, GateRun, RunStatus, Severity, Verdict
 from microshop_ci.gates.policy import GateException, GatePolicy
@@ -84,18 +86,29 @@ def test_build_figures_read_images_and_image_gates(
     seen: list[list[str]] = []
     gate = _image_gate(dt.date(2026, 1, 1))
 
-    def execute(argv: list[str]) -> tuple[int, list[GateResult]]:
-        seen.append(argv)
+    def execute(args: argparse.Namespace) -> tuple[int, list[GateResult]]:
+        seen.append(args)
         return 0, [gate]
 
     monkeypatch.setattr(gates_cli, "execute", execute)
     result = tmp_path / "build" / "result.json"
-    code = scan_images.main(
-        ["--offline", "--images", str(tmp_path / "images.json"), "--result", str(result)]
+    code = microshop(
+        [
+            "scan-images",
+            "--offline",
+            "--images",
+            str(tmp_path / "images.json"),
+            "--result",
+            str(result),
+        ]
     )
     assert code == 0
-    assert seen[0][:5] == ["--offline", "--report-dir", seen[0][2], "--only", "trivy-vuln"]
-    assert seen[0][-2:] == ["--image", ref]
+    assert (seen[0].mode, seen[0].only, seen[0].images) == (
+        "offline",
+        ["trivy-vuln", "trivy-secret"],
+        [ref],
+    )
+    assert seen[0].report_dir == REPO_ROOT / "reports" / "image-gates"
     assert to_json(figures.collect("build", tmp_path)) == {
         "images": {"api-service": {"ref": ref, "size": 71_500_000}},
         "gates": [
@@ -115,7 +128,9 @@ def test_a_broken_images_file_gives_no_image_figures(
 ) -> None:
     (tmp_path / "images.json").write_text(json.dumps({"api-service": {"ref": "api:latest"}}))
     result = tmp_path / "build" / "result.json"
-    code = scan_images.main(["--images", str(tmp_path / "images.json"), "--result", str(result)])
+    code = microshop(
+        ["scan-images", "--images", str(tmp_path / "images.json"), "--result", str(result)]
+    )
     assert code == 1
     assert "api-service.ref: 'api:latest' is not NAME@sha256" in capsys.readouterr().err
     assert figures.collect("build", tmp_path) is None
@@ -124,14 +139,19 @@ def test_a_broken_images_file_gives_no_image_figures(
 def test_scan_images_without_an_images_file_says_how_to_call_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert scan_images.main(["--report-dir", "x"]) == 1
+    usage = "(see microshop scan-images --help)\n"
+    assert microshop(["scan-images", "--report-dir", "x"]) == 2
     assert capsys.readouterr().err == (
-        "error: usage: scripts/scan-images [--online|--offline] --images FILE --report-dir DIR\n"
+        f"error: microshop scan-images: the following arguments are required: --images {usage}"
     )
-    assert scan_images.main(["--images"]) == 1
-    assert capsys.readouterr().err == "error: --images needs a value\n"
-    assert scan_images.main(["--fast"]) == 1
-    assert capsys.readouterr().err == "error: scripts/scan-images: unknown option '--fast'\n"
+    assert microshop(["scan-images", "--images"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: microshop scan-images: argument --images: expected one argument {usage}"
+    )
+    assert microshop(["scan-images", "--images", "f", "--fast"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: microshop scan-images: unrecognized arguments: --fast {usage}"
+    )
 
 
 def test_sign_figures_say_what_verified_per_service(tmp_path: Path) -> None:

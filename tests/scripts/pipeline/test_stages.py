@@ -1,12 +1,12 @@
-"""The stage table: every step is `python -m microshop_ci.<module>` of a module that exists; each
-stage writes its typed result where the pipeline reads."""
+"""The stage table: every step is a `microshop` subcommand that exists; each stage writes its
+typed result where the pipeline reads."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
+from microshop_ci.commands import BY_NAME
 from microshop_ci.core.paths import REPO_ROOT
 from microshop_ci.pipeline.figures import result_path
 from microshop_ci.pipeline.stages import STAGE_NAMES, Options, build_stages
@@ -14,29 +14,28 @@ from microshop_ci.pipeline.stages import STAGE_NAMES, Options, build_stages
 OPTS = Options(repo=REPO_ROOT, report_dir=Path("/r"), advisory_source="offline")
 
 
-def test_every_step_runs_a_module_of_this_interpreter() -> None:
-    scripts, modules = [], []
+def test_every_step_runs_a_subcommand_of_this_interpreter() -> None:
+    scripts, commands = [], []
     for stage in build_stages(OPTS):
         for step in stage.steps:
-            if step.argv[:2] == (sys.executable, "-m"):
-                modules.append(step.argv[2])
+            if step.argv[:3] == (sys.executable, "-m", "microshop_ci"):
+                commands.append(step.argv[3])
             else:
                 scripts.append((stage.name, step.name, step.argv[0]))
     assert scripts == []
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    assert missing == []
-    assert sorted(set(modules)) == [
-        "microshop_ci.admission.check",
-        "microshop_ci.admission.suites",
-        "microshop_ci.admission.validate",
-        "microshop_ci.build.base_image",
-        "microshop_ci.build.images",
-        "microshop_ci.checks",
-        "microshop_ci.core.registry",
-        "microshop_ci.gates.cli",
-        "microshop_ci.gates.scan_images",
-        "microshop_ci.sign",
-        "microshop_ci.smoke",
+    assert [c for c in commands if c not in BY_NAME] == []
+    assert sorted(set(commands)) == [
+        "admission-check",
+        "base-image",
+        "build-images",
+        "gates",
+        "kyverno-test",
+        "registry",
+        "scan-images",
+        "sign",
+        "smoke",
+        "test",
+        "validate-manifests",
     ]
 
 

@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
+from microshop_ci.cli import main as microshop
 from microshop_ci.osv.db import default_zip
-from microshop_ci.pipeline.cli import main as pipeline_main
-from microshop_ci.rescan import cli
 from microshop_ci.rescan.records import RecordError, latest, local_records
 from tests.conftest import REPO_ROOT
 
@@ -56,8 +55,8 @@ def records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run(records: Path, tmp_path: Path, osv: Path) -> int:
-    return cli.main(["--offline", "--records", str(records), "--report-dir",
-                     str(tmp_path / "report"), "--osv-zip", str(osv)])  # fmt: skip
+    return microshop(["rescan", "--offline", "--records", str(records), "--report-dir",
+                      str(tmp_path / "report"), "--osv-zip", str(osv)])  # fmt: skip
 
 
 def test_a_new_advisory_is_reported_with_its_issue_and_the_excepted_one_is_not(
@@ -127,8 +126,8 @@ def test_the_pipeline_rescans_one_release_record_with_the_offline_advisories(
                        advisory(EXCEPTED_ID, "ecdsa", None))  # fmt: skip
     monkeypatch.setenv("MICROSHOP_OSV_ZIP", str(osv))
     report = tmp_path / "pipeline"
-    code = pipeline_main(["--rescan", str(records / "v1.2.3"), "--offline", "--plain",
-                          "--report-dir", str(report)])  # fmt: skip
+    code = microshop(["pipeline", "--rescan", str(records / "v1.2.3"), "--offline", "--plain",
+                      "--report-dir", str(report)])  # fmt: skip
     assert code == 1
     summary = json.loads((report / "summary.json").read_text())
     assert [(s["name"], s["verdict"]) for s in summary["stages"]] == [("rescan", "failed")]

@@ -112,7 +112,7 @@ def test_evaluate_all_keeps_the_order_of_events() -> None:
 def test_the_evaluate_command_writes_one_falco_json_alert_a_line() -> None:
     lines = "".join(json.dumps(item) + "\n" for item in (BENIGN[0], ATTACKS[-1][0], ATTACKS[0][0]))
     result = subprocess.run(
-        [sys.executable, "-m", "microshop_ci.runtime.cli", "evaluate", "--rules", str(RULES)],
+        [sys.executable, "-m", "microshop_ci", "runtime-rules", "evaluate", "--rules", str(RULES)],
         input=lines, capture_output=True, text=True, check=False, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -127,7 +127,7 @@ def test_a_line_that_is_not_json_is_refused_naming_the_line(tmp_path: Any) -> No
     path = tmp_path / "events.jsonl"
     path.write_text('{"evt.type": "execve"}\n[1]\n')
     result = subprocess.run(
-        [sys.executable, "-m", "microshop_ci.runtime.cli", "evaluate", str(path)],
+        [sys.executable, "-m", "microshop_ci", "runtime-rules", "evaluate", str(path)],
         capture_output=True, text=True, check=False, timeout=60,
     )  # fmt: skip
     assert (result.returncode, result.stdout) == (2, "")

@@ -114,7 +114,7 @@ def test_every_rule_output_names_pod_namespace_container_digest_process_and_pare
 def test_the_check_command_exits_2_with_one_line_on_stderr() -> None:
     bad = FIXTURES / "unknown-macro.yaml"
     result = subprocess.run(
-        [sys.executable, "-m", "microshop_ci.runtime.cli", "check", str(RULES), str(bad)],
+        [sys.executable, "-m", "microshop_ci", "runtime-rules", "check", str(RULES), str(bad)],
         capture_output=True, text=True, check=False, timeout=60,
     )  # fmt: skip
     assert result.returncode == 2

@@ -1,4 +1,4 @@
-"""scripts/secrets against a real OpenBao: per-service policies, audit, agent, rotation, errors."""
+"""`microshop secrets` against a real OpenBao: per-service policies, audit, agent, rotation."""
 
 from __future__ import annotations
 
@@ -11,28 +11,28 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from microshop_ci.cli import main as microshop
 from microshop_ci.k8s.jwks import public_jwk
 from microshop_ci.secrets import store
 from microshop_ci.secrets.bao import BaoError, bao_binary, bao_version, reason
-from microshop_ci.secrets.cli import main
 from microshop_ci.secrets.layout import SECRETS, SERVICES, agent_files, policy_file
 from tests.conftest import free_port, stop_process
 from tests.openbao import Bao, agent, poll, start_bao
 
 
 def as_token(monkeypatch: pytest.MonkeyPatch, bao: Bao, token: str | None = None) -> None:
-    """Point scripts/secrets at the server, with the root token unless another is given."""
+    """Point microshop secrets at the server, with the root token unless another is given."""
     for name, value in bao.env(token).items():
         monkeypatch.setenv(name, value)
 
 
 @pytest.fixture(scope="module")
 def prepared(openbao: Bao) -> Bao:
-    """The server after `scripts/secrets setup` and `seed`, as root."""
+    """The server after `microshop secrets setup` and `seed`, as root."""
     with pytest.MonkeyPatch.context() as patch:
         as_token(patch, openbao)
-        assert main(["setup"]) == 0
-        assert main(["seed"]) == 0
+        assert microshop(["secrets", "setup"]) == 0
+        assert microshop(["secrets", "seed"]) == 0
     return openbao
 
 
@@ -51,8 +51,8 @@ def test_setup_refuses_a_server_without_an_audit_device(
     unaudited: Bao, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     as_token(monkeypatch, unaudited)
-    assert main(["setup"]) == 1
-    assert capsys.readouterr().err.startswith("secrets: sys/audit: no audit device is enabled;")
+    assert microshop(["secrets", "setup"]) == 1
+    assert capsys.readouterr().err.startswith("error: sys/audit: no audit device is enabled;")
 
 
 def test_seed_writes_every_secret_once(
@@ -60,7 +60,7 @@ def test_seed_writes_every_secret_once(
 ) -> None:
     as_token(monkeypatch, prepared)
     versions = {kind: store.read(secret).version for kind, secret in SECRETS.items()}
-    assert main(["seed"]) == 0
+    assert microshop(["secrets", "seed"]) == 0
     assert capsys.readouterr().out == ""  # nothing missing: nothing written again
     assert {kind: store.read(secret).version for kind, secret in SECRETS.items()} == versions
     assert set(versions.values()) == {1}
@@ -70,7 +70,7 @@ def test_a_service_reads_its_own_secrets(
     prepared: Bao, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     as_token(monkeypatch, prepared, prepared.token_for("client-service"))
-    assert main(["check", "client-service"]) == 0
+    assert microshop(["secrets", "check", "client-service"]) == 0
     assert capsys.readouterr().out == (
         "secrets: microshop/client-service/session: readable, version 1\n"
     )
@@ -80,9 +80,9 @@ def test_a_service_is_denied_another_services_path_and_the_audit_log_names_it(
     prepared: Bao, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     as_token(monkeypatch, prepared, prepared.token_for("api-service"))
-    assert main(["check", "client-service"]) == 1
+    assert microshop(["secrets", "check", "client-service"]) == 1
     assert capsys.readouterr().err == (
-        "secrets: microshop/client-service/session: permission denied (403: permission denied)\n"
+        "error: microshop/client-service/session: permission denied (403: permission denied)\n"
     )
     refusals = [
         entry
@@ -138,7 +138,7 @@ def test_the_agent_renders_the_files_and_a_rotation_replaces_them(
         old_kid = public_jwk(key_file.read_bytes())["kid"]
 
         capsys.readouterr()
-        assert main(["rotate", "jwt"]) == 0
+        assert microshop(["secrets", "rotate", "jwt"]) == 0
         line = capsys.readouterr().out.strip()
         new_kid = line.rsplit(" ", 1)[-1]
         assert line == f"secrets: rotated microshop/api-service/jwt: version 2 kid {new_kid}"
@@ -162,9 +162,9 @@ def test_an_unreachable_server_is_one_line_naming_the_path(
 ) -> None:
     monkeypatch.setenv("BAO_ADDR", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("BAO_TOKEN", "unused")
-    assert main(["check", "api-service"]) == 1
+    assert microshop(["secrets", "check", "api-service"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("secrets: microshop/api-service/jwt: OpenBao is unreachable (")
+    assert err.startswith("error: microshop/api-service/jwt: OpenBao is unreachable (")
     assert "connection refused" in err
     assert err.count("\n") == 1
 
@@ -194,10 +194,8 @@ def test_a_sealed_server_is_one_line_naming_the_path(
     sealed: Bao, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     as_token(monkeypatch, sealed)
-    assert main(["rotate", "session-secret"]) == 1
-    assert (
-        capsys.readouterr().err == "secrets: microshop/client-service/session: OpenBao is sealed\n"
-    )
+    assert microshop(["secrets", "rotate", "session-secret"]) == 1
+    assert capsys.readouterr().err == "error: microshop/client-service/session: OpenBao is sealed\n"
 
 
 def test_reason_of_a_denied_read_is_its_code_and_error() -> None:

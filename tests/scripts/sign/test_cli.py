@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from microshop_ci.cli import main as microshop
 from microshop_ci.core import tools
 from microshop_ci.sign import cli, signer
 
@@ -67,9 +68,9 @@ def _images(tmp_path: Path) -> Path:
 
 
 def _main(tmp_path: Path, *extra: str) -> int:
-    return cli.main(
+    return microshop(
         [
-            "--mode", "key", "--images", str(_images(tmp_path)),
+            "sign", "--mode", "key", "--images", str(_images(tmp_path)),
             "--out-dir", str(tmp_path / "out"), "--key-dir", str(tmp_path / "keys"), *extra,
         ]
     )  # fmt: skip
@@ -131,20 +132,21 @@ def test_verify_alone_needs_an_existing_public_key(
 
 
 @pytest.mark.parametrize(
-    ("extra", "message"),
+    ("extra", "code", "message"),
     [
-        (("--step", "publish"), "scripts/supply-chain: unknown step 'publish'"),
-        (("--service", "web"), "has no image for 'web' (has: ferretdb)"),
+        (("--step", "publish"), 2, "argument --step: invalid choice: 'publish'"),
+        (("--service", "web"), 1, "has no image for 'web' (has: ferretdb)"),
     ],
 )
 def test_bad_options_are_refused_before_anything_runs(
     tmp_path: Path,
     fakes: Path,
     extra: tuple[str, ...],
+    code: int,
     message: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert _main(tmp_path, *extra) == 1
+    assert _main(tmp_path, *extra) == code
     assert message in capsys.readouterr().err
     assert not fakes.exists()
 
@@ -152,7 +154,7 @@ def test_bad_options_are_refused_before_anything_runs(
 def test_a_missing_images_file_says_how_to_make_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = cli.main(["--mode", "key", "--images", str(tmp_path / "none.json")])
+    code = microshop(["sign", "--mode", "key", "--images", str(tmp_path / "none.json")])
     assert code == 1
     assert capsys.readouterr().err == (
         f"error: {tmp_path / 'none.json'}: not found "

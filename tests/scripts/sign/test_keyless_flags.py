@@ -113,6 +113,6 @@ def test_keyless_local_with_the_sigstore_down_names_the_parts_and_signs_nothing(
     assert (result.returncode, result.stderr) == (
         1,
         "error: the local Sigstore is not up (mariadb, trillian-log-server, trillian-log-signer, "
-        "rekor, oidc, fulcio): run scripts/sigstore up\n",
+        "rekor, oidc, fulcio): run microshop sigstore up\n",
     )
     assert not (tmp_path / "out" / "api-service").exists()

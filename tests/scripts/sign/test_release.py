@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from microshop_ci.cli import main as microshop
 from microshop_ci.sign import provenance, release
 from microshop_ci.sign.cli import SignError
 
@@ -72,8 +73,8 @@ def test_every_check_pins_the_release_identity_and_the_assets_are_written(
     release_dir: Path,
 ) -> None:
     out = release_dir / "release"
-    code = release.main(
-        ["--images", str(release_dir / "images.json"), "--service", "api-service",
+    code = microshop(
+        ["verify-release", "--images", str(release_dir / "images.json"), "--service", "api-service",
          "--sbom-dir", str(release_dir / "sboms"), "--out-dir", str(out)]
     )  # fmt: skip
     assert code == 0

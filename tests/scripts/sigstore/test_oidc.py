@@ -16,7 +16,8 @@ import httpx
 import pytest
 from jose import jwt
 
-from microshop_ci.sigstore.oidc import fulcio_issuer, main
+from microshop_ci.cli import main as microshop
+from microshop_ci.sigstore.oidc import fulcio_issuer
 from tests.conftest import (
     free_port,
     interruptible_module,
@@ -37,7 +38,7 @@ def serving(data: Path, port: int | None = None) -> Iterator[str]:
     """The service as its own process on port (else a free one); yields its issuer URL."""
     port = port or free_port()
     argv = ["serve", "--port", str(port), "--data", str(data)]
-    proc = subprocess.Popen(interruptible_module("microshop_ci.sigstore.oidc", *argv))
+    proc = subprocess.Popen(interruptible_module("microshop_ci", "oidc", *argv))
     try:
         wait_for_port(port, proc, "the OIDC token service")
         yield f"http://127.0.0.1:{port}"
@@ -58,7 +59,7 @@ def issuer(data: Path) -> Iterator[str]:
 
 def job(data: Path, capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, str]:
     """The two variables `job` prints, as a shell would set them."""
-    assert main(["job", "--data", str(data), *args]) == 0
+    assert microshop(["oidc", "job", "--data", str(data), *args]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split("=", 1)[0] for line in lines] == [
         "ACTIONS_ID_TOKEN_REQUEST_URL",
@@ -228,11 +229,14 @@ def test_job_refuses_a_malformed_flag_in_one_line_with_exit_2(
 ) -> None:
     args = {"--ref": TAG, "--event": "push", flag: value}
     argv = [*REPO, *(x for pair in args.items() for x in pair)]
-    with pytest.raises(SystemExit) as exit_:
-        main(["job", "--data", str(data), *argv])
+    assert microshop(["oidc", "job", "--data", str(data), *argv]) == 2
     err = capsys.readouterr().err
-    assert exit_.value.code == 2
-    assert err.startswith(f"oidc: error: argument {flag}: ")
+    prefix = (
+        "error: argument --ttl"
+        if flag == "--ttl"
+        else f"error: microshop oidc job: argument {flag}"
+    )
+    assert err.startswith(prefix)
     assert err.count("\n") == 1
 
 
@@ -286,11 +290,13 @@ def test_fulcio_config_gives_githubs_san_and_extensions_for_a_release_job(
     }
 
 
-def test_job_before_any_serve_says_to_start_the_service(tmp_path: Path) -> None:
-    with pytest.raises(SystemExit) as exit_:
-        main(["job", "--data", str(tmp_path), *REPO, "--ref", TAG, "--event", "push"])
-    assert exit_.value.code == (
-        f"oidc: error: {tmp_path}/url is missing: start `serve --data {tmp_path}` first"
+def test_job_before_any_serve_says_to_start_the_service(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["oidc", "job", "--data", str(tmp_path), *REPO, "--ref", TAG, "--event", "push"]
+    assert microshop(argv) == 2
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path}/url is missing: start `microshop oidc serve --data {tmp_path}` first\n"
     )
 
 

@@ -1,4 +1,4 @@
-"""The local Sigstore (scripts/sigstore): settings, refusals, and a real keyless sign and verify."""
+"""The local Sigstore (`microshop sigstore`): settings, refusals, a real keyless sign and verify."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import pytest
 from cryptography import x509
 from jose import jwt
 
+from microshop_ci.cli import main as microshop
 from microshop_ci.sigstore import oidc, stack
 from microshop_ci.sigstore.servers import Server
 from microshop_ci.sigstore.settings import SettingsError, settings
@@ -69,9 +70,10 @@ def test_a_bad_port_is_refused_naming_the_variable(
 
 
 def test_a_wrong_command_prints_the_usage(capsys: pytest.CaptureFixture[str]) -> None:
-    assert stack.main(["start"]) == 1
-    assert (
-        capsys.readouterr().err == "error: usage: scripts/sigstore up|down|status|env|release-job\n"
+    assert microshop(["sigstore", "start"]) == 2
+    assert capsys.readouterr().err == (
+        "error: microshop sigstore: argument action: invalid choice: 'start' (choose from "
+        "'up', 'down', 'status', 'env', 'release-job') (see microshop sigstore --help)\n"
     )
 
 
@@ -79,7 +81,7 @@ def test_down_without_a_started_stack_stops_nothing(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("MICROSHOP_SIGSTORE_DATA", str(tmp_path))
-    assert stack.down(settings()) == ["nothing started by scripts/sigstore is running"]
+    assert stack.down(settings()) == ["nothing started by microshop sigstore is running"]
 
 
 def test_a_server_that_exits_is_named_with_its_log_in_one_line(
@@ -112,7 +114,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
 
 def _job(env: dict[str, str], ttl: int = 600) -> dict[str, str]:
     """A release job's ACTIONS_ID_TOKEN_* variables from the stand-in issuer."""
-    argv = [sys.executable, "-m", "microshop_ci.sigstore.oidc", "job"]
+    argv = [sys.executable, "-m", "microshop_ci", "oidc", "job"]
     argv += ["--data", env["SIGSTORE_OIDC_DATA"], "--repository", REPO]
     argv += ["--workflow", "release.yml", "--ref", "refs/tags/v0.0.0-test"]
     argv += ["--event", "push", "--sha", SHA, "--ttl", str(ttl)]
@@ -280,5 +282,5 @@ def test_release_job_refuses_a_tag_that_is_not_a_version(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("MICROSHOP_RELEASE_TAG", "v1-rc")
-    assert stack.main(["release-job"]) == 1
+    assert microshop(["sigstore", "release-job"]) == 1
     assert capsys.readouterr().err == "error: MICROSHOP_RELEASE_TAG must be vX.Y.Z, not 'v1-rc'\n"

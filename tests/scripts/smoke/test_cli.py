@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from microshop_ci.cli import main as microshop
 from microshop_ci.core import tools
 from microshop_ci.core.tools import ToolError
 from microshop_ci.smoke import cli, compose, flow
@@ -96,12 +97,14 @@ def test_main_reports_a_bad_images_file_in_one_line_and_in_the_json(
     path = _images(tmp_path, {})
     out = tmp_path / "smoke.json"
     try:
-        code = cli.main(["--images", str(path), "--json", str(out), "--repo", str(tmp_path)])
+        code = microshop(
+            ["smoke", "--images", str(path), "--json", str(out), "--repo", str(tmp_path)]
+        )
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert code == 1
     message = f"{path}: api-service.ref is missing"
-    assert capsys.readouterr().err == f"smoke: {message}\n"
+    assert capsys.readouterr().err == f"error: {message}\n"
     assert json.loads(out.read_text()) == {"headline": f"failed: {message}"}
 
 
@@ -149,8 +152,9 @@ def test_a_smoke_run_orders_and_tears_down_and_main_writes_the_result(
     out = tmp_path / "out" / "smoke.json"
     previous = signal.getsignal(signal.SIGTERM)
     try:
-        code = cli.main(
+        code = microshop(
             [
+                "smoke",
                 "--images",
                 str(_images(tmp_path, IMAGES)),
                 "--json",

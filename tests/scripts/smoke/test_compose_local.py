@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
+from microshop_ci.build import images as build_images
+from microshop_ci.cli import main as microshop
 from microshop_ci.core.tools import ToolError
 from microshop_ci.smoke import compose
 from tests.conftest import REPO_ROOT
@@ -156,7 +158,7 @@ def test_wait_healthy_names_a_container_that_exited_with_its_log(
         {("inspect",): json.dumps({"Running": False}), ("logs",): "MONGODB_URI is not set"}
     )
     monkeypatch.setattr(compose, "docker", fake)
-    with pytest.raises(RuntimeError) as caught:
+    with pytest.raises(ToolError) as caught:
         compose.wait_healthy("microshop-api-service")
     assert str(caught.value) == "microshop-api-service exited: MONGODB_URI is not set"
 
@@ -164,7 +166,7 @@ def test_wait_healthy_names_a_container_that_exited_with_its_log(
 def test_wait_healthy_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeDocker({("inspect",): json.dumps({"Running": True})})
     monkeypatch.setattr(compose, "docker", fake)
-    with pytest.raises(RuntimeError, match=r"^microshop-api-service is not healthy after 0 s$"):
+    with pytest.raises(ToolError, match=r"^microshop-api-service is not healthy after 0 s$"):
         compose.wait_healthy("microshop-api-service", timeout=0)
     assert fake.calls == []
 
@@ -251,22 +253,21 @@ def test_cli_up_without_an_images_file_builds_and_pushes_first(
     calls: list[tuple[str, Any]] = []
     images = tmp_path / "images.json"
 
-    def build(argv: list[str]) -> int:
-        calls.append(("build-images", argv))
+    def build(options: build_images.Options, env: object) -> None:
+        calls.append(("build-images", options))
         images.write_text(json.dumps({name: {"ref": ref} for name, ref in IMAGES.items()}))
-        return 0
 
     monkeypatch.setattr(compose.dockerd, "ensure", lambda env: calls.append(("dockerd", "ensure")))
     monkeypatch.setattr(compose.registry, "up", lambda addr, data: calls.append(("registry", addr)))
     monkeypatch.setattr(compose.registry, "address", lambda: "127.0.0.1:5000")
-    monkeypatch.setattr(compose.build_images, "main", build)
+    monkeypatch.setattr(compose.build_images, "build_all", build)
     monkeypatch.setattr(compose, "up", lambda *args: calls.append(("up", args)))
     argv = ["up", "--images", str(images), "--ferretdb", "/opt/ferretdb", "--repo", str(tmp_path)]
-    assert compose.main(argv) == 0
+    assert microshop(["compose", *argv]) == 0
     assert calls == [
         ("dockerd", "ensure"),
         ("registry", "127.0.0.1:5000"),
-        ("build-images", ["--push", "--out", str(images)]),
+        ("build-images", build_images.Options(compose.SERVICES, push=True, out=images)),
         ("up", (compose.Paths(tmp_path.resolve()), IMAGES, "/opt/ferretdb")),
     ]
 
@@ -289,9 +290,9 @@ def test_cli_reports_a_bad_images_file_in_one_line(
     images = tmp_path / "images.json"
     images.write_text(content)
     argv = ["up", "--images", str(images), "--ferretdb", "/x", "--repo", str(tmp_path)]
-    assert compose.main(argv) == 1
+    assert microshop(["compose", *argv]) == 1
     err = capsys.readouterr().err
-    assert err.startswith(f"compose-local: {images}")
+    assert err.startswith(f"error: {images}")
     assert message in err
     assert err.count("\n") == 1
 
@@ -306,8 +307,8 @@ def test_cli_up_and_down_call_the_stack_with_the_images_refs(
     images = tmp_path / "images.json"
     images.write_text(json.dumps({name: {"ref": ref} for name, ref in IMAGES.items()}))
     argv = ["up", "--images", str(images), "--ferretdb", "/opt/ferretdb", "--repo", str(tmp_path)]
-    assert compose.main(argv) == 0
-    assert compose.main(["down", "--repo", str(tmp_path)]) == 0
+    assert microshop(["compose", *argv]) == 0
+    assert microshop(["compose", "down", "--repo", str(tmp_path)]) == 0
     paths = compose.Paths(tmp_path.resolve())
     assert calls == [("up", (paths, IMAGES, "/opt/ferretdb")), ("down", paths)]
 
@@ -319,7 +320,7 @@ def test_cli_turns_a_docker_failure_into_one_line(
         raise ToolError("docker rm failed: Cannot connect to the Docker daemon")
 
     monkeypatch.setattr(compose, "down", failing_down)
-    assert compose.main(["down", "--repo", str(tmp_path)]) == 1
+    assert microshop(["compose", "down", "--repo", str(tmp_path)]) == 1
     assert capsys.readouterr().err == (
-        "compose-local: docker rm failed: Cannot connect to the Docker daemon\n"
+        "error: docker rm failed: Cannot connect to the Docker daemon\n"
     )

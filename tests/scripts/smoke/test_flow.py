@@ -59,7 +59,7 @@ def test_the_admin_signs_in_and_creates_the_product_to_order(api: type[FakeApi])
             "/products",
             {
                 "name": "Smoke test kettle",
-                "description": "Placed by scripts/smoke.",
+                "description": "Placed by microshop smoke.",
                 "price": 2599,
                 "stock": 5,
             },

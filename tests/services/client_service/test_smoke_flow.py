@@ -1,6 +1,6 @@
 """The smoke stage's scenario (microshop_ci.smoke.flow) against this folder's real processes.
 
-scripts/smoke runs the scenario against the signed images; here the same code runs against the
+microshop smoke runs the scenario against the signed images; here the same code runs against the
 storefront and api-service started from source, so a change to the storefront that breaks the
 smoke run fails in the fast test set already.
 """
