@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from microshop_ci.core.errors import MicroshopError, UsageError
+from microshop_ci.core.errors import UsageError
 from microshop_ci.core.paths import REPO_ROOT
 from microshop_ci.runtime.evaluate import evaluate
 from microshop_ci.runtime.rules import load
@@ -61,7 +61,7 @@ def run_evaluate(rules_file: Path, path: Path | None) -> int:
         stream: TextIO = sys.stdin
     else:
         try:
-            stream = path.open()  # noqa: SIM115 - closed below
+            stream = path.open()
         except OSError as err:
             raise UsageError(f"{source}: cannot be read: {err.strerror}") from None
     try:

@@ -98,9 +98,7 @@ def test_an_unknown_overlay_is_a_usage_error() -> None:
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 2
-    assert result.stderr.strip() == (
-        "error: unknown overlay 'staging' (known: kind, production)"
-    )
+    assert result.stderr.strip() == ("error: unknown overlay 'staging' (known: kind, production)")
     assert "Traceback" not in result.stderr
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from microshop_ci.checks import replset
 from microshop_ci import cli
+from microshop_ci.checks import replset
 from microshop_ci.checks.replset import IMAGE, NAME, ReplicaSet, ReplicaSetError, act
 
 
@@ -124,13 +124,21 @@ def test_a_failure_is_one_error_line(capsys: pytest.CaptureFixture[str]) -> None
         f"{NAME}: rs.initiate answered '0', not 1", 1)  # fmt: skip
 
 
-@pytest.mark.parametrize("argv", [[], ["start"], ["up", "now"]])
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        ([], "the following arguments are required: action"),
+        (["start"], "argument action: invalid choice: 'start' (choose from 'up', 'down')"),
+        (["up", "now"], "unrecognized arguments: now"),
+    ],
+)
 def test_the_command_refuses_anything_but_up_or_down(
-    argv: list[str], capsys: pytest.CaptureFixture[str]
+    argv: list[str], problem: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cli.main(["mongodb-replset", *argv]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("usage: microshop mongodb-replset [-h] {up,down}\n"), err
+    assert capsys.readouterr().err == (
+        f"error: microshop mongodb-replset: {problem} (see microshop mongodb-replset --help)\n"
+    )
 
 
 def test_down_removes_the_container() -> None:
