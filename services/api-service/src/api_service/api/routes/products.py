@@ -17,6 +17,7 @@ from api_service.schemas.products import (
     ProductReplace,
     StockAdjustment,
     product_out,
+    stored_product_out,
 )
 from api_service.services import products
 
@@ -35,7 +36,7 @@ def _tagged(product: Product, response: Response) -> ProductOut:
 async def list_products(page: Page, request: Request) -> JSONBody:
     """A page of products (JSON array); X-Total-Count and Link headers tell the rest."""
     result = await products.list_products(page.limit, page.offset)
-    response = json_body(PRODUCTS, [product_out(product) for product in result.items])
+    response = json_body(PRODUCTS, [stored_product_out(doc) for doc in result.items])
     page.headers(response, request, result.total)
     return response
 
