@@ -238,14 +238,15 @@ def run(workers: int, duration: int, connections: list[int], out: Path) -> str:
             with process([sys.executable, "-m", "api_service"], work / "api.log", env) as api:
                 wait_for(f"{url}/ready", api, "api-service")
                 seeded = _seed(url, "admin@bench.example.com")
-                counts = _commands(env, seeded)  # first: no order is left for a sweeper yet
+                # First, before any order is left for a sweeper to settle meanwhile.
+                counts = _commands(env, seeded)
                 print(markdown_commands(counts), file=sys.stderr)
+                target = _target(env, seeded)
+                floor_counts = {c.endpoint: c.per_request for c in count_floor_commands(target)}
                 load_before = _load()
                 cells, pairs = _measure(url, api.pid, seeded, env, workers, duration, connections)
                 peaks = worker_peaks(api.pid)
                 load_after = _load()
-                target = _target(env, seeded)
-                floor_counts = {c.endpoint: c.per_request for c in count_floor_commands(target)}
     report = "\n".join(
         [
             f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Machine: {_machine()}.",
