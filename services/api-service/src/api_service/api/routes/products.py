@@ -6,8 +6,7 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import TypeAdapter
 
 from api_service.api.deps import Admin, IfMatchHeader, Page, ProductById, StockWritesMode
-from api_service.api.jsonbody import JSONBody, json_body
-from api_service.api.responses import errors, with_etag
+from api_service.api.responses import JSONBody, errors, json_body, with_etag
 from api_service.etags import entity_tag
 from api_service.models import Product
 from api_service.schemas.products import (
