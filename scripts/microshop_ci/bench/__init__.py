@@ -1,1 +1,1 @@
-"""Load benchmark of api-service with wrk: requests/s, p50/p99 latency, peak RSS per worker."""
+"""Load benchmark of api-service with wrk beside its driver floor: req/s, latency, CPU, peak RSS."""

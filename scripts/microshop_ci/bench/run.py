@@ -7,14 +7,12 @@ import os
 import platform
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,85 +20,48 @@ from typing import Any
 import httpx
 
 from microshop_ci.bench.commands import Call, CommandCount, count_commands, markdown_commands
+from microshop_ci.bench.compare import Pair, floor_peaks, markdown_floor
+from microshop_ci.bench.floor import Target
+from microshop_ci.bench.floorproc import count_floor_commands, run_floor
+from microshop_ci.bench.procs import (
+    cpu_ticks,
+    cpu_us_per_request,
+    free_port,
+    process,
+    wait_for,
+    wait_for_port,
+    worker_peaks,
+    worker_pids,
+)
 from microshop_ci.bench.wrk import Cell, markdown_table, parse_wrk
 from microshop_ci.core.errors import UsageError
 from microshop_ci.core.paths import REPO_ROOT
 from microshop_ci.core.tools import ToolError, pinned_tool
 
-LUA_ORDERS = Path(__file__).with_name("orders.lua")
+HERE = Path(__file__).parent
+# (endpoint, path wrk starts from, its Lua script: None for a plain GET)
+ENDPOINTS = (
+    ("GET /products", "/products", None),
+    ("GET /products/{id}", "/products", HERE / "product.lua"),
+    ("POST /auth/login", "/auth/login", HERE / "login.lua"),
+    ("POST /orders", "/orders", HERE / "orders.lua"),
+)
 ADMIN_PASSWORD = "benchmark-admin-password"  # noqa: S105 - throwaway local benchmark account
+SHOPPER = {"email": "shopper@bench.example.com", "password": "shopper-password"}
+DATABASE = "microshop"
 PRODUCTS = 50
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@dataclass(frozen=True)
+class Seeded:
+    """What the load needs: the shopper's token and id, the products' ids."""
+
+    token: str
+    user_id: str
+    ids: list[str]
 
 
-def _wait_for(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"benchmark: {what} exited with code {proc.returncode}")
-        with suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise SystemExit(f"benchmark: {what} did not answer {url} within {timeout} s")
-
-
-def _wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"benchmark: {what} exited with code {proc.returncode}")
-        with suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return
-        time.sleep(0.1)
-    raise SystemExit(f"benchmark: {what} did not listen on {port}")
-
-
-@contextmanager
-def _process(
-    args: list[str], log: Path, env: dict[str, str] | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
-        try:
-            yield proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
-
-
-def _peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def worker_peaks(pid: int) -> list[float]:
-    """Peak RSS (VmHWM, MiB) of each uvicorn worker; the process itself when it has none."""
-    workers = [
-        child
-        for child in _children(pid)
-        if "spawn_main" in Path(f"/proc/{child}/cmdline").read_text(errors="replace")
-    ]
-    return [_peak_rss_mib(w) for w in workers] if workers else [_peak_rss_mib(pid)]
-
-
-def _seed(url: str, email: str) -> tuple[str, list[str]]:
+def _seed(url: str, email: str) -> Seeded:
     """Products with ample stock, and a shopper's token."""
     with httpx.Client(base_url=url, timeout=30) as client:
         login = client.post("/auth/login", json={"email": email, "password": ADMIN_PASSWORD})
@@ -117,10 +78,10 @@ def _seed(url: str, email: str) -> tuple[str, list[str]]:
             created = client.post("/products", json=body, headers=admin)
             created.raise_for_status()
             ids.append(created.json()["id"])
-        shopper = {"email": "shopper@bench.example.com", "password": "shopper-password"}
-        registered = client.post("/auth/register", json=shopper)
+        registered = client.post("/auth/register", json=SHOPPER)
         registered.raise_for_status()
-        return registered.json()["token"], ids
+        answer = registered.json()
+        return Seeded(answer["token"], answer["user"]["id"], ids)
 
 
 def _wrk(url: str, connections: int, duration: int, lua: Path | None, env: dict[str, str]) -> str:
@@ -150,7 +111,7 @@ def _load() -> str:
     return "unknown"  # pragma: no cover - Linux always has /proc/loadavg
 
 
-def _commands(env: dict[str, str], token: str, ids: list[str]) -> list[CommandCount]:
+def _commands(env: dict[str, str], seeded: Seeded) -> list[CommandCount]:
     """Commands per request of each endpoint, from an in-process app on the same database."""
     from api_service.config import Settings  # noqa: PLC0415 - the benchmarked code, loaded late
     from api_service.main import create_app  # noqa: PLC0415
@@ -159,8 +120,9 @@ def _commands(env: dict[str, str], token: str, ids: list[str]) -> list[CommandCo
         mongodb_uri=env["MONGODB_URI"],
         jwt_private_key_file=Path(env["JWT_PRIVATE_KEY_FILE"]),
         log_level="WARNING",
+        order_sweep_seconds=3600,  # its start-up pass only: no background commands counted
     )
-    user = {"Authorization": f"Bearer {token}"}
+    user, ids = {"Authorization": f"Bearer {seeded.token}"}, seeded.ids
 
     def order(client: httpx.AsyncClient) -> Any:
         body = {"items": [{"productId": random.choice(ids), "qty": 1}]}  # noqa: S311 - load mix
@@ -171,6 +133,7 @@ def _commands(env: dict[str, str], token: str, ids: list[str]) -> list[CommandCo
     calls: list[tuple[str, Call]] = [
         ("GET /products", lambda client: client.get("/products")),
         ("GET /products/{id}", lambda client: client.get(f"/products/{ids[0]}")),
+        ("POST /auth/login", lambda client: client.post("/auth/login", json=SHOPPER)),
         ("POST /orders", order),
         ("GET /orders/me", lambda client: client.get("/orders/me", headers=user)),
         ("GET /health", lambda client: client.get("/health")),
@@ -183,6 +146,45 @@ def _commands(env: dict[str, str], token: str, ids: list[str]) -> list[CommandCo
         mongodb_path: list[tuple[str, Call]] = [("POST /orders (MongoDB path)", order)]
         counts += count_commands(lambda: create_app(forced), mongodb_path)
     return counts
+
+
+def _target(env: dict[str, str], seeded: Seeded) -> Target:
+    ids = tuple(seeded.ids)
+    return Target(env["MONGODB_URI"], DATABASE, ids, seeded.user_id, SHOPPER["email"])
+
+
+def _measure(
+    url: str,
+    api_pid: int,
+    seeded: Seeded,
+    env: dict[str, str],
+    workers: int,
+    duration: int,
+    connections: list[int],
+) -> tuple[list[Cell], list[Pair]]:
+    """Every endpoint at every connection count: wrk on the API, then the floor, back to back."""
+    wrk_env = {
+        **os.environ,
+        "BENCH_TOKEN": seeded.token,
+        "BENCH_PRODUCTS": ",".join(seeded.ids),
+        "BENCH_EMAIL": SHOPPER["email"],
+        "BENCH_PASSWORD": SHOPPER["password"],
+    }
+    target = _target(env, seeded)
+    cells: list[Cell] = []
+    pairs: list[Pair] = []
+    for endpoint, path, lua in ENDPOINTS:
+        _wrk(url + path, 16, 3, lua, wrk_env)  # warm-up, not reported
+        for conns in connections:
+            pids = worker_pids(api_pid)
+            before = cpu_ticks(pids)
+            result = parse_wrk(_wrk(url + path, conns, duration, lua, wrk_env))
+            cpu_us = cpu_us_per_request(before, cpu_ticks(pids), result.requests)
+            cells.append(Cell(endpoint, conns, result))
+            floor = run_floor(target, endpoint, conns, workers, duration)
+            pairs.append(Pair(endpoint, conns, result, cpu_us, floor))
+            print(f"{endpoint} c={conns}: {result}; {cpu_us:.0f} µs; {floor}", file=sys.stderr)
+    return cells, pairs
 
 
 def run(workers: int, duration: int, connections: list[int], out: Path) -> str:
@@ -212,7 +214,7 @@ def run(workers: int, duration: int, connections: list[int], out: Path) -> str:
             capture_output=True,
         )
         (work / "admin-password").write_text(ADMIN_PASSWORD + "\n")
-        db_port, api_port = _free_port(), _free_port()
+        db_port, api_port = free_port(), free_port()
         (work / "db").mkdir()
         db_args = [
             ferretdb, "--handler=sqlite", f"--sqlite-url=file:{work}/db/", "--telemetry=disable",
@@ -229,37 +231,35 @@ def run(workers: int, duration: int, connections: list[int], out: Path) -> str:
             "HOST": "127.0.0.1",
             "WORKERS": str(workers),
             "LOG_LEVEL": "WARNING",
+            "MONGODB_DATABASE": DATABASE,
         }
         url = f"http://127.0.0.1:{api_port}"
-        with _process(db_args, work / "ferretdb.log") as db:
-            _wait_for_port(db_port, db, "FerretDB")
-            with _process([sys.executable, "-m", "api_service"], work / "api.log", env) as api:
-                _wait_for(f"{url}/ready", api, "api-service")
-                token, ids = _seed(url, "admin@bench.example.com")
-                wrk_env = {**os.environ, "BENCH_TOKEN": token, "BENCH_PRODUCTS": ",".join(ids)}
-                cells: list[Cell] = []
+        with process(db_args, work / "ferretdb.log") as db:
+            wait_for_port(db_port, db, "FerretDB")
+            with process([sys.executable, "-m", "api_service"], work / "api.log", env) as api:
+                wait_for(f"{url}/ready", api, "api-service")
+                seeded = _seed(url, "admin@bench.example.com")
+                # First, before any order is left for a sweeper to settle meanwhile.
+                counts = _commands(env, seeded)
+                print(markdown_commands(counts), file=sys.stderr)
+                target = _target(env, seeded)
+                floor_counts = {c.endpoint: c.per_request for c in count_floor_commands(target)}
                 load_before = _load()
-                for endpoint, path, lua in (
-                    ("GET /products", "/products", None),
-                    ("POST /orders", "/orders", LUA_ORDERS),
-                ):
-                    _wrk(url + path, 16, 3, lua, wrk_env)  # warm-up, not reported
-                    for conns in connections:
-                        output = _wrk(url + path, conns, duration, lua, wrk_env)
-                        cells.append(Cell(endpoint, conns, parse_wrk(output)))
-                        print(f"{endpoint} c={conns}: {cells[-1].result}", file=sys.stderr)
+                cells, pairs = _measure(url, api.pid, seeded, env, workers, duration, connections)
                 peaks = worker_peaks(api.pid)
                 load_after = _load()
-                counts = _commands(env, token, ids)
-                print(markdown_commands(counts), file=sys.stderr)
     report = "\n".join(
         [
             f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Machine: {_machine()}.",
             f"api-service: {workers} uvicorn worker(s); FerretDB (SQLite) and wrk on the same"
-            f" machine; {duration} s per cell after a 3 s warm-up per endpoint.",
-            f"GET /products returns the first page (50 products); POST /orders orders 1 unit of a"
-            f" random one of {PRODUCTS} products.",
+            f" machine; {duration} s per cell after a 3 s warm-up per endpoint; each cell then"
+            f" again straight through PyMongo (the driver floor, {workers} process(es)).",
+            f"GET /products returns the first page (50 products); GET /products/{{id}} and POST"
+            f" /orders (1 unit) pick a random one of {PRODUCTS} products; POST /auth/login signs"
+            f" the shopper in, each request from its own X-Forwarded-For address.",
             f"Load average (1/5/15 min) before: {load_before}; after: {load_after}.",
+            "",
+            markdown_floor(pairs, {c.endpoint: c.per_request for c in counts}, floor_counts),
             "",
             markdown_table(cells, {c.endpoint: c.per_request for c in counts}),
             "",
@@ -269,6 +269,7 @@ def run(workers: int, duration: int, connections: list[int], out: Path) -> str:
             markdown_commands(counts),
             "",
             "Peak RSS per worker (VmHWM): " + ", ".join(f"{mib:.0f} MiB" for mib in peaks) + ".",
+            f"Peak RSS per driver floor process: {floor_peaks(pairs)}.",
         ]
     )
     out.parent.mkdir(parents=True, exist_ok=True)

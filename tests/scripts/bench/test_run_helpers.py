@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from microshop_ci.bench import procs
 from microshop_ci.bench import run as bench
 from microshop_ci.bench.commands import CommandCount, markdown_commands
 from microshop_ci.cli import main as microshop
@@ -26,18 +27,18 @@ def test_waiting_names_a_process_that_exited_before_answering(tmp_path: Path) ->
     proc = subprocess.Popen(["false"])
     proc.wait()
     with pytest.raises(SystemExit) as caught:
-        bench._wait_for(f"http://127.0.0.1:{free_port()}/ready", proc, "api-service")
+        procs.wait_for(f"http://127.0.0.1:{free_port()}/ready", proc, "api-service")
     assert str(caught.value) == "benchmark: api-service exited with code 1"
     with pytest.raises(SystemExit) as caught:
-        bench._wait_for_port(free_port(), proc, "FerretDB")
+        procs.wait_for_port(free_port(), proc, "FerretDB")
     assert str(caught.value) == "benchmark: FerretDB exited with code 1"
 
 
 def test_waiting_for_an_answer_is_bounded() -> None:
-    with bench._process(["sleep", "30"], Path(os.devnull)) as proc:
+    with procs.process(["sleep", "30"], Path(os.devnull)) as proc:
         url = f"http://127.0.0.1:{free_port()}/ready"
         with pytest.raises(SystemExit) as caught:
-            bench._wait_for(url, proc, "api-service", timeout=0.5)
+            procs.wait_for(url, proc, "api-service", timeout=0.5)
     assert str(caught.value) == f"benchmark: api-service did not answer {url} within 0.5 s"
     assert proc.returncode == -15  # the context manager stopped it
 
@@ -54,16 +55,16 @@ class _Ready(BaseHTTPRequestHandler):
 
 def test_waiting_returns_once_the_url_answers_200_and_the_port_listens(tmp_path: Path) -> None:
     log = tmp_path / "sleep.log"
-    with loopback_http_server(_Ready) as url, bench._process(["sleep", "30"], log) as proc:
-        bench._wait_for(f"{url}/ready", proc, "api-service", timeout=5)
-        bench._wait_for_port(int(url.rsplit(":", 1)[1]), proc, "api-service")
+    with loopback_http_server(_Ready) as url, procs.process(["sleep", "30"], log) as proc:
+        procs.wait_for(f"{url}/ready", proc, "api-service", timeout=5)
+        procs.wait_for_port(int(url.rsplit(":", 1)[1]), proc, "api-service")
     assert log.read_bytes() == b""
 
 
 def test_peaks_are_read_for_the_process_itself_when_it_has_no_workers() -> None:
-    with bench._process(["sleep", "30"], Path(os.devnull)) as proc:
-        assert bench._children(proc.pid) == []
-        peaks = bench.worker_peaks(proc.pid)
+    with procs.process(["sleep", "30"], Path(os.devnull)) as proc:
+        assert procs.children(proc.pid) == []
+        peaks = procs.worker_peaks(proc.pid)
     assert len(peaks) == 1
     assert 0 < peaks[0] < 64  # MiB: `sleep` is small
 
@@ -85,11 +86,11 @@ def test_peaks_are_read_per_spawned_worker() -> None:
         # a worker is forked before it execs spawn_main: until then its command line is the
         # parent's, so wait (bounded) until both have exec'd
         deadline = time.monotonic() + 30
-        while len(bench.worker_peaks(proc.pid)) != 2 and time.monotonic() < deadline:
+        while len(procs.worker_peaks(proc.pid)) != 2 and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert len(bench.worker_peaks(proc.pid)) == 2
+        assert len(procs.worker_peaks(proc.pid)) == 2
     finally:
-        for child in bench._children(proc.pid):
+        for child in procs.children(proc.pid):
             os.kill(child, 15)
         proc.terminate()
         proc.wait()
@@ -106,7 +107,7 @@ class _Api(BaseHTTPRequestHandler):
         if self.path == "/products":
             answer, status = {"id": f"p{len(self.seen)}"}, 201
         elif self.path == "/auth/register":
-            answer, status = {"token": "shopper-token"}, 201
+            answer, status = {"token": "shopper-token", "user": {"id": "u1"}}, 201
         data = json.dumps(answer).encode()
         self.send_response(status)
         self.send_header("Content-Length", str(len(data)))
@@ -121,8 +122,8 @@ def test_seeding_creates_the_products_and_a_shopper(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(bench, "PRODUCTS", 2)
     _Api.seen = []
     with loopback_http_server(_Api) as url:
-        token, ids = bench._seed(url, "admin@bench.example.com")
-    assert (token, ids) == ("shopper-token", ["p2", "p3"])
+        seeded = bench._seed(url, "admin@bench.example.com")
+    assert seeded == bench.Seeded("shopper-token", "u1", ["p2", "p3"])
     login, first, second, register = _Api.seen
     assert login == (
         "POST",

@@ -68,3 +68,28 @@ async def test_unhandled_error_is_500_envelope_without_details(
     }
     assert response.headers["X-Request-ID"] == "boom-request-1"
     assert "internal detail" not in response.text
+
+
+async def test_every_answer_carries_each_security_header_once_and_a_routes_own_is_kept(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    from starlette.responses import Response  # noqa: PLC0415 - this test's own route
+
+    async def own_headers() -> Response:
+        headers = {"X-Frame-Options": "SAMEORIGIN", "Cache-Control": "max-age=60"}
+        return Response(b"{}", headers={**headers, "X-Request-ID": "from-the-route"})
+
+    app.add_api_route("/orders-probe", own_headers)
+    response = await client.get("/orders-probe", headers={"X-Request-ID": "probe-request-1"})
+    raw = [(name.decode().lower(), value.decode()) for name, value in response.headers.raw]
+    names = [name for name, _ in raw]
+    assert {name: names.count(name) for name in set(names)} == dict.fromkeys(names, 1)
+    assert response.headers["X-Frame-Options"] == "SAMEORIGIN"  # the route's own, kept
+    assert response.headers["Cache-Control"] == "no-store"  # replaced under /orders
+    assert response.headers["X-Request-ID"] == "probe-request-1"  # replaced
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Cross-Origin-Resource-Policy"] == "same-site"
+    assert response.headers["Content-Security-Policy"] == (
+        "default-src 'none'; frame-ancestors 'none'"
+    )

@@ -74,6 +74,34 @@ async def test_get_product_by_id(client: httpx.AsyncClient, admin_token: str) ->
     assert response.headers["ETag"] == '"0"'
 
 
+async def test_the_list_shows_each_product_exactly_as_its_own_read_does(
+    client: httpx.AsyncClient, admin_token: str
+) -> None:
+    product = await create_product(client, admin_token, name="Ünïcode ☕ mug")
+    listed = await client.get("/products")
+    single = await client.get(f"/products/{product['id']}")
+    assert listed.headers["Content-Type"] == single.headers["Content-Type"] == "application/json"
+    assert listed.content == b"[" + single.content + b"]"
+    assert listed.json() == [product]
+
+
+async def test_a_product_stored_without_its_optional_fields_is_listed_with_their_defaults(
+    client: httpx.AsyncClient,
+) -> None:
+    inserted = await Product.get_pymongo_collection().insert_one(
+        {"name": "Old", "price": 100, "stock": 4}
+    )
+    [listed] = (await client.get("/products")).json()
+    assert {k: v for k, v in listed.items() if k not in ("createdAt", "updatedAt")} == {
+        "id": str(inserted.inserted_id),
+        "name": "Old",
+        "description": "",
+        "price": 100,
+        "stock": 4,
+    }
+    assert listed["createdAt"] == listed["updatedAt"]
+
+
 @pytest.mark.parametrize("product_id", ["65f0c0ffee0000000000beef", "not-an-id", "1234"])
 async def test_unknown_or_malformed_id_is_404(client: httpx.AsyncClient, product_id: str) -> None:
     response = await client.get(f"/products/{product_id}")

@@ -229,3 +229,24 @@ def test_file_that_is_not_a_key_is_refused_naming_the_variable(tmp_path: Path) -
     path.write_text("changeme\n")
     with pytest.raises(ConfigurationError, match=r"^JWT_PRIVATE_KEY_FILE: .*unencrypted PEM"):
         load_signing_key(path)
+
+
+def test_a_trusted_key_is_parsed_once_for_every_verification(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api_service.services import signingkeys  # noqa: PLC0415 - its jwk is watched
+
+    parsed: list[str] = []
+    construct = signingkeys.jwk.construct
+
+    def counting(key: Any, algorithm: Any = None) -> Any:
+        parsed.append(algorithm)
+        return construct(key, algorithm)
+
+    ring = KeyRing(write_ec_key(tmp_path / "k.pem"), None, timedelta(minutes=20))
+    tokens = TokenService(ring, "microshop-api", "microshop", 15)
+    issued = {subject: tokens.issue(subject, "user") for subject in ("a", "b", "c")}
+    monkeypatch.setattr(signingkeys.jwk, "construct", counting)  # jose's own, watched from here
+    for subject, token in issued.items():
+        assert tokens.verify(token).subject == subject
+    assert parsed == ["ES256"]

@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 import pymongo
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
@@ -30,6 +30,12 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Resource-Policy": "same-site",
 }
+# Encoded once: every response gets them (those the route did not set) as raw ASGI headers.
+_SECURITY_RAW = tuple(
+    (name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()
+)
+_REQUEST_ID_RAW = b"x-request-id"
+_NO_STORE_RAW = (b"cache-control", b"no-store")
 NO_STORE_PREFIXES = ("/auth/", "/orders")
 
 
@@ -58,17 +64,20 @@ class RequestContextMiddleware:
         response_started = False
         path: str = scope["path"]
 
+        no_store = path.startswith(NO_STORE_PREFIXES)
+        replaced = {_REQUEST_ID_RAW, _NO_STORE_RAW[0]} if no_store else {_REQUEST_ID_RAW}
+        own = [(_REQUEST_ID_RAW, request_id.encode()), *([_NO_STORE_RAW] if no_store else [])]
+
         async def send_with_headers(message: Message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers["X-Request-ID"] = request_id
-                for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
-                if path.startswith(NO_STORE_PREFIXES):
-                    headers["Cache-Control"] = "no-store"
+                raw = [h for h in message.get("headers", ()) if h[0].lower() not in replaced]
+                present = {name.lower() for name, _ in raw}
+                raw += own
+                raw += [header for header in _SECURITY_RAW if header[0] not in present]
+                message["headers"] = raw
             await send(message)
 
         try:
@@ -84,17 +93,18 @@ class RequestContextMiddleware:
             seconds = time.perf_counter() - started
             route = _route_template(scope)
             self.metrics.observe(scope["method"], route, status, seconds)
-            access_log.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "path": path,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 2),
-                    "client": (scope.get("client") or ("-", 0))[0],
-                },
-            )
+            if access_log.isEnabledFor(logging.INFO):  # nothing is built when the level is off
+                access_log.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "path": path,
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 2),
+                        "client": (scope.get("client") or ("-", 0))[0],
+                    },
+                )
 
 
 class EnvelopeCORSMiddleware(CORSMiddleware):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
+from api_service.clock import utc_now
 from api_service.models import Product
 from api_service.schemas.base import (
     Cents,
@@ -73,4 +75,18 @@ def product_out(product: Product) -> ProductOut:
         stock=product.stock,
         created_at=product.created_at,
         updated_at=product.updated_at,
+    )
+
+
+def stored_product_out(doc: Mapping[str, Any]) -> ProductOut:
+    """The response form of a product document as stored, with the Product model's defaults."""
+    now = utc_now()
+    return ProductOut(
+        id=str(doc["_id"]),
+        name=doc["name"],
+        description=doc.get("description", ""),
+        price=doc["price"],
+        stock=doc["stock"],
+        created_at=doc.get("created_at", now),
+        updated_at=doc.get("updated_at", now),
     )

@@ -41,9 +41,9 @@ _ATTEMPTS = 3  # conditional writes tried while the product changes under them (
 
 @dataclass(frozen=True)
 class Page:
-    """One page of products and the total count across all pages."""
+    """One page of products (as stored documents) and the total count across all pages."""
 
-    items: list[Product]
+    items: list[dict[str, Any]]
     total: int
 
 
@@ -82,9 +82,17 @@ def parse_id(raw: str) -> PydanticObjectId:
 
 
 async def list_products(limit: int, offset: int) -> Page:
-    """Products in creation order, one page of them."""
+    """Products in creation order, one page of them.
+
+    Read as plain documents, without Beanie's document models: a page is only shown, never
+    written back, and building 50 documents cost more CPU than the rest of the request.
+    """
+    collection = Product.get_pymongo_collection()
     items, total = await read_page(
-        Product.find_all().sort("_id"), Product.find_all().count, limit, offset
+        collection.find({}, sort=[("_id", 1)]),
+        lambda: collection.count_documents({}),
+        limit,
+        offset,
     )
     return Page(items, total)
 

@@ -7,10 +7,13 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jose import jwk
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
 from api_service.config import ConfigurationError
@@ -41,6 +44,11 @@ class VerifyKey:
     public_pem: str
     public_jwk: dict[str, str]
     retired_at: datetime | None = None
+
+    @cached_property
+    def verifier(self) -> Any:
+        """The key as python-jose uses it, parsed from the PEM once (not on every request)."""
+        return jwk.construct(self.public_pem, self.algorithm)
 
 
 @dataclass(frozen=True)

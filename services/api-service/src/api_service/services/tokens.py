@@ -65,7 +65,7 @@ class TokenService:
         try:
             claims = jwt.decode(
                 token,
-                known.public_pem,
+                known.verifier,
                 algorithms=[known.algorithm],
                 audience=self.audience,
                 issuer=self.issuer,

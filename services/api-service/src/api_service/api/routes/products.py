@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
+from pydantic import TypeAdapter
 
 from api_service.api.deps import Admin, IfMatchHeader, Page, ProductById, StockWritesMode
-from api_service.api.responses import errors, with_etag
+from api_service.api.responses import JSONBody, errors, json_body, with_etag
 from api_service.etags import entity_tag
 from api_service.models import Product
 from api_service.schemas.products import (
@@ -15,10 +16,13 @@ from api_service.schemas.products import (
     ProductReplace,
     StockAdjustment,
     product_out,
+    stored_product_out,
 )
 from api_service.services import products
 
 router = APIRouter(prefix="/products", tags=["products"])
+PRODUCT = TypeAdapter(ProductOut)
+PRODUCTS = TypeAdapter(list[ProductOut])
 
 
 def _tagged(product: Product, response: Response) -> ProductOut:
@@ -27,18 +31,19 @@ def _tagged(product: Product, response: Response) -> ProductOut:
     return product_out(product)
 
 
-@router.get("", responses=errors(422, 503))
-async def list_products(page: Page, request: Request, response: Response) -> list[ProductOut]:
+@router.get("", response_model=list[ProductOut], responses=errors(422, 503))
+async def list_products(page: Page, request: Request) -> JSONBody:
     """A page of products (JSON array); X-Total-Count and Link headers tell the rest."""
     result = await products.list_products(page.limit, page.offset)
+    response = json_body(PRODUCTS, [stored_product_out(doc) for doc in result.items])
     page.headers(response, request, result.total)
-    return [product_out(product) for product in result.items]
+    return response
 
 
-@router.get("/{product_id}", responses=with_etag(200) | errors(404, 503))
-async def get_product(product: ProductById, response: Response) -> ProductOut:
+@router.get("/{product_id}", response_model=ProductOut, responses=with_etag(200) | errors(404, 503))
+async def get_product(product: ProductById) -> JSONBody:
     """One product; its ETag is the version a later write names in If-Match."""
-    return _tagged(product, response)
+    return json_body(PRODUCT, product_out(product), {"ETag": entity_tag(product.version)})
 
 
 @router.post(
