@@ -10,8 +10,8 @@ import httpx
 import pytest
 from jose import jwt
 
+from microshop_ci.cli import main as microshop
 from microshop_ci.k8s.jwks import public_jwk
-from microshop_ci.secrets.cli import main
 from tests.openbao import RENDER_BOUND, Bao, agent, poll
 from tests.services.api_service.conftest import USER_PASSWORD, Starter, bearer, register
 
@@ -31,8 +31,8 @@ async def test_a_rotation_in_openbao_reaches_the_running_api_without_a_restart(
 ) -> None:
     for name, value in openbao.env().items():
         monkeypatch.setenv(name, value)
-    assert main(["setup"]) == 0
-    assert main(["seed"]) == 0
+    assert microshop(["secrets", "setup"]) == 0
+    assert microshop(["secrets", "seed"]) == 0
     key_file = tmp_path / "jwt" / "jwt-private-key.pem"
     previous_file = tmp_path / "jwt" / "previous-keys.json"
     with agent(openbao, "api-service", openbao.token_for("api-service"), tmp_path):
@@ -47,7 +47,7 @@ async def test_a_rotation_in_openbao_reaches_the_running_api_without_a_restart(
         published = await jwks_kids(client)  # the key, and any earlier ones still retained
         assert published[0] == old_kid
         capsys.readouterr()
-        assert main(["rotate", "jwt"]) == 0
+        assert microshop(["secrets", "rotate", "jwt"]) == 0
         new_kid = capsys.readouterr().out.strip().rsplit(" ", 1)[-1]
         assert new_kid != old_kid
 
