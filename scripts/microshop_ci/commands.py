@@ -56,6 +56,7 @@ COMMANDS = (
     Command("deploy-secrets", "cluster", _P + "k8s.secrets", "create the shop's Secrets"),
     Command("pss-suites", "cluster", _P + "k8s.pss_suites", "the pod-security policy suites"),
     Command("mongodb-replset", "services", _P + "checks.replset", "MongoDB replica set: up|down"),
+    Command("runtime-sensor", "services", _P + "runtime.sensor.run", "the runtime sensor (root)"),
     Command("compose", "services", _P + "smoke.compose", "the shop on this machine: up|down"),
     Command("registry", "services", _P + "core.registry", "the local OCI registry"),
     Command("osv-server", "services", _P + "osv.cli", "serve an OSV export for pip-audit"),

@@ -106,7 +106,7 @@ def test_help_lists_every_subcommand_under_its_group(capsys: pytest.CaptureFixtu
     listed = [line.split()[0] for line in out.splitlines() if line.startswith("  ")]
     names = [c.name for c in COMMANDS]
     assert [n for n in listed if n in BY_NAME] == names
-    assert len(names) == len(set(names)) == 45
+    assert len(names) == len(set(names)) == 48
     assert "130  interrupted (Ctrl-C)" in out
 
 

@@ -68,7 +68,7 @@ def test_every_wrapper_is_one_needed_line_over_a_subcommand() -> None:
 
 def test_the_entry_points_are_the_workflows_the_readme_and_the_bootstrap_ones() -> None:
     names = entry_points(SCRIPTS_DIR)
-    assert len(names) == 33
+    assert len(names) == 34
     assert {"test", "pipeline", "tool", "setup", "build-images", "supply-chain"} <= set(names)
     assert set(names) <= called(REPO_ROOT) | BOOTSTRAP
 

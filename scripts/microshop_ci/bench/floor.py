@@ -30,12 +30,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 from pymongo.monitoring import CommandListener
 
+from microshop_ci.core.errors import MicroshopError
+
 LEASE_SECONDS = 30
 LEASE_WAIT_SECONDS = 10.0
 ENDPOINTS = ("GET /products", "GET /products/{id}", "POST /auth/login", "POST /orders")
 
 
-class FloorBusy(Exception):  # noqa: N818 - named like the API's ProductBusy it stands for
+class FloorBusy(MicroshopError):  # noqa: N818 - named like the API's ProductBusy it stands for
     """A product's lease was not free within LEASE_WAIT_SECONDS, or its stock ran out."""
 
 

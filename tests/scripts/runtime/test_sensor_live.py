@@ -10,6 +10,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
 import tarfile
 import time
 from collections import Counter
@@ -135,8 +136,8 @@ def attack(probe: Probe, tmp_path_factory: pytest.TempPathFactory) -> list[dict[
     alerts, events, ready = work / "alerts.jsonl", work / "events.jsonl", work / "ready"
     with (work / "stderr").open("wb") as stderr:
         sensor = subprocess.Popen(
-            [str(SCRIPTS / "runtime-sensor"), "--alerts", str(alerts), "--events", str(events),
-             "--ready", str(ready)],
+            [sys.executable, "-m", "microshop_ci", "runtime-sensor", "--alerts", str(alerts),
+             "--events", str(events), "--ready", str(ready)],
             stdout=subprocess.DEVNULL, stderr=stderr,
         )  # fmt: skip
     try:

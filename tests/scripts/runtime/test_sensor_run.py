@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from microshop_ci.cli import main as microshop
 from microshop_ci.core.errors import ToolError
 from microshop_ci.runtime.cli import RULES
 from microshop_ci.runtime.rules import load
@@ -79,7 +80,7 @@ def test_the_sensor_refuses_a_bad_rule_file_in_one_line(
 ) -> None:
     monkeypatch.setattr(run.os, "geteuid", lambda: 0)
     bad = Path(__file__).parents[2] / "fixtures" / "runtime" / "unsupported-field.yaml"
-    assert run.main(["--rules", str(bad)]) == 2
+    assert microshop(["runtime-sensor", "--rules", str(bad)]) == 2
     assert capsys.readouterr().err == (
         "error: tests/fixtures/runtime/unsupported-field.yaml: rule 'Shell with a terminal': "
         "field 'proc.tty' is outside the supported subset\n"
@@ -90,7 +91,7 @@ def test_the_sensor_needs_root(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(run.os, "geteuid", lambda: 1000)
-    assert run.main([]) == 2
+    assert microshop(["runtime-sensor"]) == 2
     assert capsys.readouterr().err == (
         "error: runtime-sensor needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)\n"
     )

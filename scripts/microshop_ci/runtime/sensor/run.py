@@ -21,12 +21,12 @@ import sys
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from microshop_ci.core.errors import MicroshopError, ToolError, UsageError
+from microshop_ci.core.errors import ToolError, UsageError
 from microshop_ci.runtime.cli import RULES, shown
 from microshop_ci.runtime.evaluate import evaluate
 from microshop_ci.runtime.rules import RuleSet, load
@@ -37,16 +37,14 @@ from microshop_ci.runtime.sensor.events import EventLineError, EventReader
 NOISE = "couldn't set RLIMIT_MEMLOCK"  # bpftrace's warning; the kernel accounts BPF memory itself
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+def configure(parser: argparse.ArgumentParser) -> None:
     """The command line; see the module docstring."""
-    parser = argparse.ArgumentParser(prog="runtime-sensor", description=__doc__)
     parser.add_argument("--rules", type=Path, default=RULES)
     parser.add_argument("--events", type=Path, help="also write every event here (JSON lines)")
     parser.add_argument("--alerts", type=Path, help="alerts here instead of stdout")
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
     parser.add_argument("--keep-host", action="store_true", help="keep the host's processes")
     parser.add_argument("--ready", type=Path, help="touch this file once the probes are attached")
-    return parser.parse_args(argv)
 
 
 class Sensor:
@@ -151,27 +149,17 @@ def run(args: argparse.Namespace, sensor: Sensor) -> int:
         return proc.wait()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def run_command(args: argparse.Namespace) -> int:
     """Check the rules and the privileges, then run until stopped."""
-    args = parse_args(argv)
-    try:
-        if os.geteuid() != 0:
-            raise UsageError("runtime-sensor needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)")
-        rules = load(args.rules, shown(args.rules))
-        with contextlib.ExitStack() as stack:
-            alerts = stack.enter_context(args.alerts.open("a")) if args.alerts else sys.stdout
-            events = stack.enter_context(args.events.open("a")) if args.events else None
-            sensor = Sensor(rules, alerts, events)
-            status = run(args, sensor)
-            print(sensor.summary(), file=sys.stderr)
-    except MicroshopError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return err.exit_code
+    if os.geteuid() != 0:
+        raise UsageError("runtime-sensor needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)")
+    rules = load(args.rules, shown(args.rules))
+    with contextlib.ExitStack() as stack:
+        alerts = stack.enter_context(args.alerts.open("a")) if args.alerts else sys.stdout
+        events = stack.enter_context(args.events.open("a")) if args.events else None
+        sensor = Sensor(rules, alerts, events)
+        status = run(args, sensor)
+        print(sensor.summary(), file=sys.stderr)
     if status not in (0, -signal.SIGINT):
-        print(f"error: bpftrace exited with status {status} (its messages above)", file=sys.stderr)
-        return 1
+        raise ToolError(f"bpftrace exited with status {status} (its messages above)")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
