@@ -389,8 +389,9 @@ def test_failing_steps_keep_their_last_output_lines_in_acts_log(tmp_path: Path) 
 # --- pr.yml's gates job: fails closed offline, and its `if: !cancelled()` steps still report ------
 
 GATE_REPORTS = [
-    "actionlint.sarif", "bandit.sarif", "manifests.sarif", "pip-audit.sarif", "summary.json",
-    "summary.md", "trivy-config.sarif", "trivy-secret.sarif", "zizmor.sarif",
+    "actionlint.sarif", "bandit.sarif", "manifests.sarif", "pip-audit.sarif",
+    "runtime-rules.sarif", "summary.json", "summary.md", "trivy-config.sarif",
+    "trivy-secret.sarif", "zizmor.sarif",
 ]  # fmt: skip
 
 
@@ -424,12 +425,13 @@ def test_gates_job_still_summarises_uploads_sarif_and_keeps_its_reports(gates_ru
     # upload-sarif ran (workflow_dispatch is not a fork's pull request) with its category, one
     # SARIF file per gate that ran (the skipped trivy-vuln wrote none), no tool twice
     assert (
-        "| upload-sarif stand-in: category gates: 7 files, tools actionlint, bandit, pip-audit,"
-        " trivy (trivy-config), trivy (trivy-secret), validate-manifests (manifests), zizmor,"
+        "| upload-sarif stand-in: category gates: 8 files, tools actionlint, bandit,"
+        " microshop_ci.runtime (runtime-rules), pip-audit, trivy (trivy-config),"
+        " trivy (trivy-secret), validate-manifests (manifests), zizmor,"
     ) in log
     assert re.search(r"✅  Success - Main Upload SARIF to code scanning", log)
     # the reports went through act's artifact server, as the v4+ artifact actions send them
-    assert "| upload-artifact stand-in: gate-reports: 9 files, sha256:" in log
+    assert "| upload-artifact stand-in: gate-reports: 10 files, sha256:" in log
     assert gates_run.artifact("gate-reports") == GATE_REPORTS
 
 

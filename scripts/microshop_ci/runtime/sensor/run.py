@@ -1,6 +1,6 @@
-"""`scripts/runtime-sensor`: bpftrace's events as JSON, evaluated against the runtime rules.
+"""`microshop runtime-sensor`: bpftrace's events as JSON, evaluated against the runtime rules.
 
-    scripts/runtime-sensor [--rules FILE] [--events FILE] [--alerts FILE] [--duration SECONDS]
+    microshop runtime-sensor [--rules FILE] [--events FILE] [--alerts FILE] [--duration SECONDS]
                            [--keep-host] [--ready FILE]
 
 Alerts go to stdout (or --alerts) as Falco's JSON output, one a line; --events also writes every
